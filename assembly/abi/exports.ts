@@ -1,0 +1,79 @@
+// The proxy-wasm callbacks the host calls, and the per-context bookkeeping behind them. Root
+// contexts (parent 0) own a compiled configuration; stream contexts own a StreamState taken from
+// a free list, so a request allocates no state object once the VM is warm.
+import "./abort"; // the compiler resolves `abort` to abort.ts#onAbort (asconfig.json "use")
+import { HeadersAction } from "./constants";
+import { allocateForHost } from "./host";
+import { PluginConfig } from "../config/rules";
+import {
+  StreamState, loadConfiguration, onRequestBody, onRequestHeaders, onRequestTrailers,
+} from "../filter";
+
+const roots = new Map<u32, PluginConfig | null>();
+const streams = new Map<u32, StreamState>();
+const streamRoots = new Map<u32, u32>();
+const freeStates = new Array<StreamState>();
+
+export function malloc(size: usize): usize { return allocateForHost(size); }
+export function proxy_on_memory_allocate(size: usize): usize { return allocateForHost(size); }
+
+export function proxy_on_context_create(contextId: u32, parentId: u32): void {
+  if (parentId == 0) {
+    roots.set(contextId, null);
+    return;
+  }
+  const state = freeStates.length > 0 ? freeStates.pop() : new StreamState();
+  state.config = null;
+  state.finished = false;
+  streams.set(contextId, state);
+  streamRoots.set(contextId, parentId);
+}
+
+export function proxy_on_vm_start(rootId: u32, size: usize): bool { return true; }
+
+export function proxy_validate_configuration(rootId: u32, size: usize): bool {
+  return loadConfiguration(size) !== null;
+}
+
+export function proxy_on_configure(rootId: u32, size: usize): bool {
+  const plugin = loadConfiguration(size);
+  if (plugin === null) return false;
+  roots.set(rootId, plugin);
+  return true;
+}
+
+function pluginOf(contextId: u32): PluginConfig | null {
+  if (!streamRoots.has(contextId)) return null;
+  const rootId = streamRoots.get(contextId);
+  return roots.has(rootId) ? roots.get(rootId) : null;
+}
+
+export function proxy_on_request_headers(contextId: u32, headers: u32, endOfStream: u32): u32 {
+  const plugin = pluginOf(contextId);
+  if (plugin === null || !streams.has(contextId)) return HeadersAction.Continue;
+  return onRequestHeaders(plugin, streams.get(contextId), endOfStream != 0);
+}
+
+export function proxy_on_request_body(contextId: u32, size: usize, endOfStream: u32): u32 {
+  if (!streams.has(contextId)) return 0;
+  return onRequestBody(streams.get(contextId), size, endOfStream != 0);
+}
+
+export function proxy_on_request_trailers(contextId: u32, trailers: u32): u32 {
+  if (streams.has(contextId)) onRequestTrailers(streams.get(contextId));
+  return 0;
+}
+
+export function proxy_on_done(contextId: u32): bool { return true; }
+
+export function proxy_on_delete(contextId: u32): void {
+  if (streams.has(contextId)) {
+    const state = streams.get(contextId);
+    state.config = null;
+    freeStates.push(state);
+    streams.delete(contextId);
+    streamRoots.delete(contextId);
+    return;
+  }
+  roots.delete(contextId);
+}

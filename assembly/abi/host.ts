@@ -1,0 +1,131 @@
+// Thin, typed wrappers over the imported host functions. Data the host returns lands in memory it
+// obtained from our malloc; `hostData`/`hostSize` describe the last such block and releaseHostData
+// gives it back. No wrapper ever traps on a host status other than OK: callers get a bool.
+import {
+  proxy_log, proxy_get_buffer_bytes, proxy_set_buffer_bytes, proxy_get_header_map_value,
+  proxy_replace_header_map_value, proxy_remove_header_map_value, proxy_get_property,
+  proxy_set_property, proxy_send_local_response, proxy_call_foreign_function,
+  proxy_get_current_time_nanoseconds,
+} from "./imports";
+import { BufferType, LogLevel, MapType, Status } from "./constants";
+
+const OUT = memory.data(16);   // out-parameters: [ptr, size] or a u64
+
+export let hostData: usize = 0;
+export let hostSize: usize = 0;
+
+// The allocator the host calls (exported as malloc and proxy_on_memory_allocate). Raw heap
+// blocks, not GC objects: the data is read once and freed by releaseHostData.
+export function allocateForHost(size: usize): usize {
+  return heap.alloc(size);
+}
+
+export function releaseHostData(): void {
+  if (hostData != 0) heap.free(hostData);
+  hostData = 0;
+  hostSize = 0;
+}
+
+function takeOut(status: u32): bool {
+  hostData = load<usize>(OUT);
+  hostSize = load<usize>(OUT, sizeof<usize>());
+  if (status != Status.Ok) {
+    releaseHostData();
+    return false;
+  }
+  return true;
+}
+
+@inline function ptrOf(b: ArrayBuffer): usize { return changetype<usize>(b); }
+
+export function log(level: LogLevel, message: string): void {
+  const bytes = String.UTF8.encode(message);
+  proxy_log(level, ptrOf(bytes), bytes.byteLength);
+}
+
+export function readBuffer(type: BufferType, size: usize): bool {
+  store<usize>(OUT, 0);
+  store<usize>(OUT, 0, sizeof<usize>());
+  return takeOut(proxy_get_buffer_bytes(type, 0, size, OUT, OUT + sizeof<usize>()));
+}
+
+// Replaces the whole request body: with start 0, Envoy drains `oldSize` bytes and prepends the new
+// ones; older hosts need a length >= the current size, which oldSize also satisfies.
+export function replaceRequestBody(ptr: usize, size: usize, oldSize: usize): bool {
+  return proxy_set_buffer_bytes(BufferType.RequestBody, 0, oldSize, ptr, size) == Status.Ok;
+}
+
+export function readRequestHeader(name: ArrayBuffer): bool {
+  store<usize>(OUT, 0);
+  store<usize>(OUT, 0, sizeof<usize>());
+  return takeOut(proxy_get_header_map_value(MapType.RequestHeaders, ptrOf(name), name.byteLength, OUT, OUT + sizeof<usize>()));
+}
+
+export function replaceRequestHeader(name: ArrayBuffer, value: ArrayBuffer): bool {
+  return proxy_replace_header_map_value(MapType.RequestHeaders, ptrOf(name), name.byteLength, ptrOf(value), value.byteLength) == Status.Ok;
+}
+
+export function removeRequestHeader(name: ArrayBuffer): void {
+  proxy_remove_header_map_value(MapType.RequestHeaders, ptrOf(name), name.byteLength);
+}
+
+export function readProperty(path: ArrayBuffer): bool {
+  store<usize>(OUT, 0);
+  store<usize>(OUT, 0, sizeof<usize>());
+  return takeOut(proxy_get_property(ptrOf(path), path.byteLength, OUT, OUT + sizeof<usize>()));
+}
+
+export function writeProperty(path: ArrayBuffer, value: ArrayBuffer): bool {
+  return proxy_set_property(ptrOf(path), path.byteLength, ptrOf(value), value.byteLength) == Status.Ok;
+}
+
+// Calls a host foreign function without arguments; NOT_FOUND (an older host) is not an error.
+export function callForeignFunction(name: ArrayBuffer): bool {
+  store<usize>(OUT, 0);
+  store<usize>(OUT, 0, sizeof<usize>());
+  const ok = takeOut(proxy_call_foreign_function(ptrOf(name), name.byteLength, 0, 0, OUT, OUT + sizeof<usize>()));
+  releaseHostData();
+  return ok;
+}
+
+export function sendLocalResponse(status: u32, details: ArrayBuffer, body: usize, bodySize: usize, headers: ArrayBuffer): bool {
+  return proxy_send_local_response(status, ptrOf(details), details.byteLength, body, bodySize,
+    ptrOf(headers), headers.byteLength, -1) == Status.Ok;
+}
+
+export function currentTimeNanos(): u64 {
+  store<u64>(OUT, 0);
+  proxy_get_current_time_nanoseconds(OUT);
+  return load<u64>(OUT);
+}
+
+// Serialises header pairs the way proxy-wasm-cpp-host's pairs_util reads them:
+// u32 count, then (u32 key size, u32 value size) per pair, then each key and value NUL-terminated.
+export function serializePairs(keys: string[], values: string[]): ArrayBuffer {
+  const encodedKeys = new Array<ArrayBuffer>(keys.length);
+  const encodedValues = new Array<ArrayBuffer>(keys.length);
+  let size = 4;
+  for (let i = 0; i < keys.length; i++) {
+    encodedKeys[i] = String.UTF8.encode(keys[i]);
+    encodedValues[i] = String.UTF8.encode(values[i]);
+    size += 8 + encodedKeys[i].byteLength + 1 + encodedValues[i].byteLength + 1;
+  }
+  const out = new ArrayBuffer(size);
+  const base = ptrOf(out);
+  store<u32>(base, keys.length);
+  let sizes = base + 4;
+  let data = base + 4 + 8 * keys.length;
+  for (let i = 0; i < keys.length; i++) {
+    const k = encodedKeys[i], v = encodedValues[i];
+    store<u32>(sizes, k.byteLength);
+    store<u32>(sizes, v.byteLength, 4);
+    sizes += 8;
+    memory.copy(data, ptrOf(k), k.byteLength);
+    data += k.byteLength;
+    store<u8>(data++, 0);
+    memory.copy(data, ptrOf(v), v.byteLength);
+    data += v.byteLength;
+    store<u8>(data++, 0);
+  }
+  return out;
+}

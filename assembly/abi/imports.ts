@@ -1,0 +1,39 @@
+// Host functions this plugin imports. Every one is registered by proxy-wasm-cpp-host for ABI 0.2.1
+// (and by Higress's fork for 0_2_100); importing anything else would stop the module loading.
+// Pointers are guest addresses; `**` out-parameters receive memory the host allocated via malloc.
+
+@external("env", "proxy_log")
+export declare function proxy_log(level: u32, msg: usize, len: usize): u32;
+
+@external("env", "proxy_get_buffer_bytes")
+export declare function proxy_get_buffer_bytes(type: u32, start: usize, max: usize, outPtr: usize, outLen: usize): u32;
+
+@external("env", "proxy_set_buffer_bytes")
+export declare function proxy_set_buffer_bytes(type: u32, start: usize, len: usize, ptr: usize, size: usize): u32;
+
+@external("env", "proxy_get_header_map_value")
+export declare function proxy_get_header_map_value(map: u32, key: usize, keyLen: usize, outPtr: usize, outLen: usize): u32;
+
+@external("env", "proxy_replace_header_map_value")
+export declare function proxy_replace_header_map_value(map: u32, key: usize, keyLen: usize, value: usize, valueLen: usize): u32;
+
+@external("env", "proxy_remove_header_map_value")
+export declare function proxy_remove_header_map_value(map: u32, key: usize, keyLen: usize): u32;
+
+@external("env", "proxy_get_property")
+export declare function proxy_get_property(path: usize, pathLen: usize, outPtr: usize, outLen: usize): u32;
+
+@external("env", "proxy_set_property")
+export declare function proxy_set_property(path: usize, pathLen: usize, value: usize, valueLen: usize): u32;
+
+@external("env", "proxy_send_local_response")
+export declare function proxy_send_local_response(
+  status: u32, details: usize, detailsLen: usize, body: usize, bodyLen: usize,
+  headers: usize, headersLen: usize, grpcStatus: i32): u32;
+
+@external("env", "proxy_call_foreign_function")
+export declare function proxy_call_foreign_function(
+  name: usize, nameLen: usize, args: usize, argsLen: usize, outPtr: usize, outLen: usize): u32;
+
+@external("env", "proxy_get_current_time_nanoseconds")
+export declare function proxy_get_current_time_nanoseconds(out: usize): u32;

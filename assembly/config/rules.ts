@@ -1,0 +1,90 @@
+// Higress per-route configuration: defaultConfig plus matchRules arrive as one JSON object whose
+// `_rules_` array holds each rule's config with `_match_route_`, `_match_route_prefix_`,
+// `_match_domain_` or `_match_service_` keys (higress pkg/ingress/config convertIstioWasmPlugin).
+// Each rule is compiled once into its own RouterConfig: the global object with the rule's keys
+// laid over it, so a rule may change only `routes` and keep the global model table.
+import { JsonValue, JsonKind } from "../json/tree";
+import { configError, fail } from "./errors";
+import { readStringList } from "./fields";
+import { RouterConfig } from "./types";
+import { compileRouterConfig } from "./compile";
+
+const MATCH_KEYS: string[] = ["_match_route_", "_match_route_prefix_", "_match_domain_", "_match_service_"];
+
+export class MatchRule {
+  routes: string[] | null = null;
+  routePrefixes: string[] | null = null;
+  domains: string[] | null = null;
+  services: string[] | null = null;
+  config: RouterConfig = new RouterConfig();
+
+  needsRouteName(): bool { return this.routes !== null || this.routePrefixes !== null; }
+}
+
+export class PluginConfig {
+  // null when the global configuration is disabled (Higress defaultConfigDisable): requests that
+  // match no rule then pass through.
+  global: RouterConfig | null = null;
+  rules: MatchRule[] = [];
+  rulesNeedRouteName: bool = false;
+  rulesNeedClusterName: bool = false;
+  rulesNeedAuthority: bool = false;
+}
+
+function overlay(global: JsonValue, rule: JsonValue): JsonValue {
+  const merged = new JsonValue(JsonKind.Object);
+  for (let i = 0; i < global.keys.length; i++) {
+    if (global.keys[i] == "_rules_" || rule.get(global.keys[i]) !== null) continue;
+    merged.keys.push(global.keys[i]);
+    merged.values.push(global.values[i]);
+  }
+  for (let i = 0; i < rule.keys.length; i++) {
+    if (MATCH_KEYS.includes(rule.keys[i])) continue;
+    merged.keys.push(rule.keys[i]);
+    merged.values.push(rule.values[i]);
+  }
+  return merged;
+}
+
+function readRule(global: JsonValue, v: JsonValue, path: string): MatchRule | null {
+  if (v.kind != JsonKind.Object) { fail(path, "expected an object"); return null; }
+  const rule = new MatchRule();
+  rule.routes = readStringList(v, "_match_route_", path);
+  rule.routePrefixes = readStringList(v, "_match_route_prefix_", path);
+  rule.domains = readStringList(v, "_match_domain_", path);
+  rule.services = readStringList(v, "_match_service_", path);
+  if (configError.length > 0) return null;
+  if (rule.routes === null && rule.routePrefixes === null && rule.domains === null && rule.services === null) {
+    fail(path, "a rule needs at least one of _match_route_, _match_route_prefix_, _match_domain_, _match_service_");
+    return null;
+  }
+  const config = compileRouterConfig(overlay(global, v), path);
+  if (config === null) return null;
+  rule.config = config;
+  return rule;
+}
+
+export function compilePluginConfig(root: JsonValue): PluginConfig | null {
+  if (root.kind != JsonKind.Object) {
+    fail("", "expected a JSON object");
+    return null;
+  }
+  const out = new PluginConfig();
+  const rules = root.get("_rules_");
+  if (rules !== null && rules.kind != JsonKind.Array) { fail("_rules_", "expected an array"); return null; }
+  const hasRules = rules !== null && rules.items.length > 0;
+  if (root.get("models") !== null || !hasRules) {
+    out.global = compileRouterConfig(root, "");
+    if (out.global === null) return null;
+  }
+  if (rules === null) return out;
+  for (let i = 0; i < rules.items.length; i++) {
+    const rule = readRule(root, rules.items[i], "_rules_[" + i.toString() + "]");
+    if (rule === null) return null;
+    out.rules.push(rule);
+    if (rule.needsRouteName()) out.rulesNeedRouteName = true;
+    if (rule.services !== null) out.rulesNeedClusterName = true;
+    if (rule.domains !== null) out.rulesNeedAuthority = true;
+  }
+  return out;
+}

@@ -1,0 +1,180 @@
+// The request path: headers → body scan → request features → candidate filter → strategy
+// ranking → decision → rewrite. Configuration is compiled once per root context; per-request
+// code only reads it.
+import { BodyAction, BufferType, HeadersAction, LogLevel } from "./abi/constants";
+import {
+  callForeignFunction, currentTimeNanos, hostData, hostSize, log, readBuffer, readProperty,
+  releaseHostData, removeRequestHeader, replaceRequestHeader, writeProperty,
+} from "./abi/host";
+import { configError, resetConfigError } from "./config/errors";
+import { selectConfig } from "./config/match";
+import { PluginConfig, compilePluginConfig } from "./config/rules";
+import { RouterConfig } from "./config/types";
+import { parseError, parseJsonTree } from "./json/tree";
+import { scanBody } from "./request/body_scan";
+import { BodyError, RequestFeatures } from "./request/features";
+import { AUTHORITY, CONTENT_LENGTH, hasJsonContentType, isPost, pathIsHandled, requestHeaderText } from "./request/headers";
+import { replyWithError } from "./request/local_reply";
+import { spliceModel } from "./request/rewrite";
+import { Decision, Outcome, decide, noCandidateMessage } from "./routing/decide";
+import { seedRandom } from "./routing/random";
+
+// Higress caps buffered request bodies at 32 KiB unless a plugin raises the limit per request.
+let raiseDecoderBufferLimit = false;
+export function raiseDecoderBufferLimitPerRequest(): void { raiseDecoderBufferLimit = true; }
+
+const SET_DECODER_BUFFER_LIMIT = String.UTF8.encode("set_decoder_buffer_limit");
+const CLEAR_ROUTE_CACHE = String.UTF8.encode("clear_route_cache");
+const ROUTE_NAME = String.UTF8.encode("route_name");
+const XDS_ROUTE_NAME = String.UTF8.encode("xds\0route_name");
+const CLUSTER_NAME = String.UTF8.encode("cluster_name");
+const XDS_CLUSTER_NAME = String.UTF8.encode("xds\0cluster_name");
+
+export class StreamState {
+  config: RouterConfig | null = null;   // set when this request is handled
+  finished: bool = false;               // the body has been answered or forwarded
+}
+
+const features = new RequestFeatures();
+const decision = new Decision();
+
+// ---- configuration -------------------------------------------------------------------------
+
+// Parses and validates the plugin configuration; null (with one log line) when it is unusable.
+export function loadConfiguration(size: usize): PluginConfig | null {
+  resetConfigError();
+  let text = "";
+  if (size == 0 || !readBuffer(BufferType.PluginConfiguration, size)) {
+    log(LogLevel.Error, "model-router: invalid configuration: configuration: missing (expected a JSON object with \"models\")");
+    return null;
+  }
+  const tree = parseJsonTree(hostData, hostSize);
+  releaseHostData();
+  if (tree === null) {
+    text = "configuration: not valid JSON: " + parseError;
+  } else {
+    const plugin = compilePluginConfig(tree);
+    if (plugin !== null) {
+      seedRandom(currentTimeNanos());
+      return plugin;
+    }
+    text = configError;
+  }
+  log(LogLevel.Error, "model-router: invalid configuration: " + text);
+  return null;
+}
+
+// ---- request headers -----------------------------------------------------------------------
+
+function propertyText(name: ArrayBuffer, fallback: ArrayBuffer): string {
+  if (!readProperty(name) && !readProperty(fallback)) return "";
+  const text = String.UTF8.decodeUnsafe(hostData, hostSize);
+  releaseHostData();
+  return text;
+}
+
+function configForRequest(plugin: PluginConfig): RouterConfig | null {
+  if (plugin.rules.length == 0) return plugin.global;
+  const routeName = plugin.rulesNeedRouteName ? propertyText(ROUTE_NAME, XDS_ROUTE_NAME) : "";
+  const clusterName = plugin.rulesNeedClusterName ? propertyText(CLUSTER_NAME, XDS_CLUSTER_NAME) : "";
+  const authority = plugin.rulesNeedAuthority ? requestHeaderText(AUTHORITY) : "";
+  return selectConfig(plugin, routeName, clusterName, authority);
+}
+
+export function onRequestHeaders(plugin: PluginConfig, state: StreamState, endOfStream: bool): HeadersAction {
+  if (!isPost() || !hasJsonContentType()) return HeadersAction.Continue;
+  const cfg = configForRequest(plugin);
+  if (cfg === null || !pathIsHandled(cfg)) return HeadersAction.Continue;
+  state.config = cfg;
+  // Only this plugin may name the upstream: drop whatever the client sent.
+  removeRequestHeader(cfg.upstreamHeader);
+  removeRequestHeader(cfg.modelHeader);
+  // The body will change length; Envoy does not fix Content-Length itself.
+  removeRequestHeader(CONTENT_LENGTH);
+  if (endOfStream) {
+    state.finished = true;
+    replyWithError(400, "missing_body", "request body is required");
+    return HeadersAction.StopIteration;
+  }
+  if (raiseDecoderBufferLimit) writeProperty(SET_DECODER_BUFFER_LIMIT, cfg.maxBodyBytesText);
+  return HeadersAction.StopIteration;
+}
+
+// ---- request body --------------------------------------------------------------------------
+
+function rejectBody(error: BodyError): void {
+  switch (error) {
+    case BodyError.InvalidJson:
+      replyWithError(400, "invalid_json", "request body is not valid JSON (error at byte " + features.errorOffset.toString() + ")");
+      break;
+    case BodyError.NotAnObject: replyWithError(400, "invalid_json", "request body must be a JSON object"); break;
+    case BodyError.TooDeep: replyWithError(400, "invalid_json", "request body nests deeper than 256 levels"); break;
+    case BodyError.MissingModel: replyWithError(400, "missing_model", "request body has no \"model\""); break;
+    case BodyError.InvalidModel: replyWithError(400, "invalid_model", "\"model\" must be a string"); break;
+    case BodyError.DuplicateModel:
+      replyWithError(400, "duplicate_model", "request body has more than one top-level \"model\"");
+      break;
+    default:
+      replyWithError(400, "invalid_max_tokens", "max_tokens, max_completion_tokens and max_output_tokens must be non-negative integers");
+  }
+}
+
+function replyTooLarge(cfg: RouterConfig): void {
+  replyWithError(413, "request_too_large", "request body is larger than " + cfg.maxBodyBytes.toString() + " bytes");
+}
+
+// Routes the complete buffered body. Returns after answering the client or preparing the request.
+function routeBody(cfg: RouterConfig, body: usize, size: usize): void {
+  scanBody(body, size, features);
+  if (features.error != BodyError.None) { rejectBody(features.error); return; }
+  decide(cfg, body, features, decision);
+  if (decision.outcome == Outcome.PassThrough) return;
+  if (decision.outcome == Outcome.NoCandidate) {
+    replyWithError(400, "model_not_available", noCandidateMessage(cfg, decision.route!, features));
+    return;
+  }
+  const model = decision.model!;
+  if (!spliceModel(body, size, features.modelStart, features.modelEnd, model.upstreamModelLiteral)) {
+    log(LogLevel.Error, "model-router: the host refused the rewritten request body");
+    replyWithError(500, "internal_error", "the gateway could not rewrite the request");
+    return;
+  }
+  replaceRequestHeader(cfg.upstreamHeader, model.upstreamBytes);
+  replaceRequestHeader(cfg.modelHeader, model.nameBytes);
+  // ABI 0.2.1 header edits already clear Envoy's route cache; the explicit call covers hosts that
+  // don't (Envoy >= 1.33 registers it; older ones answer NOT_FOUND, which is fine).
+  callForeignFunction(CLEAR_ROUTE_CACHE);
+}
+
+// Reads the buffered body (at most `maxRead` bytes) and answers or forwards it.
+function finishBody(state: StreamState, cfg: RouterConfig, maxRead: usize): void {
+  state.finished = true;
+  if (!readBuffer(BufferType.RequestBody, maxRead)) {
+    log(LogLevel.Error, "model-router: could not read the request body from the host");
+    replyWithError(500, "internal_error", "the gateway could not read the request body");
+    return;
+  }
+  if (hostSize > cfg.maxBodyBytes) replyTooLarge(cfg);
+  else routeBody(cfg, hostData, hostSize);
+  releaseHostData();
+}
+
+export function onRequestBody(state: StreamState, size: usize, endOfStream: bool): BodyAction {
+  const cfg = state.config;
+  if (cfg === null || state.finished) return BodyAction.Continue;
+  if (size > cfg.maxBodyBytes) {
+    state.finished = true;
+    replyTooLarge(cfg);
+    return BodyAction.StopIterationAndBuffer;
+  }
+  if (!endOfStream) return BodyAction.StopIterationAndBuffer;
+  finishBody(state, cfg, size);
+  return BodyAction.Continue;
+}
+
+// HTTP/2 requests with trailers end on the trailers, not on a body chunk.
+export function onRequestTrailers(state: StreamState): void {
+  const cfg = state.config;
+  if (cfg === null || state.finished) return;
+  finishBody(state, cfg, cfg.maxBodyBytes + 1);
+}

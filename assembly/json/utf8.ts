@@ -1,0 +1,189 @@
+// Escape-aware JSON string lexing over raw UTF-8 bytes. One routine serves the body scanner (hot
+// path: it never allocates) and the configuration parser.
+
+// Set by scanString for the string just scanned.
+export let stringHasEscape = false;
+// UTF-8 byte length of the string's decoded value (what JSON.parse + TextEncoder would give).
+export let stringDecodedBytes: usize = 0;
+
+const ASCII_MASK: u64 = 0x8080808080808080;
+const ONES: u64 = 0x0101010101010101;
+
+// True when one of the 8 bytes needs attention: a quote, a backslash, a control byte or a non-ASCII byte.
+@inline function needsAttention(word: u64): bool {
+  const quote = word ^ (ONES * 0x22);
+  const slash = word ^ (ONES * 0x5c);
+  const hasQuote = (quote - ONES) & ~quote;
+  const hasSlash = (slash - ONES) & ~slash;
+  const hasControl = (word - ONES * 0x20) & ~word;
+  return ((hasQuote | hasSlash | hasControl | word) & ASCII_MASK) != 0;
+}
+
+@inline function hexValue(c: u32): i32 {
+  if (c - 0x30 < 10) return <i32>(c - 0x30);
+  const lower = c | 0x20;
+  if (lower - 0x61 < 6) return <i32>(lower - 0x61 + 10);
+  return -1;
+}
+
+// Reads the 4 hex digits at p; -1 when they are not hex digits (the caller checked 4 bytes exist).
+@inline function readHex4(p: usize): i32 {
+  const a = hexValue(load<u8>(p)), b = hexValue(load<u8>(p, 1));
+  const c = hexValue(load<u8>(p, 2)), d = hexValue(load<u8>(p, 3));
+  if ((a | b | c | d) < 0) return -1;
+  return (a << 12) | (b << 8) | (c << 4) | d;
+}
+
+// Length of the well-formed UTF-8 sequence starting at p (lead byte >= 0x80), or 0 when it is not
+// well formed (RFC 3629: no overlongs, no encoded surrogates, nothing above U+10FFFF).
+function utf8SequenceLength(p: usize, end: usize): usize {
+  const b0 = <u32>load<u8>(p);
+  if (b0 < 0xc2) return 0;
+  if (b0 < 0xe0) {
+    if (p + 2 > end) return 0;
+    return (<u32>load<u8>(p, 1) & 0xc0) == 0x80 ? 2 : 0;
+  }
+  if (b0 < 0xf0) {
+    if (p + 3 > end) return 0;
+    const b1 = <u32>load<u8>(p, 1), b2 = <u32>load<u8>(p, 2);
+    if ((b1 & 0xc0) != 0x80 || (b2 & 0xc0) != 0x80) return 0;
+    if (b0 == 0xe0 && b1 < 0xa0) return 0;
+    if (b0 == 0xed && b1 >= 0xa0) return 0;
+    return 3;
+  }
+  if (b0 < 0xf5) {
+    if (p + 4 > end) return 0;
+    const b1 = <u32>load<u8>(p, 1), b2 = <u32>load<u8>(p, 2), b3 = <u32>load<u8>(p, 3);
+    if ((b1 & 0xc0) != 0x80 || (b2 & 0xc0) != 0x80 || (b3 & 0xc0) != 0x80) return 0;
+    if (b0 == 0xf0 && b1 < 0x90) return 0;
+    if (b0 == 0xf4 && b1 >= 0x90) return 0;
+    return 4;
+  }
+  return 0;
+}
+
+@inline function utf8LengthOfUnit(unit: i32): usize {
+  // A lone surrogate becomes U+FFFD (3 bytes) when the decoded string is encoded again.
+  return unit < 0x80 ? 1 : unit < 0x800 ? 2 : 3;
+}
+
+// Scans the JSON string whose opening quote is at p - 1. Returns the position after the closing
+// quote, or 0 when the string is malformed or unterminated. Sets stringHasEscape and
+// stringDecodedBytes.
+export function scanString(p: usize, end: usize): usize {
+  let escaped = false;
+  let decoded: usize = 0;
+  while (true) {
+    // Fast path: 8 plain ASCII bytes at a time.
+    while (p + 8 <= end) {
+      if (needsAttention(load<u64>(p))) break;
+      p += 8;
+      decoded += 8;
+    }
+    if (p >= end) return 0;
+    const c = <u32>load<u8>(p);
+    if (c == 0x22) {
+      stringHasEscape = escaped;
+      stringDecodedBytes = decoded;
+      return p + 1;
+    }
+    if (c == 0x5c) {
+      escaped = true;
+      if (p + 1 >= end) return 0;
+      const e = <u32>load<u8>(p, 1);
+      if (e == 0x75) {
+        if (p + 6 > end) return 0;
+        const unit = readHex4(p + 2);
+        if (unit < 0) return 0;
+        p += 6;
+        if (unit >= 0xd800 && unit < 0xdc00 && p + 6 <= end &&
+            load<u8>(p) == 0x5c && load<u8>(p, 1) == 0x75) {
+          const low = readHex4(p + 2);
+          if (low >= 0xdc00 && low < 0xe000) {
+            p += 6;
+            decoded += 4;
+            continue;
+          }
+        }
+        decoded += utf8LengthOfUnit(unit);
+        continue;
+      }
+      if (e == 0x22 || e == 0x5c || e == 0x2f || e == 0x62 || e == 0x66 || e == 0x6e || e == 0x72 || e == 0x74) {
+        p += 2;
+        decoded += 1;
+        continue;
+      }
+      return 0;
+    }
+    if (c < 0x20) return 0;
+    if (c < 0x80) {
+      p += 1;
+      decoded += 1;
+      continue;
+    }
+    const n = utf8SequenceLength(p, end);
+    if (n == 0) return 0;
+    p += n;
+    decoded += n;
+  }
+  return 0;
+}
+
+@inline function writeUtf8(out: usize, cp: u32): usize {
+  if (cp < 0x80) { store<u8>(out, <u8>cp); return 1; }
+  if (cp < 0x800) {
+    store<u8>(out, <u8>(0xc0 | (cp >> 6)));
+    store<u8>(out, <u8>(0x80 | (cp & 0x3f)), 1);
+    return 2;
+  }
+  if (cp < 0x10000) {
+    store<u8>(out, <u8>(0xe0 | (cp >> 12)));
+    store<u8>(out, <u8>(0x80 | ((cp >> 6) & 0x3f)), 1);
+    store<u8>(out, <u8>(0x80 | (cp & 0x3f)), 2);
+    return 3;
+  }
+  store<u8>(out, <u8>(0xf0 | (cp >> 18)));
+  store<u8>(out, <u8>(0x80 | ((cp >> 12) & 0x3f)), 1);
+  store<u8>(out, <u8>(0x80 | ((cp >> 6) & 0x3f)), 2);
+  store<u8>(out, <u8>(0x80 | (cp & 0x3f)), 3);
+  return 4;
+}
+
+// Decodes the body of a string that scanString accepted (between the quotes, [p, end)) into out,
+// which has room for at least stringDecodedBytes. Returns the number of bytes written.
+export function decodeString(p: usize, end: usize, out: usize): usize {
+  const start = out;
+  while (p < end) {
+    const c = <u32>load<u8>(p);
+    if (c != 0x5c) {
+      store<u8>(out, <u8>c);
+      p++;
+      out++;
+      continue;
+    }
+    const e = <u32>load<u8>(p, 1);
+    if (e != 0x75) {
+      store<u8>(out, <u8>(e == 0x62 ? 0x08 : e == 0x66 ? 0x0c : e == 0x6e ? 0x0a : e == 0x72 ? 0x0d : e == 0x74 ? 0x09 : e));
+      p += 2;
+      out++;
+      continue;
+    }
+    let cp = <u32>readHex4(p + 2);
+    p += 6;
+    if (cp >= 0xd800 && cp < 0xdc00 && p + 6 <= end && load<u8>(p) == 0x5c && load<u8>(p, 1) == 0x75) {
+      const low = <u32>readHex4(p + 2);
+      if (low >= 0xdc00 && low < 0xe000) {
+        cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
+        p += 6;
+      }
+    }
+    if (cp >= 0xd800 && cp < 0xe000) cp = 0xfffd;
+    out += writeUtf8(out, cp);
+  }
+  return out - start;
+}
+
+// True when [p, p+n) holds exactly the bytes of `literal` (an ASCII constant).
+export function bytesEqual(p: usize, n: usize, literal: usize, literalLen: usize): bool {
+  return n == literalLen && memory.compare(p, literal, n) == 0;
+}

@@ -1,0 +1,269 @@
+// One pass over the UTF-8 request body: validates it as JSON (RFC 8259) and collects the request
+// features, without building a tree, decoding to UTF-16 or allocating. Only top-level members
+// (container depth 1) can be `model`, `stream` or `max_tokens`; a nested "model" is plain data.
+import { scanString, decodeString, stringHasEscape, stringDecodedBytes } from "../json/utf8";
+import { BodyError, RequestFeatures } from "./features";
+
+export const MAX_BODY_DEPTH: i32 = 256;
+
+// Category of the top-level member being read.
+const enum Top {
+  Other, Model, Stream, MaxTokens, MaxCompletionTokens, MaxOutputTokens,
+  Messages, Prompt, Input, System, Instructions, Tools, Functions, ResponseFormat,
+}
+// What the innermost member name says about its value.
+const enum Key { Other, Type, Skip }
+// What the loop expects next.
+const enum Expect { Value, MemberName, AfterValue }
+
+// Container kind per depth: 1 = object, 0 = array.
+const containers = memory.data(MAX_BODY_DEPTH + 1);
+// Decoded member names that contain escapes, so "mod\u0065l" is recognised as "model".
+const KEY_SCRATCH_SIZE: usize = 32;
+const keyScratch = memory.data(<i32>KEY_SCRATCH_SIZE);
+
+@inline function isWhitespace(c: u32): bool {
+  return c == 0x20 || c == 0x0a || c == 0x0d || c == 0x09;
+}
+
+@inline function skipWhitespace(p: usize, end: usize): usize {
+  while (p < end && isWhitespace(load<u8>(p))) p++;
+  return p;
+}
+
+@inline function isDigit(c: u32): bool { return c - 0x30 < 10; }
+
+@inline function same(p: usize, n: usize, word: string): bool {
+  // `word` is ASCII; compare byte n against UTF-16 unit n.
+  if (n != <usize>word.length) return false;
+  const w = changetype<usize>(word);
+  for (let i: usize = 0; i < n; i++) if (<u32>load<u8>(p + i) != <u32>load<u16>(w + (i << 1))) return false;
+  return true;
+}
+
+function classifyTop(p: usize, n: usize): Top {
+  switch (<i32>n) {
+    case 5:
+      if (same(p, n, "model")) return Top.Model;
+      if (same(p, n, "input")) return Top.Input;
+      if (same(p, n, "tools")) return Top.Tools;
+      break;
+    case 6:
+      if (same(p, n, "stream")) return Top.Stream;
+      if (same(p, n, "prompt")) return Top.Prompt;
+      if (same(p, n, "system")) return Top.System;
+      break;
+    case 8: if (same(p, n, "messages")) return Top.Messages; break;
+    case 9: if (same(p, n, "functions")) return Top.Functions; break;
+    case 10: if (same(p, n, "max_tokens")) return Top.MaxTokens; break;
+    case 12: if (same(p, n, "instructions")) return Top.Instructions; break;
+    case 15: if (same(p, n, "response_format")) return Top.ResponseFormat; break;
+    case 17: if (same(p, n, "max_output_tokens")) return Top.MaxOutputTokens; break;
+    case 21: if (same(p, n, "max_completion_tokens")) return Top.MaxCompletionTokens; break;
+  }
+  return Top.Other;
+}
+
+function classifyNested(p: usize, n: usize): Key {
+  if (same(p, n, "type")) return Key.Type;
+  if (same(p, n, "url") || same(p, n, "data") || same(p, n, "image_url")) return Key.Skip;
+  return Key.Other;
+}
+
+@inline function countsAsText(top: Top): bool { return top >= Top.Messages && top <= Top.Functions; }
+@inline function mayHoldImages(top: Top): bool { return top == Top.Messages || top == Top.Input; }
+@inline function isMaxTokens(top: Top): bool { return top >= Top.MaxTokens && top <= Top.MaxOutputTokens; }
+
+// Validates a JSON number at p; returns the position after it, or 0.
+function scanNumber(p: usize, end: usize): usize {
+  if (load<u8>(p) == 0x2d) p++;
+  if (p >= end || !isDigit(load<u8>(p))) return 0;
+  if (load<u8>(p) == 0x30) p++;
+  else while (p < end && isDigit(load<u8>(p))) p++;
+  if (p < end && load<u8>(p) == 0x2e) {
+    p++;
+    if (p >= end || !isDigit(load<u8>(p))) return 0;
+    while (p < end && isDigit(load<u8>(p))) p++;
+  }
+  if (p < end && (load<u8>(p) | 0x20) == 0x65) {
+    p++;
+    if (p < end && (load<u8>(p) == 0x2b || load<u8>(p) == 0x2d)) p++;
+    if (p >= end || !isDigit(load<u8>(p))) return 0;
+    while (p < end && isDigit(load<u8>(p))) p++;
+  }
+  return p;
+}
+
+// The value of a plain non-negative integer token [p, end), or -1 for anything else (fraction,
+// exponent, sign): token counts are whole numbers.
+function plainInteger(p: usize, end: usize): f64 {
+  let value: f64 = 0;
+  for (let q = p; q < end; q++) {
+    const c = <u32>load<u8>(q);
+    if (!isDigit(c)) return -1;
+    value = value * 10 + <f64>(c - 0x30);
+  }
+  return value;
+}
+
+// Matches a literal at p; returns the position after it, or 0.
+@inline function scanLiteral(p: usize, end: usize, word: string): usize {
+  const n = <usize>word.length;
+  return p + n <= end && same(p, n, word) ? p + n : 0;
+}
+
+// Scans body [ptr, ptr+len) into f. f.error tells the outcome.
+export function scanBody(ptr: usize, len: usize, f: RequestFeatures): void {
+  f.reset();
+  const end = ptr + len;
+  let p = skipWhitespace(ptr, end);
+  if (p >= end || load<u8>(p) != 0x7b) {
+    f.error = p < end && isValueStart(load<u8>(p)) ? BodyError.NotAnObject : BodyError.InvalidJson;
+    f.errorOffset = p - ptr;
+    return;
+  }
+  const error = scanDocument(p, ptr, end, f);
+  if (error != BodyError.None) { f.error = error; return; }
+  if (f.modelCount > 1) f.error = BodyError.DuplicateModel;
+  else if (f.modelCount == 0) f.error = BodyError.MissingModel;
+  else if (f.modelEnd == 0) f.error = BodyError.InvalidModel;
+  else if (f.maxTokensInvalid) f.error = BodyError.InvalidMaxTokens;
+}
+
+@inline function isValueStart(c: u32): bool {
+  return c == 0x5b || c == 0x22 || c == 0x2d || isDigit(c) || c == 0x74 || c == 0x66 || c == 0x6e;
+}
+
+// The state machine over the top-level object starting at p ('{').
+function scanDocument(p: usize, base: usize, end: usize, f: RequestFeatures): BodyError {
+  let depth: i32 = 0;
+  let top = Top.Other;
+  let key = Key.Other;
+  let expect = Expect.Value;
+  while (true) {
+    if (expect == Expect.Value) {
+      p = skipWhitespace(p, end);
+      if (p >= end) break;
+      const c = <u32>load<u8>(p);
+      if (c == 0x7b || c == 0x5b) {
+        if (depth == MAX_BODY_DEPTH) { f.errorOffset = p - base; return BodyError.TooDeep; }
+        if (depth == 1 && isMaxTokens(top)) f.maxTokensInvalid = true;
+        depth++;
+        store<u8>(containers + depth, c == 0x7b ? 1 : 0);
+        p = skipWhitespace(p + 1, end);
+        if (p >= end) break;
+        const close = <u32>load<u8>(p);
+        if (c == 0x7b) {
+          if (close == 0x7d) { depth--; p++; expect = Expect.AfterValue; }
+          else expect = Expect.MemberName;
+        } else {
+          if (close == 0x5d) { depth--; p++; expect = Expect.AfterValue; }
+          else {
+            if (depth == 2 && (top == Top.Tools || top == Top.Functions)) f.hasTools = true;
+            key = Key.Other;
+          }
+        }
+        continue;
+      }
+      if (c == 0x22) {
+        const start = p;
+        p = scanString(p + 1, end);
+        if (p == 0) { f.errorOffset = start - base; return BodyError.InvalidJson; }
+        onString(f, start, p, base, depth, top, key);
+        expect = Expect.AfterValue;
+        continue;
+      }
+      let after: usize = 0;
+      if (c == 0x74) after = scanLiteral(p, end, "true");
+      else if (c == 0x66) after = scanLiteral(p, end, "false");
+      else if (c == 0x6e) after = scanLiteral(p, end, "null");
+      else if (c == 0x2d || isDigit(c)) {
+        after = scanNumber(p, end);
+        if (after != 0 && depth == 1 && isMaxTokens(top)) {
+          const value = plainInteger(p, after);
+          if (value < 0) f.maxTokensInvalid = true;
+          else if (top == Top.MaxTokens) f.maxTokens = value;
+          else if (top == Top.MaxCompletionTokens) f.maxCompletionTokens = value;
+          else f.maxOutputTokens = value;
+        }
+      }
+      if (after == 0) { f.errorOffset = p - base; return BodyError.InvalidJson; }
+      if (depth == 1 && c != 0x2d && !isDigit(c)) {
+        if (top == Top.Stream) f.stream = c == 0x74;
+        else if (isMaxTokens(top) && c != 0x6e) f.maxTokensInvalid = true;
+      }
+      p = after;
+      expect = Expect.AfterValue;
+      continue;
+    }
+    if (expect == Expect.AfterValue) {
+      p = skipWhitespace(p, end);
+      if (depth == 0) {
+        if (p != end) { f.errorOffset = p - base; return BodyError.InvalidJson; }
+        return BodyError.None;
+      }
+      if (p >= end) break;
+      const c = <u32>load<u8>(p);
+      const inObject = load<u8>(containers + depth) == 1;
+      if (c == 0x2c) {
+        p++;
+        expect = inObject ? Expect.MemberName : Expect.Value;
+        if (!inObject) key = Key.Other;
+        continue;
+      }
+      if (c == (inObject ? <u32>0x7d : <u32>0x5d)) {
+        depth--;
+        p++;
+        continue;
+      }
+      f.errorOffset = p - base;
+      return BodyError.InvalidJson;
+    }
+    // Expect.MemberName
+    p = skipWhitespace(p, end);
+    if (p >= end || load<u8>(p) != 0x22) break;
+    const nameStart = p + 1;
+    p = scanString(nameStart, end);
+    if (p == 0) { f.errorOffset = nameStart - 1 - base; return BodyError.InvalidJson; }
+    let nameBytes = p - 1 - nameStart;
+    let namePtr = nameStart;
+    if (stringHasEscape) {
+      if (stringDecodedBytes > KEY_SCRATCH_SIZE) { namePtr = 0; nameBytes = 0; }
+      else { nameBytes = decodeString(nameStart, p - 1, keyScratch); namePtr = keyScratch; }
+    }
+    if (depth == 1) {
+      top = namePtr == 0 ? Top.Other : classifyTop(namePtr, nameBytes);
+      if (top == Top.Model) f.modelCount++;
+    } else {
+      key = namePtr == 0 ? Key.Other : classifyNested(namePtr, nameBytes);
+    }
+    p = skipWhitespace(p, end);
+    if (p >= end || load<u8>(p) != 0x3a) break;
+    p++;
+    expect = Expect.Value;
+  }
+  f.errorOffset = p - base;
+  return BodyError.InvalidJson;
+}
+
+// A string value from its opening quote at `start` to just past its closing quote at `after`.
+function onString(f: RequestFeatures, start: usize, after: usize, base: usize, depth: i32, top: Top, key: Key): void {
+  if (depth == 1) {
+    if (top == Top.Model) {
+      f.modelStart = start - base;
+      f.modelEnd = after - base;
+      f.modelHasEscape = stringHasEscape;
+      return;
+    }
+    if (isMaxTokens(top)) f.maxTokensInvalid = true;
+    if (countsAsText(top)) f.textBytes += stringDecodedBytes;
+    return;
+  }
+  if (key == Key.Skip) return;
+  if (key == Key.Type) {
+    const p = start + 1, n = after - start - 2;
+    if (mayHoldImages(top) && (same(p, n, "image_url") || same(p, n, "input_image") || same(p, n, "image"))) f.hasImages = true;
+    if (top == Top.ResponseFormat && depth == 2 && (same(p, n, "json_object") || same(p, n, "json_schema"))) f.wantsJson = true;
+  }
+  if (countsAsText(top)) f.textBytes += stringDecodedBytes;
+}

@@ -1,0 +1,82 @@
+// From the body's `model` to a concrete model: an alias runs its route (filter, then rank); a
+// catalog name is taken as is; anything else is not ours and passes through.
+import { decodeString } from "../json/utf8";
+import { ModelSpec, RouteSpec, RouterConfig } from "../config/types";
+import { RequestFeatures } from "../request/features";
+import { Drop, describeDrop, dropReason } from "./candidate_filter";
+import { RequestEstimate, fillEstimate } from "./estimate";
+import { rankCandidates } from "./rank";
+
+export const enum Outcome { PassThrough, Routed, NoCandidate }
+
+export class Decision {
+  outcome: Outcome = Outcome.PassThrough;
+  model: ModelSpec | null = null;
+  route: RouteSpec | null = null;
+}
+
+const estimate = new RequestEstimate();
+let nameScratch: usize = 0;
+let nameScratchSize: usize = 0;
+
+@inline function sameBytes(p: usize, n: usize, b: ArrayBuffer): bool {
+  return n == <usize>b.byteLength && memory.compare(p, changetype<usize>(b), n) == 0;
+}
+
+// The model name's bytes: the raw string, or its decoded value when it has escapes.
+function modelName(body: usize, f: RequestFeatures): usize {
+  const p = body + f.modelStart + 1;
+  const n = f.modelEnd - f.modelStart - 2;
+  if (!f.modelHasEscape) return p;
+  if (n > nameScratchSize) {
+    if (nameScratch != 0) heap.free(nameScratch);
+    nameScratchSize = n;
+    nameScratch = heap.alloc(n);
+  }
+  return nameScratch;
+}
+
+export function decide(cfg: RouterConfig, body: usize, f: RequestFeatures, out: Decision): void {
+  out.outcome = Outcome.PassThrough;
+  out.model = null;
+  out.route = null;
+  let p = modelName(body, f);
+  let n = f.modelEnd - f.modelStart - 2;
+  if (f.modelHasEscape) n = decodeString(body + f.modelStart + 1, body + f.modelEnd - 1, p);
+  for (let i = 0; i < cfg.routes.length; i++) {
+    const route = unchecked(cfg.routes[i]);
+    if (!sameBytes(p, n, route.nameBytes)) continue;
+    out.route = route;
+    fillEstimate(estimate, f, cfg);
+    const slot = rankCandidates(cfg, route, estimate);
+    if (slot >= 0) {
+      out.outcome = Outcome.Routed;
+      out.model = cfg.models[route.candidates[slot]];
+    } else if (route.onNoCandidate >= 0) {
+      out.outcome = Outcome.Routed;
+      out.model = cfg.models[route.onNoCandidate];
+    } else {
+      out.outcome = Outcome.NoCandidate;
+    }
+    return;
+  }
+  for (let i = 0; i < cfg.models.length; i++) {
+    const model = unchecked(cfg.models[i]);
+    if (!sameBytes(p, n, model.nameBytes)) continue;
+    out.outcome = Outcome.Routed;
+    out.model = model;
+    return;
+  }
+}
+
+// "no model can serve this request (route "cheap"): a: why; b: why".
+export function noCandidateMessage(cfg: RouterConfig, route: RouteSpec, f: RequestFeatures): string {
+  fillEstimate(estimate, f, cfg);
+  let text = "no model can serve this request (route \"" + route.name + "\"): ";
+  for (let slot = 0; slot < route.candidates.length; slot++) {
+    const why = dropReason(cfg, route, slot, estimate);
+    if (slot > 0) text += "; ";
+    text += cfg.models[route.candidates[slot]].name + ": " + (why == Drop.None ? "available" : describeDrop(cfg, route, slot, estimate, why));
+  }
+  return text;
+}

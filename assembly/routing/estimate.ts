@@ -1,0 +1,36 @@
+// What this request will cost each model: token estimates from the body features, then the
+// request's own price and latency (not unit prices summed, which misjudges long prompts).
+import { RequestFeatures } from "../request/features";
+import { ModelSpec, RouterConfig, CAP_TOOLS, CAP_VISION, CAP_JSON } from "../config/types";
+
+export class RequestEstimate {
+  inputTokens: f64 = 0;
+  outputTokens: f64 = 0;
+  stream: bool = false;
+  needs: u32 = 0;        // capability bits the request needs
+}
+
+export function estimateInputTokens(textBytes: usize, bytesPerToken: f64): f64 {
+  return Math.ceil(<f64>textBytes / bytesPerToken);
+}
+
+export function estimateOutputTokens(f: RequestFeatures, defaultOutputTokens: f64): f64 {
+  const requested = f.requestedOutputTokens();
+  return requested >= 0 ? requested : defaultOutputTokens;
+}
+
+export function fillEstimate(out: RequestEstimate, f: RequestFeatures, cfg: RouterConfig): void {
+  out.inputTokens = estimateInputTokens(f.textBytes, cfg.bytesPerToken);
+  out.outputTokens = estimateOutputTokens(f, cfg.defaultOutputTokens);
+  out.stream = f.stream;
+  out.needs = (f.hasImages ? CAP_VISION : 0) | (f.hasTools ? CAP_TOOLS : 0) | (f.wantsJson ? CAP_JSON : 0);
+}
+
+export function estimateCostUsd(m: ModelSpec, e: RequestEstimate): f64 {
+  return (e.inputTokens * m.inputPrice + e.outputTokens * m.outputPrice) / 1e6;
+}
+
+// Streaming clients wait for the first token; others wait for the whole answer.
+export function estimateLatencyMs(m: ModelSpec, e: RequestEstimate): f64 {
+  return e.stream ? m.ttftMs : m.ttftMs + e.outputTokens / m.tokensPerSecond * 1000;
+}
