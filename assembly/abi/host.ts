@@ -14,14 +14,18 @@ const OUT = memory.data(16);   // out-parameters: [ptr, size] or a u64
 export let hostData: usize = 0;
 export let hostSize: usize = 0;
 
+// Free room kept before and after every block the host fills, so the body's `model` can be
+// replaced in place by moving the shorter side of it, instead of copying the whole body.
+export const HOST_BLOCK_SLACK: usize = 256;
+
 // The allocator the host calls (exported as malloc and proxy_on_memory_allocate). Raw heap
 // blocks, not GC objects: the data is read once and freed by releaseHostData.
 export function allocateForHost(size: usize): usize {
-  return heap.alloc(size);
+  return heap.alloc(size + 2 * HOST_BLOCK_SLACK) + HOST_BLOCK_SLACK;
 }
 
 export function releaseHostData(): void {
-  if (hostData != 0) heap.free(hostData);
+  if (hostData != 0) heap.free(hostData - HOST_BLOCK_SLACK);
   hostData = 0;
   hostSize = 0;
 }

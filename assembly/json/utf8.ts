@@ -6,17 +6,14 @@ export let stringHasEscape = false;
 // UTF-8 byte length of the string's decoded value (what JSON.parse + TextEncoder would give).
 export let stringDecodedBytes: usize = 0;
 
-const ASCII_MASK: u64 = 0x8080808080808080;
-const ONES: u64 = 0x0101010101010101;
-
-// True when one of the 8 bytes needs attention: a quote, a backslash, a control byte or a non-ASCII byte.
-@inline function needsAttention(word: u64): bool {
-  const quote = word ^ (ONES * 0x22);
-  const slash = word ^ (ONES * 0x5c);
-  const hasQuote = (quote - ONES) & ~quote;
-  const hasSlash = (slash - ONES) & ~slash;
-  const hasControl = (word - ONES * 0x20) & ~word;
-  return ((hasQuote | hasSlash | hasControl | word) & ASCII_MASK) != 0;
+// Bit i set when byte i of the 16 at p needs attention: a quote, a backslash, a control byte or
+// a non-ASCII byte (the signed compare < 0x20 catches both 0x00-0x1f and 0x80-0xff).
+@inline function attentionMask(p: usize): i32 {
+  const v = v128.load(p);
+  const special = v128.or(
+    v128.or(i8x16.eq(v, i8x16.splat(0x22)), i8x16.eq(v, i8x16.splat(0x5c))),
+    i8x16.lt_s(v, i8x16.splat(0x20)));
+  return i8x16.bitmask(special);
 }
 
 @inline function hexValue(c: u32): i32 {
@@ -74,11 +71,17 @@ export function scanString(p: usize, end: usize): usize {
   let escaped = false;
   let decoded: usize = 0;
   while (true) {
-    // Fast path: 8 plain ASCII bytes at a time.
-    while (p + 8 <= end) {
-      if (needsAttention(load<u64>(p))) break;
-      p += 8;
-      decoded += 8;
+    // Fast path: plain ASCII 16 bytes at a time, then straight to the first byte that matters.
+    while (p + 16 <= end) {
+      const mask = attentionMask(p);
+      if (mask != 0) {
+        const skip = <usize>ctz(mask);
+        p += skip;
+        decoded += skip;
+        break;
+      }
+      p += 16;
+      decoded += 16;
     }
     if (p >= end) return 0;
     const c = <u32>load<u8>(p);
