@@ -1,0 +1,134 @@
+// Per-request state of one HTTP stream as Envoy's wasm filter (source/extensions/common/wasm/
+// context.cc) and the HCM filter manager see it, plus cpp-host's return-value conversions.
+import { DataStatus, HeadersStatus, TrailersStatus } from "./abi.ts";
+import { HeaderMap } from "./headers.ts";
+
+/**
+ * Growable byte buffer standing in for Buffer::Instance. Appending chunk by chunk is amortised
+ * O(1) so that many tiny chunks (decodeData called per chunk) stay cheap.
+ */
+export class BodyBuffer {
+  private data: Uint8Array;
+  private start = 0;
+  length = 0;
+  constructor(capacity = 0) {
+    this.data = new Uint8Array(capacity);
+  }
+  bytes(): Uint8Array {
+    return this.data.subarray(this.start, this.start + this.length);
+  }
+  private ensure(extra: number): void {
+    const need = this.length + extra;
+    if (this.start + need <= this.data.length) return;
+    if (need <= this.data.length) {
+      this.data.copyWithin(0, this.start, this.start + this.length);
+    } else {
+      const next = new Uint8Array(Math.max(need, this.data.length * 2, 256));
+      next.set(this.bytes());
+      this.data = next;
+    }
+    this.start = 0;
+  }
+  append(chunk: Uint8Array): void {
+    this.ensure(chunk.length);
+    this.data.set(chunk, this.start + this.length);
+    this.length += chunk.length;
+  }
+  drain(n: number): void {
+    n = Math.min(n, this.length);
+    this.start += n;
+    this.length -= n;
+  }
+  prepend(chunk: Uint8Array): void {
+    if (chunk.length <= this.start) {
+      this.start -= chunk.length;
+      this.data.set(chunk, this.start);
+      this.length += chunk.length;
+      return;
+    }
+    const next = new Uint8Array(Math.max(chunk.length + this.length, 256));
+    next.set(chunk, 0);
+    next.set(this.bytes(), chunk.length);
+    this.data = next;
+    this.start = 0;
+    this.length = chunk.length + this.length;
+  }
+  clear(): void {
+    this.start = 0;
+    this.length = 0;
+  }
+}
+
+export interface LocalReply {
+  status: number;
+  details: string;
+  body: Uint8Array;
+  headers: Array<[string, string]>;
+  grpcStatus: number;
+}
+
+export interface CallbackReturn {
+  callback: "on_request_headers" | "on_request_body" | "on_request_trailers";
+  raw: number;
+  converted: number;
+  /** True when send_local_response during the call forced the converted value. */
+  localReply: boolean;
+}
+
+export class StreamState {
+  /** request_headers_ in Envoy's Context: null after a Continue from the headers callback. */
+  headersHeld = false;
+  /** request_trailers_: set only while (and after) decodeTrailers ran. */
+  trailers: HeaderMap | null = null;
+  /** Body visible through buffer type 0 in the current callback (null outside body/trailers). */
+  body: BodyBuffer | null = null;
+  /** Data buffered in the filter manager because the previous data return was StopIterationAndBuffer. */
+  buffered = new BodyBuffer();
+  buffering = false;
+  inBodyCallback = false;
+  bufferLimit: number;
+  localReply: LocalReply | null = null;
+  localReplyCount = 0;
+  /** Set by send_local_response during a guest call; consumed when the call returns. */
+  stopNextIteration = false;
+  continueRequested = false;
+  closeRequested = false;
+  routeCacheClears = 0;
+  routeCacheDirty = false;
+  /** Higress `clear_route_cache=off`. */
+  autoClearDisabled = false;
+  rejectedHeaderMutations = 0;
+  /** proxy_set_property values (Envoy keeps them in filter state). */
+  filterState = new Map<string, Uint8Array>();
+  returns: CallbackReturn[] = [];
+  done = false;
+  constructor(
+    readonly id: number,
+    readonly headers: HeaderMap,
+    readonly properties: Map<string, Uint8Array> | null,
+    bufferLimit: number,
+  ) {
+    this.bufferLimit = bufferLimit;
+  }
+}
+
+/**
+ * cpp-host convertVmCallResultToFilterHeadersStatus: clamp (> 4 → StopAllIterationAndWatermark),
+ * StopIteration → StopAllIterationAndWatermark unless the host passes it through, and the
+ * "next iteration stopped" override after send_local_response.
+ */
+export function convertHeaders(raw: number, passStopIteration: boolean, stopped: boolean): number {
+  if (stopped || raw > HeadersStatus.StopAllIterationAndWatermark || raw < 0) return HeadersStatus.StopAllIterationAndWatermark;
+  if (raw === HeadersStatus.StopIteration && !passStopIteration) return HeadersStatus.StopAllIterationAndWatermark;
+  return raw;
+}
+
+export function convertData(raw: number, stopped: boolean): number {
+  if (stopped || raw > DataStatus.StopIterationNoBuffer || raw < 0) return DataStatus.StopIterationNoBuffer;
+  return raw;
+}
+
+export function convertTrailers(raw: number, stopped: boolean): number {
+  if (stopped || raw > TrailersStatus.StopIteration || raw < 0) return TrailersStatus.StopIteration;
+  return raw;
+}
