@@ -31,6 +31,7 @@ const CLUSTER_NAME = String.UTF8.encode("cluster_name");
 const XDS_CLUSTER_NAME = String.UTF8.encode("xds\0cluster_name");
 
 export class StreamState {
+  plugin: PluginConfig | null = null;   // the root context's configuration
   config: RouterConfig | null = null;   // set when this request is handled
   finished: bool = false;               // the body has been answered or forwarded
 }
@@ -81,8 +82,9 @@ function configForRequest(plugin: PluginConfig): RouterConfig | null {
   return selectConfig(plugin, routeName, clusterName, authority);
 }
 
-export function onRequestHeaders(plugin: PluginConfig, state: StreamState, endOfStream: bool): HeadersAction {
-  if (!isPost() || !hasJsonContentType()) return HeadersAction.Continue;
+export function onRequestHeaders(state: StreamState, endOfStream: bool): HeadersAction {
+  const plugin = state.plugin;
+  if (plugin === null || !isPost() || !hasJsonContentType()) return HeadersAction.Continue;
   const cfg = configForRequest(plugin);
   if (cfg === null || !pathIsHandled(cfg)) return HeadersAction.Continue;
   state.config = cfg;

@@ -11,7 +11,6 @@ import {
 
 const roots = new Map<u32, PluginConfig | null>();
 const streams = new Map<u32, StreamState>();
-const streamRoots = new Map<u32, u32>();
 const freeStates = new Array<StreamState>();
 
 export function malloc(size: usize): usize { return allocateForHost(size); }
@@ -23,10 +22,10 @@ export function proxy_on_context_create(contextId: u32, parentId: u32): void {
     return;
   }
   const state = freeStates.length > 0 ? freeStates.pop() : new StreamState();
+  state.plugin = roots.has(parentId) ? roots.get(parentId) : null;
   state.config = null;
   state.finished = false;
   streams.set(contextId, state);
-  streamRoots.set(contextId, parentId);
 }
 
 export function proxy_on_vm_start(rootId: u32, size: usize): bool { return true; }
@@ -42,16 +41,9 @@ export function proxy_on_configure(rootId: u32, size: usize): bool {
   return true;
 }
 
-function pluginOf(contextId: u32): PluginConfig | null {
-  if (!streamRoots.has(contextId)) return null;
-  const rootId = streamRoots.get(contextId);
-  return roots.has(rootId) ? roots.get(rootId) : null;
-}
-
 export function proxy_on_request_headers(contextId: u32, headers: u32, endOfStream: u32): u32 {
-  const plugin = pluginOf(contextId);
-  if (plugin === null || !streams.has(contextId)) return HeadersAction.Continue;
-  return onRequestHeaders(plugin, streams.get(contextId), endOfStream != 0);
+  if (!streams.has(contextId)) return HeadersAction.Continue;
+  return onRequestHeaders(streams.get(contextId), endOfStream != 0);
 }
 
 export function proxy_on_request_body(contextId: u32, size: usize, endOfStream: u32): u32 {
@@ -69,10 +61,10 @@ export function proxy_on_done(contextId: u32): bool { return true; }
 export function proxy_on_delete(contextId: u32): void {
   if (streams.has(contextId)) {
     const state = streams.get(contextId);
+    state.plugin = null;
     state.config = null;
     freeStates.push(state);
     streams.delete(contextId);
-    streamRoots.delete(contextId);
     return;
   }
   roots.delete(contextId);

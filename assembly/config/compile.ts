@@ -2,7 +2,7 @@
 import { JsonValue, JsonKind } from "../json/tree";
 import { configError, fail } from "./errors";
 import { describe, isObject, join, readNumber, readString, readStringList } from "./fields";
-import { ModelSpec, RouteSpec, RouterConfig, Strategy, CAP_TOOLS, CAP_VISION, CAP_JSON } from "./types";
+import { ModelSpec, RouteSpec, RouterConfig, Strategy } from "./types";
 import { jsonStringLiteral } from "./literal";
 
 const DEFAULT_PATHS: string[] = ["/chat/completions", "/completions", "/responses", "/messages", "/embeddings"];

@@ -185,8 +185,3 @@ export function decodeString(p: usize, end: usize, out: usize): usize {
   }
   return out - start;
 }
-
-// True when [p, p+n) holds exactly the bytes of `literal` (an ASCII constant).
-export function bytesEqual(p: usize, n: usize, literal: usize, literalLen: usize): bool {
-  return n == literalLen && memory.compare(p, literal, n) == 0;
-}

@@ -1,6 +1,6 @@
 // Which candidates can serve this request at all. Filtering comes before ranking, so a strategy
 // never picks a model that would fail the request or break the route's limits.
-import { ModelSpec, RouteSpec, RouterConfig, CAP_TOOLS, CAP_VISION, CAP_JSON } from "../config/types";
+import { RouteSpec, RouterConfig, CAP_TOOLS, CAP_VISION, CAP_JSON } from "../config/types";
 import { RequestEstimate, estimateCostUsd } from "./estimate";
 
 export const enum Drop {

@@ -23,16 +23,21 @@ let nameScratchSize: usize = 0;
   return n == <usize>b.byteLength && memory.compare(p, changetype<usize>(b), n) == 0;
 }
 
-// The model name's bytes: the raw string, or its decoded value when it has escapes.
-function modelName(body: usize, f: RequestFeatures): usize {
+let modelNameLength: usize = 0;
+
+// Where the requested model name's bytes are (length in modelNameLength): the raw string in the
+// body, or its decoded value when it contains escapes.
+function modelNameBytes(body: usize, f: RequestFeatures): usize {
   const p = body + f.modelStart + 1;
   const n = f.modelEnd - f.modelStart - 2;
+  modelNameLength = n;
   if (!f.modelHasEscape) return p;
-  if (n > nameScratchSize) {
+  if (n > nameScratchSize) { // decoding never lengthens a string
     if (nameScratch != 0) heap.free(nameScratch);
     nameScratchSize = n;
     nameScratch = heap.alloc(n);
   }
+  modelNameLength = decodeString(p, p + n, nameScratch);
   return nameScratch;
 }
 
@@ -40,9 +45,8 @@ export function decide(cfg: RouterConfig, body: usize, f: RequestFeatures, out: 
   out.outcome = Outcome.PassThrough;
   out.model = null;
   out.route = null;
-  let p = modelName(body, f);
-  let n = f.modelEnd - f.modelStart - 2;
-  if (f.modelHasEscape) n = decodeString(body + f.modelStart + 1, body + f.modelEnd - 1, p);
+  const p = modelNameBytes(body, f);
+  const n = modelNameLength;
   for (let i = 0; i < cfg.routes.length; i++) {
     const route = unchecked(cfg.routes[i]);
     if (!sameBytes(p, n, route.nameBytes)) continue;
