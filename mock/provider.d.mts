@@ -1,0 +1,36 @@
+// Types for mock/provider.mjs (used by the TypeScript tests).
+import type { IncomingHttpHeaders } from "node:http";
+
+export interface MockKnobs {
+  ttftMs: number;
+  tokensPerSecond: number;
+  failureRate: number;
+  failureStatus: number;
+}
+
+export interface MockProviderOptions extends Partial<MockKnobs> {
+  host?: string;
+  port?: number;
+  name?: string;
+  log?: (line: string) => void;
+}
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+  receivedAt: number;
+}
+
+export interface MockProvider {
+  port: number;
+  url: string;
+  name: string;
+  requests: RecordedRequest[];
+  knobs: MockKnobs;
+  setKnobs(partial: Partial<MockKnobs>): void;
+  close(): Promise<void>;
+}
+
+export function startMockProvider(options?: MockProviderOptions): Promise<MockProvider>;

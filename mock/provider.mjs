@@ -1,0 +1,355 @@
+// OpenAI-compatible mock provider (plain Node ESM, no dependencies).
+//
+// Library:
+//   import { startMockProvider } from "./mock/provider.mjs";
+//   const p = await startMockProvider({ port: 0, name: "openai-1", ttftMs: 200, tokensPerSecond: 80 });
+//   p.url, p.port, p.requests, p.setKnobs({ failureRate: 1 }), await p.close();
+//
+// CLI (one instance):
+//   node mock/provider.mjs --port 18001 --name openai-1 --ttft-ms 200 --tps 80 \
+//        --failure-rate 0 --failure-status 503 [--host 127.0.0.1] [--quiet]
+// CLI (several instances in one process, JSON array of option objects):
+//   node mock/provider.mjs --instances '[{"name":"openai-1","port":18001,"ttftMs":200,"tokensPerSecond":80},
+//                                        {"name":"groq","port":18004,"ttftMs":50,"tokensPerSecond":400}]'
+//
+// Endpoints: POST /v1/chat/completions, POST /v1/completions (both stream as SSE with "stream":true),
+// POST /v1/embeddings, GET /v1/models; anything else is a 404 OpenAI error JSON.
+// Every answer carries the header `x-mock-provider: <name>`; completions also name the instance in
+// `system_fingerprint` ("mock-<name>") and echo the received model in `model`.
+// Knobs: ttftMs (delay before the first token / before a non-streaming answer), tokensPerSecond
+// (spacing of streamed chunks, 0 = no spacing), failureRate (0..1, probability of answering
+// failureStatus with an OpenAI error JSON instead), failureStatus.
+import { createServer } from "node:http";
+import { pathToFileURL } from "node:url";
+
+const MAX_BODY = 64 * 1024 * 1024; // refuse absurd bodies instead of buffering forever
+const MAX_TOKENS_STREAMED = 64; // bound on the number of generated tokens
+const DEFAULT_TOKENS = 8;
+
+const WORDS = ["Hello", " from", " the", " mock", " provider", ".", " This", " is", " token", " number"];
+
+function sleep(ms) {
+  return ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve();
+}
+
+function errorJson(message, type, code) {
+  return JSON.stringify({ error: { message, type, param: null, code } });
+}
+
+function errorTypeFor(status) {
+  if (status === 429) return ["rate_limit_exceeded", "requests"];
+  if (status === 401) return ["invalid_api_key", "invalid_request_error"];
+  if (status >= 500) return ["server_error", "server_error"];
+  return ["invalid_request_error", "invalid_request_error"];
+}
+
+function tokenCount(parsed) {
+  const asked = [parsed?.max_tokens, parsed?.max_completion_tokens, parsed?.max_output_tokens].find(
+    (v) => Number.isInteger(v) && v >= 0,
+  );
+  const n = asked === undefined ? DEFAULT_TOKENS : asked;
+  return Math.max(1, Math.min(n, MAX_TOKENS_STREAMED));
+}
+
+function promptTokens(body) {
+  return Math.max(1, Math.ceil(body.length / 4));
+}
+
+/**
+ * Starts one mock provider. Resolves once it listens.
+ * @param {{host?: string, port?: number, name?: string, ttftMs?: number, tokensPerSecond?: number,
+ *          failureRate?: number, failureStatus?: number, log?: (line: string) => void}} [options]
+ */
+export async function startMockProvider(options = {}) {
+  const host = options.host ?? "127.0.0.1";
+  const name = options.name ?? "mock";
+  const knobs = {
+    ttftMs: options.ttftMs ?? 0,
+    tokensPerSecond: options.tokensPerSecond ?? 0,
+    failureRate: options.failureRate ?? 0,
+    failureStatus: options.failureStatus ?? 503,
+  };
+  const log = options.log ?? (() => {});
+  const requests = [];
+  let closed = false;
+  let seq = 0;
+
+  const server = createServer((req, res) => {
+    const chunks = [];
+    let size = 0;
+    let aborted = false;
+    req.on("data", (c) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        aborted = true;
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on("error", () => {});
+    req.on("end", () => {
+      if (aborted) return;
+      const body = Buffer.concat(chunks);
+      const entry = {
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers },
+        body,
+        receivedAt: Date.now(),
+      };
+      requests.push(entry);
+      handle(req, res, entry).catch((err) => {
+        if (!res.headersSent) {
+          res.writeHead(500, { "content-type": "application/json", "x-mock-provider": name });
+          res.end(errorJson(String(err?.message ?? err), "server_error", "mock_internal"));
+        } else {
+          res.destroy();
+        }
+      });
+    });
+  });
+
+  function send(res, status, bodyText, extra = {}) {
+    res.writeHead(status, {
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(bodyText),
+      "x-mock-provider": name,
+      ...extra,
+    });
+    res.end(bodyText);
+  }
+
+  async function handle(req, res, entry) {
+    const path = (req.url ?? "/").split("?")[0];
+    const method = req.method ?? "GET";
+    const known =
+      (method === "POST" && (path === "/v1/chat/completions" || path === "/v1/completions" || path === "/v1/embeddings")) ||
+      (method === "GET" && path === "/v1/models");
+    if (!known) {
+      log(`[${name}] ${method} ${req.url} -> 404`);
+      return send(res, 404, errorJson(`Unknown request URL: ${method} ${path}`, "invalid_request_error", "unknown_url"));
+    }
+    if (knobs.failureRate > 0 && Math.random() < knobs.failureRate) {
+      const status = knobs.failureStatus;
+      const [code, type] = errorTypeFor(status);
+      log(`[${name}] ${method} ${req.url} -> ${status} (injected failure)`);
+      return send(res, status, errorJson(`mock provider ${name}: injected failure`, type, code));
+    }
+    if (method === "GET") {
+      log(`[${name}] GET ${req.url} -> 200`);
+      const created = 1700000000;
+      return send(
+        res,
+        200,
+        JSON.stringify({
+          object: "list",
+          data: ["mock-model-a", "mock-model-b"].map((id) => ({ id, object: "model", created, owned_by: name })),
+        }),
+      );
+    }
+
+    let parsed;
+    try {
+      parsed = JSON.parse(entry.body.toString("utf8"));
+    } catch {
+      log(`[${name}] POST ${req.url} -> 400 (invalid JSON)`);
+      return send(res, 400, errorJson("mock provider: request body is not valid JSON", "invalid_request_error", "invalid_json"));
+    }
+    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+      return send(res, 400, errorJson("mock provider: body must be a JSON object", "invalid_request_error", "invalid_json"));
+    }
+    const model = typeof parsed.model === "string" ? parsed.model : null;
+    if (model === null) {
+      return send(res, 400, errorJson("mock provider: you must provide a model parameter", "invalid_request_error", "missing_model"));
+    }
+    const id = `mock-${name}-${++seq}`;
+    const created = Math.floor(Date.now() / 1000);
+    const fingerprint = `mock-${name}`;
+    const stream = parsed.stream === true;
+    log(`[${name}] POST ${req.url} model=${model}${stream ? " stream" : ""} -> 200`);
+
+    if (path === "/v1/embeddings") {
+      await sleep(knobs.ttftMs);
+      const inputs = Array.isArray(parsed.input) ? parsed.input : [parsed.input ?? ""];
+      const data = inputs.map((_, index) => ({
+        object: "embedding",
+        index,
+        embedding: Array.from({ length: 8 }, (_, i) => Number(((index + 1) * 0.01 * (i + 1)).toFixed(4))),
+      }));
+      const pt = promptTokens(entry.body);
+      return send(res, 200, JSON.stringify({ object: "list", data, model, usage: { prompt_tokens: pt, total_tokens: pt } }), {
+        "x-mock-model": model,
+      });
+    }
+
+    const chat = path === "/v1/chat/completions";
+    const n = tokenCount(parsed);
+    const tokens = Array.from({ length: n }, (_, i) => (i < WORDS.length ? WORDS[i] : ` ${i}`));
+    const usage = { prompt_tokens: promptTokens(entry.body), completion_tokens: n, total_tokens: promptTokens(entry.body) + n };
+    const gap = knobs.tokensPerSecond > 0 ? 1000 / knobs.tokensPerSecond : 0;
+
+    if (!stream) {
+      await sleep(knobs.ttftMs + (gap > 0 ? n * gap : 0));
+      const text = tokens.join("");
+      const body = chat
+        ? {
+            id,
+            object: "chat.completion",
+            created,
+            model,
+            system_fingerprint: fingerprint,
+            choices: [{ index: 0, message: { role: "assistant", content: text }, logprobs: null, finish_reason: "length" }],
+            usage,
+          }
+        : {
+            id,
+            object: "text_completion",
+            created,
+            model,
+            system_fingerprint: fingerprint,
+            choices: [{ index: 0, text, logprobs: null, finish_reason: "length" }],
+            usage,
+          };
+      return send(res, 200, JSON.stringify(body), { "x-mock-model": model });
+    }
+
+    res.writeHead(200, {
+      "content-type": "text/event-stream",
+      "cache-control": "no-cache",
+      "x-mock-provider": name,
+      "x-mock-model": model,
+    });
+    res.flushHeaders();
+    let gone = false;
+    res.on("close", () => {
+      gone = true;
+    });
+    const event = (obj) => res.write(`data: ${typeof obj === "string" ? obj : JSON.stringify(obj)}\n\n`);
+    const base = { id, object: chat ? "chat.completion.chunk" : "text_completion", created, model, system_fingerprint: fingerprint };
+    await sleep(knobs.ttftMs);
+    for (let i = 0; i < n && !gone && !closed; i++) {
+      if (i > 0) await sleep(gap);
+      const choice = chat
+        ? { index: 0, delta: i === 0 ? { role: "assistant", content: tokens[i] } : { content: tokens[i] }, logprobs: null, finish_reason: null }
+        : { index: 0, text: tokens[i], logprobs: null, finish_reason: null };
+      event({ ...base, choices: [choice] });
+    }
+    if (gone) return;
+    await sleep(gap);
+    const last = chat
+      ? { index: 0, delta: {}, logprobs: null, finish_reason: "length" }
+      : { index: 0, text: "", logprobs: null, finish_reason: "length" };
+    event({ ...base, choices: [last] });
+    event({ ...base, choices: [], usage });
+    event("[DONE]");
+    res.end();
+  }
+
+  await new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = server.address().port;
+  const urlHost = host.includes(":") ? `[${host}]` : host;
+
+  return {
+    port,
+    url: `http://${urlHost}:${port}`,
+    name,
+    requests,
+    knobs,
+    setKnobs(partial) {
+      for (const key of Object.keys(knobs)) if (partial[key] !== undefined) knobs[key] = partial[key];
+    },
+    close() {
+      closed = true;
+      return new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// CLI
+
+function parseArgs(argv) {
+  const one = {};
+  let instances = null;
+  let quiet = false;
+  const num = (flag, v) => {
+    const n = Number(v);
+    if (v === undefined || !Number.isFinite(n)) throw new Error(`${flag} needs a number, got ${v}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = argv[i + 1];
+    switch (flag) {
+      case "--host": one.host = value; i++; break;
+      case "--port": one.port = num(flag, value); i++; break;
+      case "--name": one.name = value; i++; break;
+      case "--ttft-ms": one.ttftMs = num(flag, value); i++; break;
+      case "--tps": one.tokensPerSecond = num(flag, value); i++; break;
+      case "--failure-rate": one.failureRate = num(flag, value); i++; break;
+      case "--failure-status": one.failureStatus = num(flag, value); i++; break;
+      case "--instances": instances = JSON.parse(value); i++; break;
+      case "--quiet": quiet = true; break;
+      case "-h":
+      case "--help":
+        return { help: true };
+      default:
+        throw new Error(`unknown argument ${flag}`);
+    }
+  }
+  if (instances !== null && !Array.isArray(instances)) throw new Error("--instances needs a JSON array");
+  // Flags given next to --instances act as defaults for every instance (e.g. --host 0.0.0.0).
+  const list = instances === null ? [one] : instances.map((o) => ({ ...one, ...o }));
+  return { list, quiet };
+}
+
+async function main() {
+  let parsed;
+  try {
+    parsed = parseArgs(process.argv.slice(2));
+  } catch (err) {
+    console.error(`mock/provider.mjs: ${err.message}`);
+    process.exit(2);
+  }
+  if (parsed.help) {
+    console.log(
+      "usage: node mock/provider.mjs [--host H] [--port P] [--name N] [--ttft-ms MS] [--tps N] " +
+        "[--failure-rate R] [--failure-status S] [--quiet]\n" +
+        "       node mock/provider.mjs --instances '[{\"name\":\"a\",\"port\":18001,\"ttftMs\":200,\"tokensPerSecond\":80}]'",
+    );
+    return;
+  }
+  const log = parsed.quiet ? () => {} : (line) => console.log(line);
+  const started = [];
+  for (const opts of parsed.list) {
+    try {
+      const p = await startMockProvider({ ...opts, log });
+      started.push(p);
+      console.log(`mock provider ${p.name} listening on ${p.url}`);
+    } catch (err) {
+      console.error(`mock provider ${opts.name ?? "mock"}: cannot listen on ${opts.host ?? "127.0.0.1"}:${opts.port ?? 0}: ${err.message}`);
+      await Promise.all(started.map((p) => p.close()));
+      process.exit(1);
+    }
+  }
+  const stop = async () => {
+    await Promise.all(started.map((p) => p.close()));
+    process.exit(0);
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  await main();
+}
