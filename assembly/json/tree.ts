@@ -1,7 +1,7 @@
 // A small JSON tree parser for the plugin configuration. Configuration arrives once per
 // on_configure, so clarity beats speed here; what matters is that no input can make it trap:
 // every malformed document yields null and a message with the byte offset.
-import { scanString, decodeString, stringDecodedBytes } from "./utf8";
+import { scanNumber, scanString, decodeString, stringDecodedBytes } from "./lexer";
 
 export const enum JsonKind { Null, Bool, Number, String, Array, Object }
 
@@ -96,30 +96,12 @@ function parseStringValue(cur: Cursor): string | null {
   return String.UTF8.decode(out);
 }
 
-function isDigit(c: u32): bool { return c - 0x30 < 10; }
-
 function parseNumber(cur: Cursor): JsonValue | null {
-  const start = cur.p;
-  let p = cur.p;
-  const end = cur.end;
-  if (load<u8>(p) == 0x2d) p++;
-  if (p >= end || !isDigit(load<u8>(p))) return cur.fail("invalid number");
-  if (load<u8>(p) == 0x30) p++;
-  else while (p < end && isDigit(load<u8>(p))) p++;
-  if (p < end && load<u8>(p) == 0x2e) {
-    p++;
-    if (p >= end || !isDigit(load<u8>(p))) return cur.fail("invalid number");
-    while (p < end && isDigit(load<u8>(p))) p++;
-  }
-  if (p < end && (load<u8>(p) | 0x20) == 0x65) {
-    p++;
-    if (p < end && (load<u8>(p) == 0x2b || load<u8>(p) == 0x2d)) p++;
-    if (p >= end || !isDigit(load<u8>(p))) return cur.fail("invalid number");
-    while (p < end && isDigit(load<u8>(p))) p++;
-  }
-  cur.p = p;
+  const after = scanNumber(cur.p, cur.end);
+  if (after == 0) return cur.fail("invalid number");
   const v = new JsonValue(JsonKind.Number);
-  v.num = parseFloat(String.UTF8.decodeUnsafe(start, p - start));
+  v.num = parseFloat(String.UTF8.decodeUnsafe(cur.p, after - cur.p));
+  cur.p = after;
   return v;
 }
 

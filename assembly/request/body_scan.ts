@@ -1,7 +1,7 @@
 // One pass over the UTF-8 request body: validates it as JSON (RFC 8259) and collects the request
 // features, without building a tree, decoding to UTF-16 or allocating. Only top-level members
 // (container depth 1) can be `model`, `stream` or `max_tokens`; a nested "model" is plain data.
-import { scanString, decodeString, stringHasEscape, stringDecodedBytes } from "../json/utf8";
+import { scanNumber, scanString, decodeString, stringHasEscape, stringDecodedBytes } from "../json/lexer";
 import { BodyError, RequestFeatures } from "./features";
 
 export const MAX_BODY_DEPTH: i32 = 256;
@@ -73,26 +73,6 @@ function classifyNested(p: usize, n: usize): Key {
 @inline function countsAsText(top: Top): bool { return top >= Top.Messages && top <= Top.Functions; }
 @inline function mayHoldImages(top: Top): bool { return top == Top.Messages || top == Top.Input; }
 @inline function isMaxTokens(top: Top): bool { return top >= Top.MaxTokens && top <= Top.MaxOutputTokens; }
-
-// Validates a JSON number at p; returns the position after it, or 0.
-function scanNumber(p: usize, end: usize): usize {
-  if (load<u8>(p) == 0x2d) p++;
-  if (p >= end || !isDigit(load<u8>(p))) return 0;
-  if (load<u8>(p) == 0x30) p++;
-  else while (p < end && isDigit(load<u8>(p))) p++;
-  if (p < end && load<u8>(p) == 0x2e) {
-    p++;
-    if (p >= end || !isDigit(load<u8>(p))) return 0;
-    while (p < end && isDigit(load<u8>(p))) p++;
-  }
-  if (p < end && (load<u8>(p) | 0x20) == 0x65) {
-    p++;
-    if (p < end && (load<u8>(p) == 0x2b || load<u8>(p) == 0x2d)) p++;
-    if (p >= end || !isDigit(load<u8>(p))) return 0;
-    while (p < end && isDigit(load<u8>(p))) p++;
-  }
-  return p;
-}
 
 // The value of a plain non-negative integer token [p, end), or -1 for anything else (fraction,
 // exponent, sign): token counts are whole numbers.

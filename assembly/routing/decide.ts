@@ -1,6 +1,6 @@
 // From the body's `model` to a concrete model: an alias runs its route (filter, then rank); a
 // catalog name is taken as is; anything else is not ours and passes through.
-import { decodeString } from "../json/utf8";
+import { decodeString } from "../json/lexer";
 import { ModelSpec, RouteSpec, RouterConfig } from "../config/types";
 import { RequestFeatures } from "../request/features";
 import { Drop, describeDrop, dropReason } from "./candidate_filter";

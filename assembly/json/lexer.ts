@@ -1,5 +1,5 @@
-// Escape-aware JSON string lexing over raw UTF-8 bytes. One routine serves the body scanner (hot
-// path: it never allocates) and the configuration parser.
+// JSON lexing over raw UTF-8 bytes: escape-aware strings and the number grammar. The same
+// routines serve the body scanner (hot path: they never allocate) and the configuration parser.
 
 // Set by scanString for the string just scanned.
 export let stringHasEscape = false;
@@ -184,4 +184,26 @@ export function decodeString(p: usize, end: usize, out: usize): usize {
     out += writeUtf8(out, cp);
   }
   return out - start;
+}
+
+@inline function isDigit(c: u32): bool { return c - 0x30 < 10; }
+
+// Validates the JSON number starting at p (p < end); returns the position after it, or 0.
+export function scanNumber(p: usize, end: usize): usize {
+  if (load<u8>(p) == 0x2d) p++;
+  if (p >= end || !isDigit(load<u8>(p))) return 0;
+  if (load<u8>(p) == 0x30) p++;
+  else while (p < end && isDigit(load<u8>(p))) p++;
+  if (p < end && load<u8>(p) == 0x2e) {
+    p++;
+    if (p >= end || !isDigit(load<u8>(p))) return 0;
+    while (p < end && isDigit(load<u8>(p))) p++;
+  }
+  if (p < end && (load<u8>(p) | 0x20) == 0x65) {
+    p++;
+    if (p < end && (load<u8>(p) == 0x2b || load<u8>(p) == 0x2d)) p++;
+    if (p >= end || !isDigit(load<u8>(p))) return 0;
+    while (p < end && isDigit(load<u8>(p))) p++;
+  }
+  return p;
 }
