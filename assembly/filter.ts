@@ -3,7 +3,7 @@
 // code only reads it.
 import { BodyAction, BufferType, HeadersAction, LogLevel } from "./abi/constants";
 import {
-  callForeignFunction, currentTimeNanos, hostData, hostSize, log, readBuffer, readProperty,
+  callForeignFunction, currentTimeNanos, freeHostBlock, hostData, hostSize, log, readBuffer, readProperty,
   releaseHostData, removeRequestHeader, replaceRequestHeader, writeProperty,
 } from "./abi/host";
 import { configError, resetConfigError } from "./config/errors";
@@ -156,9 +156,11 @@ function finishBody(state: StreamState, cfg: RouterConfig, maxRead: usize): void
     replyWithError(500, "internal_error", "the gateway could not read the request body");
     return;
   }
-  if (hostSize > cfg.maxBodyBytes) replyTooLarge(cfg);
-  else routeBody(cfg, hostData, hostSize);
-  releaseHostData();
+  // Own the block before routing: routing makes further host calls.
+  const body = hostData, size = hostSize;
+  if (size > cfg.maxBodyBytes) replyTooLarge(cfg);
+  else routeBody(cfg, body, size);
+  freeHostBlock(body);
 }
 
 export function onRequestBody(state: StreamState, size: usize, endOfStream: bool): BodyAction {

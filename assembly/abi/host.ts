@@ -24,8 +24,13 @@ export function allocateForHost(size: usize): usize {
   return heap.alloc(size + 2 * HOST_BLOCK_SLACK) + HOST_BLOCK_SLACK;
 }
 
+// Frees a block the host filled through allocateForHost (0 is allowed: an empty answer).
+export function freeHostBlock(ptr: usize): void {
+  if (ptr != 0) heap.free(ptr - HOST_BLOCK_SLACK);
+}
+
 export function releaseHostData(): void {
-  if (hostData != 0) heap.free(hostData - HOST_BLOCK_SLACK);
+  freeHostBlock(hostData);
   hostData = 0;
   hostSize = 0;
 }
@@ -83,13 +88,14 @@ export function writeProperty(path: ArrayBuffer, value: ArrayBuffer): bool {
   return proxy_set_property(ptrOf(path), path.byteLength, ptrOf(value), value.byteLength) == Status.Ok;
 }
 
-// Calls a host foreign function without arguments; NOT_FOUND (an older host) is not an error.
+// Calls a host foreign function without arguments and discards its result, leaving hostData
+// alone (the caller may still own a block there). NOT_FOUND (an older host) is not an error.
 export function callForeignFunction(name: ArrayBuffer): bool {
   store<usize>(OUT, 0);
   store<usize>(OUT, 0, sizeof<usize>());
-  const ok = takeOut(proxy_call_foreign_function(ptrOf(name), name.byteLength, 0, 0, OUT, OUT + sizeof<usize>()));
-  releaseHostData();
-  return ok;
+  const status = proxy_call_foreign_function(ptrOf(name), name.byteLength, 0, 0, OUT, OUT + sizeof<usize>());
+  freeHostBlock(load<usize>(OUT));
+  return status == Status.Ok;
 }
 
 export function sendLocalResponse(status: u32, details: ArrayBuffer, body: usize, bodySize: usize, headers: ArrayBuffer): bool {
