@@ -39,7 +39,16 @@ export class BodyBuffer {
     this.start += n;
     this.length -= n;
   }
+  /** Takes ownership of `chunk` (the caller must not reuse it). */
   prepend(chunk: Uint8Array): void {
+    if (this.length === 0) {
+      // A whole-body replacement (drain everything, then prepend): adopt the caller's fresh copy,
+      // as Envoy's copyFrom does one memcpy, instead of copying it a second time here.
+      this.data = chunk;
+      this.start = 0;
+      this.length = chunk.length;
+      return;
+    }
     if (chunk.length <= this.start) {
       this.start -= chunk.length;
       this.data.set(chunk, this.start);
