@@ -4,6 +4,7 @@ import { configError, fail } from "./errors";
 import { describe, isObject, join, readNumber, readString, readStringList } from "./fields";
 import { ModelSpec, RouteSpec, RouterConfig, Strategy } from "./types";
 import { jsonStringLiteral } from "./literal";
+import { NameIndex } from "./name_index";
 
 const DEFAULT_PATHS: string[] = ["/chat/completions", "/completions", "/responses", "/messages", "/embeddings"];
 const MAX_BODY_LIMIT: f64 = 268435456;
@@ -30,6 +31,8 @@ export function compileRouterConfig(root: JsonValue, path: string): RouterConfig
   if (!readModels(root, path, cfg)) return null;
   if (!readRoutes(root, path, cfg)) return null;
   if (!readSettings(root, path, cfg)) return null;
+  cfg.modelIndex = new NameIndex(cfg.models.map<ArrayBuffer>((m) => m.nameBytes));
+  cfg.routeIndex = new NameIndex(cfg.routes.map<ArrayBuffer>((r) => r.nameBytes));
   return cfg;
 }
 

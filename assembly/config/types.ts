@@ -1,3 +1,5 @@
+import { NameIndex } from "./name_index";
+
 // The configuration as the request path reads it: parsed and validated once in on_configure, never
 // changed afterwards. Everything a request needs is precomputed here (UTF-8 bytes of names and
 // headers, the JSON-encoded upstream model id, each route's candidates with their task quality).
@@ -54,6 +56,8 @@ export class RouteSpec {
 export class RouterConfig {
   models: ModelSpec[] = [];
   routes: RouteSpec[] = [];
+  modelIndex: NameIndex = new NameIndex([]);
+  routeIndex: NameIndex = new NameIndex([]);
   capabilityNames: string[] = [];  // bit i of a capability mask is capabilityNames[i]
   upstreamHeader: ArrayBuffer = new ArrayBuffer(0);
   modelHeader: ArrayBuffer = new ArrayBuffer(0);

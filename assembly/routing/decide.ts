@@ -1,6 +1,7 @@
 // From the body's `model` to a concrete model: an alias runs its route (filter, then rank); a
 // catalog name is taken as is; anything else is not ours and passes through.
 import { decodeString } from "../json/lexer";
+import { hashBytes } from "../config/name_index";
 import { ModelSpec, RouteSpec, RouterConfig } from "../config/types";
 import { RequestFeatures } from "../request/features";
 import { Drop, describeDrop, dropReason } from "./candidate_filter";
@@ -18,10 +19,6 @@ export class Decision {
 const estimate = new RequestEstimate();
 let nameScratch: usize = 0;
 let nameScratchSize: usize = 0;
-
-@inline function sameBytes(p: usize, n: usize, b: ArrayBuffer): bool {
-  return n == <usize>b.byteLength && memory.compare(p, changetype<usize>(b), n) == 0;
-}
 
 let modelNameLength: usize = 0;
 
@@ -47,9 +44,10 @@ export function decide(cfg: RouterConfig, body: usize, f: RequestFeatures, out: 
   out.route = null;
   const p = modelNameBytes(body, f);
   const n = modelNameLength;
-  for (let i = 0; i < cfg.routes.length; i++) {
-    const route = unchecked(cfg.routes[i]);
-    if (!sameBytes(p, n, route.nameBytes)) continue;
+  const hash = hashBytes(p, n);
+  const routeAt = cfg.routeIndex.find(p, n, hash);
+  if (routeAt >= 0) {
+    const route = unchecked(cfg.routes[routeAt]);
     out.route = route;
     fillEstimate(estimate, f, cfg);
     const slot = rankCandidates(cfg, route, estimate);
@@ -64,12 +62,10 @@ export function decide(cfg: RouterConfig, body: usize, f: RequestFeatures, out: 
     }
     return;
   }
-  for (let i = 0; i < cfg.models.length; i++) {
-    const model = unchecked(cfg.models[i]);
-    if (!sameBytes(p, n, model.nameBytes)) continue;
+  const modelAt = cfg.modelIndex.find(p, n, hash);
+  if (modelAt >= 0) {
     out.outcome = Outcome.Routed;
-    out.model = model;
-    return;
+    out.model = cfg.models[modelAt];
   }
 }
 
