@@ -1,0 +1,35 @@
+// Small timing helpers: adaptive batches, median of batch means (robust against GC pauses).
+
+/** Runs fn repeatedly; returns {median, min, max} nanoseconds per call over `batches` batches. */
+export function timePerOp(fn, { batchMs = 120, batches = 7, warmup = 200 } = {}) {
+  for (let i = 0; i < warmup; i++) fn();
+  // calibrate: how many calls fill one batch
+  let n = 1;
+  for (;;) {
+    const t = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) fn();
+    const ms = Number(process.hrtime.bigint() - t) / 1e6;
+    if (ms >= batchMs / 4 || n >= 1 << 24) {
+      n = Math.max(1, Math.round((n * batchMs) / Math.max(ms, 0.001)));
+      break;
+    }
+    n *= 4;
+  }
+  const per = [];
+  for (let b = 0; b < batches; b++) {
+    const t = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) fn();
+    per.push(Number(process.hrtime.bigint() - t) / n);
+  }
+  per.sort((a, b) => a - b);
+  return { median: per[per.length >> 1], min: per[0], max: per[per.length - 1], iterations: n * batches };
+}
+
+export function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i];
+}
+
+export const us = (ns) => ns / 1000;
+export const fmt = (x, digits = 1) => (Number.isFinite(x) ? x.toFixed(digits) : "–");

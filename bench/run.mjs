@@ -1,0 +1,127 @@
+// Benchmarks (npm run bench = build + this). They report; nothing here is a test, CI never runs it.
+//   node bench/run.mjs [inproc] [envoy] [soak] [--quick] [--wasm PATH] [--label NAME]
+//                      [--duration S] [--connections N] [--soak-seconds S] [--soak-requests N] [--no-peers]
+// No section named = all three. Results: bench/results/<label>.json, .md and .svg (label default
+// "latest"). Peers and wrk come from `node bench/setup.mjs` (not part of the test set-up).
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { runEnvoyBench } from "./envoy.mjs";
+import { runInproc } from "./inproc.mjs";
+import { SIZES } from "./lib/bodies.mjs";
+import { barChartSvg, num, svgDocument, table } from "./lib/report.mjs";
+import { loadHost, ROOT } from "./lib/ts.mjs";
+import { runSoak } from "./soak.mjs";
+
+const argv = process.argv.slice(2);
+const opt = (n, d) => (argv.includes(`--${n}`) ? argv[argv.indexOf(`--${n}`) + 1] : d);
+const flag = (n) => argv.includes(`--${n}`);
+const sections = ["inproc", "envoy", "soak"].filter((s) => argv.includes(s));
+const want = (s) => sections.length === 0 || sections.includes(s);
+const quick = flag("quick");
+const wasm = opt("wasm", join(ROOT, "build", "envoy.wasm"));
+const label = opt("label", "latest");
+const out = join(ROOT, "bench", "results");
+mkdirSync(out, { recursive: true });
+
+const results = { label, wasm, date: new Date().toISOString(), node: process.version, cpus: (await import("node:os")).cpus().map((c) => c.model)[0], ncpu: (await import("node:os")).cpus().length };
+const log = (s) => console.log(s);
+
+if (want("inproc")) {
+  log("in-process (test host, Node V8):");
+  results.inproc = await runInproc(log, { wasm });
+}
+if (want("soak")) {
+  const requests = Number(opt("soak-requests", quick ? "100000" : "1000000"));
+  log(`soak: ${requests} requests in one VM (test host)`);
+  const { ProxyWasmHost } = await loadHost();
+  const r = await runSoak(ProxyWasmHost, { requests, wasm, log, maxSeconds: Number(opt("soak-max-seconds", "1200")) });
+  results.soak = r;
+  log(`  soak: ${r.requests} requests in ${r.seconds.toFixed(0)} s; pages ${r.pages[0].pages} → warm-up (${r.warmupAt}) ${r.warmPages} → end ${r.finalPages}; ${r.failures.length} failures; outcomes ${JSON.stringify(r.outcomes)}`);
+  for (const fl of r.failures.slice(0, 5)) log(`    ${fl}`);
+}
+if (want("envoy")) {
+  log("through real Envoy:");
+  results.envoy = await runEnvoyBench({
+    seconds: Number(opt("duration", quick ? "2" : "5")), connections: Number(opt("connections", "8")),
+    sizes: SIZES, wasm, peers: !flag("no-peers"),
+    soakSeconds: Number(opt("soak-seconds", quick ? "10" : "60")), soakConnections: Number(opt("connections", "8")), log,
+  });
+}
+
+// ------------------------------------------------------------------------------------ report
+const md = [`# Benchmark results (${label})`, "", `${results.date} · Node ${results.node} · ${results.ncpu}× ${results.cpus} · plugin ${wasm.replace(ROOT + "/", "")}`, ""];
+const svgParts = [];
+let svgHeight = 0;
+const T = {
+  size: "1 KB…1 MB", cb: "plugin callbacks", fl: "floor (copy in+out)", js: "JS parse+stringify",
+};
+if (results.inproc) {
+  const I = results.inproc;
+  md.push("## In process (test host on Node's V8)", "",
+    "All times µs per request, median of 7 batches. *plugin* = time inside the plugin's callbacks for one routed request " +
+    "(context create, on_request_headers, on_request_body incl. the host calls it makes: body copy in/out, header edits; done, delete). " +
+    "*host calls* = part of that spent in host functions (JS). *floor* = malloc + copy the body into a Wasm memory + copy it out, no parsing. " +
+    "*JS* = TextDecoder + JSON.parse + set model + JSON.stringify + TextEncoder. *pass-through* = plugin callbacks for the same body with a model that is not routed (scan only, no rewrite).", "",
+    table(["body", "plugin", "guest", "host calls", "pass-through", "floor", "JS", "plugin / floor", "JS / plugin", "Wasm pages after"],
+      I.sizes.map((r) => [r.size, num(r.plugin_us, 2), num(r.guest_us, 2), num(r.host_calls_us, 2), num(r.passthrough_us, 2), num(r.floor_us, 2), num(r.js_us, 1), `${num(r.ratio_plugin_floor, 2)}×`, `${num(r.ratio_js_plugin, 1)}×`, r.pages_after])),
+    "", "Host calls inside the routed request (µs per request):", "",
+    table(["body", ...Object.keys(I.sizes[0].host_call_breakdown)], I.sizes.map((r) => [r.size, ...Object.keys(I.sizes[0].host_call_breakdown).map((k) => num(r.host_call_breakdown[k], 2))])),
+    "", "Whole emulated request through `host.request()` (includes the test host's own JS: header maps, buffering, result objects):", "",
+    table(["body", "host.request() routed", "host.request() not handled (text/plain)"], I.sizes.map((r) => [r.size, num(r.request_us, 1), num(r.host_only_request_us, 1)])),
+    "", "### Routing decision alone (tiny body, N generated models; plugin callbacks, µs)", "",
+    table(["models", "pass-through", "auto (balanced)", "cheap (price)", "mix (random)", "catalog name (last)", "auto − pass-through"],
+      I.routing.map((r) => [r.models, num(r.passthrough_us, 2), num(r.auto_us, 2), num(r.cheap_us, 2), num(r.mix_us, 2), num(r.catalog_last_us, 2), num(r.auto_us - r.passthrough_us, 2)])),
+    "", `Module: envoy.wasm ${I.module.envoy.bytes} bytes (gzip -9: ${I.module.envoy.gzip}), higress.wasm ${I.module.higress.bytes} bytes (gzip -9: ${I.module.higress.gzip}).`, "");
+  svgParts.push(barChartSvg({
+    title: "In process: µs per routed request (log scale)", unit: "µs", y: svgHeight,
+    groups: I.sizes.map((r) => ({ label: r.size, values: [r.floor_us, r.plugin_us, r.guest_us, r.js_us] })),
+    series: [{ name: "floor (copy in+out)", color: "#9e9e9e" }, { name: "plugin (all callbacks)", color: "#1565c0" }, { name: "plugin guest code only", color: "#64b5f6" }, { name: "JS parse+stringify", color: "#e65100" }],
+  }));
+  svgHeight += 370;
+}
+if (results.soak) {
+  const S = results.soak;
+  md.push("## Soak (one VM, test host)", "",
+    `${S.requests} requests (mixed 1 KB … 1 MB; routed, catalog, pass-through and invalid bodies) in ${num(S.seconds, 0)} s. ` +
+    `Wasm memory: ${S.pages[0].pages} pages at start, ${S.warmPages} after warm-up (request ${S.warmupAt}), ${S.finalPages} at the end ` +
+    `→ **${S.grewAfterWarmup ? "GREW after warm-up" : "flat after warm-up"}**. Verified answers: ${S.verified}; failures: ${S.failures.length}. ` +
+    `Outcomes: ${Object.entries(S.outcomes).map(([k, v]) => `${k} ${v}`).join(", ")}.` + (S.vmFailedAt !== undefined ? ` **The VM failed at request ${S.vmFailedAt}.**` : ""), "",
+    ...S.failures.slice(0, 5).map((x) => `- ${x}`), "",
+    `Pages over time: ${S.pages.filter((_, i) => i % 10 === 0 || i === S.pages.length - 1).map((p) => `${p.at}:${p.pages}`).join(" ")}`, "");
+}
+if (results.envoy) {
+  const E = results.envoy;
+  const rows = E.rows;
+  const get = (size, t) => rows.find((r) => r.size === size && r.target === t);
+  md.push("## Through real Envoy 1.40 (loopback, 2 cores shared by load generator, gateway and mock)", "",
+    `Load generator: ${E.load_generator}. Latency columns at concurrency 1; throughput and its latency at concurrency ${rows[0] ? Object.keys(rows[0]).find((k) => k.startsWith("p50_us_c")).slice(8) : "?"}. ` +
+    "*added* = p50 minus the p50 of the reference: for the filter the same Envoy without the filter, for whole gateways the mock called directly. *envoy+buffer* is the same Envoy with its native buffer filter instead of the plugin: the cost of holding the whole body, which any router that reads the body pays.", "",
+    table(["body", "target", "p50 µs", "p99 µs", "added p50 vs direct", "req/s (c1)", "req/s", "non-2xx"],
+      rows.map((r) => [r.size, r.target, num(r.p50_us, 0), num(r.p99_us, 0), r.target === "direct" ? "–" : num(r.p50_us - get(r.size, "direct")?.p50_us, 0), num(r.rps_c1, 0), num(r.rps, 0), r.non2xx])), "");
+  const sum = [];
+  for (const { label: size } of SIZES) {
+    const d = get(size, "direct"), e = get(size, "envoy"), b = get(size, "envoy+buffer"), w = get(size, "envoy+wasm"), p = get(size, "portkey"), l = get(size, "litellm");
+    if (!d || !e || !w) continue;
+    const filter = w.p50_us - e.p50_us, gw = w.p50_us - d.p50_us;
+    sum.push([size, num(filter, 0), b ? num(b.p50_us - e.p50_us, 0) : "–", b ? num(w.p50_us - b.p50_us, 0) : "–", num(w.p99_us - e.p99_us, 0), num(gw, 0), p ? num(p.p50_us - d.p50_us, 0) : "–", l ? num(l.p50_us - d.p50_us, 0) : "–",
+      p ? `${num((p.p50_us - d.p50_us) / gw, 1)}×` : "–", l ? `${num((l.p50_us - d.p50_us) / gw, 1)}×` : "–",
+      p ? `${num((p.p50_us - d.p50_us) / Math.max(filter, 1), 1)}×` : "–", l ? `${num((l.p50_us - d.p50_us) / Math.max(filter, 1), 1)}×` : "–", num(w.rps / e.rps, 2)]);
+  }
+  md.push("Summary (µs):", "", table(["body", "filter added p50 (wasm − plain Envoy)", "of which holding the body (native buffer − plain)", "of which Wasm (wasm − native buffer)", "filter added p99", "Envoy+filter added p50 (vs direct)", "Portkey added p50", "LiteLLM added p50", "Portkey / Envoy+filter", "LiteLLM / Envoy+filter", "Portkey / filter", "LiteLLM / filter", "throughput wasm / plain"], sum), "");
+  md.push("Peers:", "", ...Object.entries(E.peers).map(([k, v]) => `- **${k}** — ${v.package}: ${v.how}.\n  \`${JSON.stringify(v.config)}\``), "");
+  if (E.soak) {
+    const s = E.soak;
+    md.push(`Envoy soak: ${s.seconds} s at concurrency ${s.connections}, mixed 1 KB…256 KB bodies and models: ${s.requests} requests (${num(s.rps, 0)} req/s, p50 ${num(s.p50_us, 0)} µs, p99 ${num(s.p99_us, 0)} µs), ` +
+      `**non-2xx ${s.non2xx}**${s.socketErrors ? `, socket errors ${s.socketErrors}` : ""}; the mock received ${s.mock_received} requests, ${s.mock_invalid_json} not valid JSON, ${s.mock_alias_model} still carrying an alias.`, "");
+  }
+  svgParts.push(barChartSvg({
+    title: "Through Envoy: p50 latency at concurrency 1 (log scale)", unit: "µs", y: svgHeight,
+    groups: SIZES.map(({ label: size }) => ({ label: size, values: ["direct", "envoy", "envoy+buffer", "envoy+wasm", "portkey", "litellm"].map((t) => get(size, t)?.p50_us ?? 0) })),
+    series: [{ name: "mock direct", color: "#9e9e9e" }, { name: "Envoy, no filter", color: "#90caf9" }, { name: "Envoy + native buffer filter", color: "#4fc3f7" }, { name: "Envoy + model-router", color: "#1565c0" }, { name: "Portkey", color: "#8e24aa" }, { name: "LiteLLM", color: "#e65100" }],
+  }));
+  svgHeight += 370;
+}
+writeFileSync(join(out, `${label}.json`), JSON.stringify(results, null, 1));
+writeFileSync(join(out, `${label}.md`), md.join("\n") + "\n");
+if (svgParts.length) writeFileSync(join(out, `${label}.svg`), svgDocument(svgParts, 900, svgHeight));
+log(`wrote bench/results/${label}.{json,md${svgParts.length ? ",svg" : ""}}`);

@@ -1,0 +1,31 @@
+// Differential fuzzing in CI: a fixed seed, 20,000 body cases and some configuration cases
+// (the generator and oracle live in core.mjs; `node test/fuzz/run.mjs` runs millions).
+import { describe, expect, it } from "vitest";
+import { ProxyWasmHost } from "../host/index.ts";
+// @ts-expect-error plain ESM module without type declarations
+import { fuzzBodies, fuzzConfigs } from "./core.mjs";
+
+const SEED = Number(process.env.FUZZ_SEED ?? 20250101);
+const CASES = Number(process.env.FUZZ_CASES ?? 20_000);
+const CONFIG_CASES = Number(process.env.FUZZ_CONFIG_CASES ?? 150);
+
+const report = (failures: any[], replay: string) =>
+  failures.map((f) => `case ${f.index} (${f.kind}): ${f.message}\n  ${f.body ?? f.config}\n  replay: node test/fuzz/run.mjs --seed ${SEED} ${replay} ${f.index}`).join("\n");
+
+describe("differential fuzzing against TextDecoder(fatal) + JSON.parse", () => {
+  it(`${CASES} body cases (seed ${SEED}) never trap and match the oracle`, async () => {
+    const { failures, stats } = await fuzzBodies(ProxyWasmHost, { seed: SEED, cases: CASES });
+    expect(report(failures, "--replay")).toBe("");
+    // the generator must keep reaching every branch of the oracle
+    expect(stats.routed).toBeGreaterThan(CASES / 10);
+    expect(stats.passed).toBeGreaterThan(CASES / 20);
+    for (const code of ["invalid_json", "duplicate_model", "missing_model", "invalid_model", "invalid_max_tokens"]) {
+      expect(stats.reject[code] ?? 0, code).toBeGreaterThan(CASES / 100);
+    }
+  }, 120_000);
+
+  it(`${CONFIG_CASES} mutated configurations: on_configure says yes or no (one ERROR line), never traps`, async () => {
+    const { failures } = await fuzzConfigs(ProxyWasmHost, { seed: SEED, cases: CONFIG_CASES });
+    expect(report(failures, "--replay-config")).toBe("");
+  }, 120_000);
+});
