@@ -1,23 +1,20 @@
 // The request path: headers → body scan → request features → candidate filter → strategy
-// ranking → decision → rewrite. Configuration is compiled once per root context; per-request
-// code only reads it.
+// ranking → decision → rewrite. Configuration is compiled once per root context (config/load.ts);
+// per-request code only reads it.
 import { BodyAction, BufferType, HeadersAction, LogLevel } from "./abi/constants";
 import {
-  callForeignFunction, currentTimeNanos, freeHostBlock, hostData, hostSize, log, readBuffer, readProperty,
+  callForeignFunction, freeHostBlock, hostData, hostSize, log, readBuffer, readProperty,
   releaseHostData, removeRequestHeader, replaceRequestHeader, writeProperty,
 } from "./abi/host";
-import { configError, resetConfigError } from "./config/errors";
 import { selectConfig } from "./config/match";
-import { PluginConfig, compilePluginConfig } from "./config/rules";
+import { PluginConfig } from "./config/rules";
 import { RouterConfig } from "./config/types";
-import { parseError, parseJsonTree } from "./json/tree";
 import { scanBody } from "./request/body_scan";
 import { BodyError, RequestFeatures } from "./request/features";
 import { AUTHORITY, CONTENT_LENGTH, hasJsonContentType, isPost, pathIsHandled, requestHeaderText } from "./request/headers";
 import { replyWithError } from "./request/local_reply";
 import { spliceModel } from "./request/rewrite";
 import { Decision, Outcome, decide, noCandidateMessage } from "./routing/decide";
-import { seedRandom } from "./routing/random";
 
 // Higress caps buffered request bodies at 32 KiB unless a plugin raises the limit per request.
 let raiseDecoderBufferLimit = false;
@@ -38,32 +35,6 @@ export class StreamState {
 
 const features = new RequestFeatures();
 const decision = new Decision();
-
-// ---- configuration -------------------------------------------------------------------------
-
-// Parses and validates the plugin configuration; null (with one log line) when it is unusable.
-export function loadConfiguration(size: usize): PluginConfig | null {
-  resetConfigError();
-  let text = "";
-  if (size == 0 || !readBuffer(BufferType.PluginConfiguration, size)) {
-    log(LogLevel.Error, "model-router: invalid configuration: configuration: missing (expected a JSON object with \"models\")");
-    return null;
-  }
-  const tree = parseJsonTree(hostData, hostSize);
-  releaseHostData();
-  if (tree === null) {
-    text = "configuration: not valid JSON: " + parseError;
-  } else {
-    const plugin = compilePluginConfig(tree);
-    if (plugin !== null) {
-      seedRandom(currentTimeNanos());
-      return plugin;
-    }
-    text = configError;
-  }
-  log(LogLevel.Error, "model-router: invalid configuration: " + text);
-  return null;
-}
 
 // ---- request headers -----------------------------------------------------------------------
 

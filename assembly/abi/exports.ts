@@ -3,11 +3,11 @@
 // a free list, so a request allocates no state object once the VM is warm.
 import "./abort"; // the compiler resolves `abort` to abort.ts#onAbort (asconfig.json "use")
 import { HeadersAction } from "./constants";
-import { allocateForHost } from "./host";
+import { allocateForHost, currentTimeNanos } from "./host";
+import { loadConfiguration } from "../config/load";
 import { PluginConfig } from "../config/rules";
-import {
-  StreamState, loadConfiguration, onRequestBody, onRequestHeaders, onRequestTrailers,
-} from "../filter";
+import { StreamState, onRequestBody, onRequestHeaders, onRequestTrailers } from "../filter";
+import { seedRandom } from "../routing/random";
 
 const roots = new Map<u32, PluginConfig | null>();
 const streams = new Map<u32, StreamState>();
@@ -38,6 +38,7 @@ export function proxy_on_configure(rootId: u32, size: usize): bool {
   const plugin = loadConfiguration(size);
   if (plugin === null) return false;
   roots.set(rootId, plugin);
+  seedRandom(currentTimeNanos()); // host calls are not allowed at start-up, so seed here
   return true;
 }
 
