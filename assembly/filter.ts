@@ -11,7 +11,7 @@ import { PluginConfig } from "./config/rules";
 import { RouterConfig } from "./config/types";
 import { scanBody } from "./request/body_scan";
 import { BodyError, RequestFeatures } from "./request/features";
-import { AUTHORITY, CONTENT_LENGTH, hasJsonContentType, isPost, pathIsHandled, requestHeaderText } from "./request/headers";
+import { CONTENT_LENGTH, RequestHeaders } from "./request/headers";
 import { replyWithError } from "./request/local_reply";
 import { spliceModel } from "./request/rewrite";
 import { Decision, Outcome, decide, noCandidateMessage } from "./routing/decide";
@@ -33,6 +33,7 @@ export class StreamState {
   finished: bool = false;               // the body has been answered or forwarded
 }
 
+const headers = new RequestHeaders();
 const features = new RequestFeatures();
 const decision = new Decision();
 
@@ -49,21 +50,32 @@ function configForRequest(plugin: PluginConfig): RouterConfig | null {
   if (plugin.rules.length == 0) return plugin.global;
   const routeName = plugin.rulesNeedRouteName ? propertyText(ROUTE_NAME, XDS_ROUTE_NAME) : "";
   const clusterName = plugin.rulesNeedClusterName ? propertyText(CLUSTER_NAME, XDS_CLUSTER_NAME) : "";
-  const authority = plugin.rulesNeedAuthority ? requestHeaderText(AUTHORITY) : "";
+  const authority = plugin.rulesNeedAuthority ? headers.authority() : "";
   return selectConfig(plugin, routeName, clusterName, authority);
+}
+
+// The configuration that handles this request, or null when the request is not ours.
+function handlingConfig(plugin: PluginConfig): RouterConfig | null {
+  if (!headers.isPost() || !headers.hasJsonContentType()) return null;
+  const cfg = configForRequest(plugin);
+  return cfg !== null && headers.pathIsHandled(cfg) ? cfg : null;
 }
 
 export function onRequestHeaders(state: StreamState, endOfStream: bool): HeadersAction {
   const plugin = state.plugin;
-  if (plugin === null || !isPost() || !hasJsonContentType()) return HeadersAction.Continue;
-  const cfg = configForRequest(plugin);
-  if (cfg === null || !pathIsHandled(cfg)) return HeadersAction.Continue;
+  if (plugin === null || !headers.read()) return HeadersAction.Continue;
+  const cfg = handlingConfig(plugin);
+  if (cfg === null) {
+    headers.release();
+    return HeadersAction.Continue;
+  }
   state.config = cfg;
   // Only this plugin may name the upstream: drop whatever the client sent.
-  removeRequestHeader(cfg.upstreamHeader);
-  removeRequestHeader(cfg.modelHeader);
+  if (headers.has(cfg.upstreamHeader)) removeRequestHeader(cfg.upstreamHeader);
+  if (headers.has(cfg.modelHeader)) removeRequestHeader(cfg.modelHeader);
   // The body will change length; Envoy does not fix Content-Length itself.
-  removeRequestHeader(CONTENT_LENGTH);
+  if (headers.hasContentLength) removeRequestHeader(CONTENT_LENGTH);
+  headers.release();
   if (endOfStream) {
     state.finished = true;
     replyWithError(400, "missing_body", "request body is required");

@@ -71,7 +71,8 @@ function startProcess(cmd, args, opts = {}) {
 // ------------------------------------------------------------------------------------- Envoy
 
 // mode: "plain" (no filter), "buffer" (Envoy's native buffer filter holds the whole request body,
-// the cost any body-reading router pays before it can decide), "wasm" (the plugin).
+// the cost any body-reading router pays before it can decide), "noop" (a Wasm filter that does
+// nothing: the cost of Envoy's Wasm machinery), "wasm" (the plugin).
 function envoyConfig({ port, adminPort, mockPort, mode, wasm }) {
   const cfg = YAML.parse(readFileSync(join(ROOT, "envoy.yaml"), "utf8"));
   cfg.admin.address.socket_address = { address: "127.0.0.1", port_value: adminPort };
@@ -80,9 +81,9 @@ function envoyConfig({ port, adminPort, mockPort, mode, wasm }) {
   const hcm = listener.filter_chains[0].filters.find((f) => f.name === "envoy.filters.network.http_connection_manager").typed_config;
   delete hcm.access_log; // no per-request logging in a benchmark (same for both variants)
   const wasmIdx = hcm.http_filters.findIndex((f) => f.typed_config?.["@type"]?.endsWith("filters.http.wasm.v3.Wasm"));
-  if (mode === "wasm") {
+  if (mode === "wasm" || mode === "noop") {
     const plugin = hcm.http_filters[wasmIdx].typed_config.config;
-    plugin.vm_config.code.local.filename = wasm;
+    plugin.vm_config.code.local.filename = mode === "noop" ? buildNoopFilter() : wasm;
     plugin.configuration.value = JSON.stringify(benchConfig());
   } else if (mode === "buffer") {
     hcm.http_filters[wasmIdx] = {
@@ -95,6 +96,15 @@ function envoyConfig({ port, adminPort, mockPort, mode, wasm }) {
     c.load_assignment = { cluster_name: c.name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: mockPort } } } }] }] };
   }
   return cfg;
+}
+
+function buildNoopFilter() {
+  const out = join(ROOT, "build", "bench-noop.wasm");
+  const asc = join(ROOT, "node_modules", ".bin", "asc");
+  // cwd bench/: the project's asconfig.json (abort handler, plugin entries) must not apply here.
+  const r = spawnSync(asc, ["noop-filter.ts", "-o", out, "-O3", "--runtime", "incremental", "--use", "abort=", "--exportStart", "_initialize"], { cwd: join(ROOT, "bench"), encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`building bench/noop-filter.ts failed: ${r.stderr}`);
+  return out;
 }
 
 async function startEnvoy(mockPort, mode, wasm) {
@@ -249,10 +259,12 @@ export async function runEnvoyBench({ seconds = 5, connections = 8, sizes = SIZE
   try {
     const plain = await startEnvoy(mock.port, "plain", wasm);
     const buffered = await startEnvoy(mock.port, "buffer", wasm);
+    const noop = await startEnvoy(mock.port, "noop", wasm);
     const routed = await startEnvoy(mock.port, "wasm", wasm);
     targets.push({ name: "direct", url: mock.url, path: "/v1/chat/completions", headers: {}, stop: async () => {} });
     targets.push({ name: "envoy", url: plain.url, path: "/v1/chat/completions", headers: { "x-llm-upstream": "openai" }, stop: () => plain.stop(), envoy: plain });
     targets.push({ name: "envoy+buffer", url: buffered.url, path: "/v1/chat/completions", headers: { "x-llm-upstream": "openai" }, stop: () => buffered.stop(), envoy: buffered });
+    targets.push({ name: "envoy+noop-wasm", url: noop.url, path: "/v1/chat/completions", headers: { "x-llm-upstream": "openai" }, stop: () => noop.stop(), envoy: noop });
     targets.push({ name: "envoy+wasm", url: routed.url, path: "/v1/chat/completions", headers: {}, stop: () => routed.stop(), envoy: routed });
     if (peers) {
       for (const [name, start] of [["portkey", startPortkey], ["litellm", startLitellm]]) {
@@ -282,7 +294,7 @@ export async function runEnvoyBench({ seconds = 5, connections = 8, sizes = SIZE
       writeFileSync(file, chatBody(bytes, { seed: 11 }));
       for (const t of targets) {
         if (result.targets[t.name]?.status !== 200) continue;
-        watch.st.expectAlias = t.name === "direct" || t.name === "envoy" || t.name === "envoy+buffer";
+        watch.st.expectAlias = t.name !== "envoy+wasm" && t.name !== "portkey" && t.name !== "litellm";
         const script = wrkScript(dir, [file], t.path, t.headers);
         await runWrk({ url: t.url, script, connections: 1, seconds: 1 }); // warm-up
         const lat = await runWrk({ url: t.url, script, connections: 1, seconds });

@@ -95,19 +95,19 @@ if (results.envoy) {
   const get = (size, t) => rows.find((r) => r.size === size && r.target === t);
   md.push("## Through real Envoy 1.40 (loopback, 2 cores shared by load generator, gateway and mock)", "",
     `Load generator: ${E.load_generator}. Latency columns at concurrency 1; throughput and its latency at concurrency ${rows[0] ? Object.keys(rows[0]).find((k) => k.startsWith("p50_us_c")).slice(8) : "?"}. ` +
-    "*added* = p50 minus the p50 of the reference: for the filter the same Envoy without the filter, for whole gateways the mock called directly. *envoy+buffer* is the same Envoy with its native buffer filter instead of the plugin: the cost of holding the whole body, which any router that reads the body pays.", "",
+    "*added* = p50 minus the p50 of the reference: for the filter the same Envoy without the filter, for whole gateways the mock called directly. *envoy+buffer* is the same Envoy with its native buffer filter instead of the plugin (the cost of holding the whole body, which any router that reads the body pays); *envoy+noop-wasm* has a Wasm filter that answers Continue at once (bench/noop-filter.ts: the cost of Envoy's Wasm machinery itself).", "",
     table(["body", "target", "p50 µs", "p99 µs", "added p50 vs direct", "req/s (c1)", "req/s", "non-2xx"],
       rows.map((r) => [r.size, r.target, num(r.p50_us, 0), num(r.p99_us, 0), r.target === "direct" ? "–" : num(r.p50_us - get(r.size, "direct")?.p50_us, 0), num(r.rps_c1, 0), num(r.rps, 0), r.non2xx])), "");
   const sum = [];
   for (const { label: size } of SIZES) {
-    const d = get(size, "direct"), e = get(size, "envoy"), b = get(size, "envoy+buffer"), w = get(size, "envoy+wasm"), p = get(size, "portkey"), l = get(size, "litellm");
+    const d = get(size, "direct"), e = get(size, "envoy"), b = get(size, "envoy+buffer"), n = get(size, "envoy+noop-wasm"), w = get(size, "envoy+wasm"), p = get(size, "portkey"), l = get(size, "litellm");
     if (!d || !e || !w) continue;
     const filter = w.p50_us - e.p50_us, gw = w.p50_us - d.p50_us;
-    sum.push([size, num(filter, 0), b ? num(b.p50_us - e.p50_us, 0) : "–", b ? num(w.p50_us - b.p50_us, 0) : "–", num(w.p99_us - e.p99_us, 0), num(gw, 0), p ? num(p.p50_us - d.p50_us, 0) : "–", l ? num(l.p50_us - d.p50_us, 0) : "–",
+    sum.push([size, num(filter, 0), b ? num(b.p50_us - e.p50_us, 0) : "–", n ? num(n.p50_us - e.p50_us, 0) : "–", n ? num(w.p50_us - n.p50_us, 0) : "–", num(w.p99_us - e.p99_us, 0), num(gw, 0), p ? num(p.p50_us - d.p50_us, 0) : "–", l ? num(l.p50_us - d.p50_us, 0) : "–",
       p ? `${num((p.p50_us - d.p50_us) / gw, 1)}×` : "–", l ? `${num((l.p50_us - d.p50_us) / gw, 1)}×` : "–",
-      p ? `${num((p.p50_us - d.p50_us) / Math.max(filter, 1), 1)}×` : "–", l ? `${num((l.p50_us - d.p50_us) / Math.max(filter, 1), 1)}×` : "–", num(w.rps / e.rps, 2)]);
+      p ? `${num((p.p50_us - d.p50_us) / Math.max(filter, 1), 1)}×` : "–", l ? `${num((l.p50_us - d.p50_us) / Math.max(filter, 1), 1)}×` : "–", num(w.rps / e.rps, 2), n ? num(n.rps / e.rps, 2) : "–", num(1e6 / w.rps - 1e6 / e.rps, 1), n ? num(1e6 / w.rps - 1e6 / n.rps, 1) : "–"]);
   }
-  md.push("Summary (µs):", "", table(["body", "filter added p50 (wasm − plain Envoy)", "of which holding the body (native buffer − plain)", "of which Wasm (wasm − native buffer)", "filter added p99", "Envoy+filter added p50 (vs direct)", "Portkey added p50", "LiteLLM added p50", "Portkey / Envoy+filter", "LiteLLM / Envoy+filter", "Portkey / filter", "LiteLLM / filter", "throughput wasm / plain"], sum), "");
+  md.push("Summary (µs):", "", table(["body", "filter added p50 (wasm − plain Envoy)", "native buffer filter added p50", "no-op Wasm filter added p50", "router's own work p50 (wasm − no-op Wasm)", "filter added p99", "Envoy+filter added p50 (vs direct)", "Portkey added p50", "LiteLLM added p50", "Portkey / Envoy+filter", "LiteLLM / Envoy+filter", "Portkey / filter", "LiteLLM / filter", "throughput wasm / plain", "throughput no-op Wasm / plain", "filter µs per request at saturation (1e6/rps wasm − plain)", "router's own µs per request at saturation (wasm − no-op Wasm)"], sum), "");
   md.push("Peers:", "", ...Object.entries(E.peers).map(([k, v]) => `- **${k}** — ${v.package}: ${v.how}.\n  \`${JSON.stringify(v.config)}\``), "");
   if (E.soak) {
     const s = E.soak;
@@ -116,8 +116,8 @@ if (results.envoy) {
   }
   svgParts.push(barChartSvg({
     title: "Through Envoy: p50 latency at concurrency 1 (log scale)", unit: "µs", y: svgHeight,
-    groups: SIZES.map(({ label: size }) => ({ label: size, values: ["direct", "envoy", "envoy+buffer", "envoy+wasm", "portkey", "litellm"].map((t) => get(size, t)?.p50_us ?? 0) })),
-    series: [{ name: "mock direct", color: "#9e9e9e" }, { name: "Envoy, no filter", color: "#90caf9" }, { name: "Envoy + native buffer filter", color: "#4fc3f7" }, { name: "Envoy + model-router", color: "#1565c0" }, { name: "Portkey", color: "#8e24aa" }, { name: "LiteLLM", color: "#e65100" }],
+    groups: SIZES.map(({ label: size }) => ({ label: size, values: ["direct", "envoy", "envoy+buffer", "envoy+noop-wasm", "envoy+wasm", "portkey", "litellm"].map((t) => get(size, t)?.p50_us ?? 0) })),
+    series: [{ name: "mock direct", color: "#9e9e9e" }, { name: "Envoy, no filter", color: "#90caf9" }, { name: "Envoy + native buffer filter", color: "#4fc3f7" }, { name: "Envoy + no-op Wasm filter", color: "#26a69a" }, { name: "Envoy + model-router", color: "#1565c0" }, { name: "Portkey", color: "#8e24aa" }, { name: "LiteLLM", color: "#e65100" }],
   }));
   svgHeight += 370;
 }

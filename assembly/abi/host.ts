@@ -2,7 +2,7 @@
 // obtained from our malloc; `hostData`/`hostSize` describe the last such block and releaseHostData
 // gives it back. No wrapper ever traps on a host status other than OK: callers get a bool.
 import {
-  proxy_log, proxy_get_buffer_bytes, proxy_set_buffer_bytes, proxy_get_header_map_value,
+  proxy_log, proxy_get_buffer_bytes, proxy_set_buffer_bytes, proxy_get_header_map_pairs,
   proxy_replace_header_map_value, proxy_remove_header_map_value, proxy_get_property,
   proxy_set_property, proxy_send_local_response, proxy_call_foreign_function,
   proxy_get_current_time_nanoseconds,
@@ -64,10 +64,12 @@ export function replaceRequestBody(ptr: usize, size: usize, oldSize: usize): boo
   return proxy_set_buffer_bytes(BufferType.RequestBody, 0, oldSize, ptr, size) == Status.Ok;
 }
 
-export function readRequestHeader(name: ArrayBuffer): bool {
+// The whole request-header map, serialised as pairs (see parse in request/headers.ts). An empty
+// map comes back as ptr 0, size 0.
+export function readRequestHeaderPairs(): bool {
   store<usize>(OUT, 0);
   store<usize>(OUT, 0, sizeof<usize>());
-  return takeOut(proxy_get_header_map_value(MapType.RequestHeaders, ptrOf(name), name.byteLength, OUT, OUT + sizeof<usize>()));
+  return takeOut(proxy_get_header_map_pairs(MapType.RequestHeaders, OUT, OUT + sizeof<usize>()));
 }
 
 export function replaceRequestHeader(name: ArrayBuffer, value: ArrayBuffer): bool {

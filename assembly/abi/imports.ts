@@ -11,8 +11,8 @@ export declare function proxy_get_buffer_bytes(type: u32, start: usize, max: usi
 @external("env", "proxy_set_buffer_bytes")
 export declare function proxy_set_buffer_bytes(type: u32, start: usize, len: usize, ptr: usize, size: usize): u32;
 
-@external("env", "proxy_get_header_map_value")
-export declare function proxy_get_header_map_value(map: u32, key: usize, keyLen: usize, outPtr: usize, outLen: usize): u32;
+@external("env", "proxy_get_header_map_pairs")
+export declare function proxy_get_header_map_pairs(map: u32, outPtr: usize, outLen: usize): u32;
 
 @external("env", "proxy_replace_header_map_value")
 export declare function proxy_replace_header_map_value(map: u32, key: usize, keyLen: usize, value: usize, valueLen: usize): u32;
