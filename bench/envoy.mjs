@@ -51,8 +51,16 @@ async function waitHttp(url, { timeoutMs = 60_000, ok = (s) => s > 0, proc } = {
   throw new Error(`${url} not ready within ${timeoutMs} ms ${proc?.logText?.() ?? ""}`);
 }
 
+// Two cores: every gateway under test runs alone on CPU 1, while this process (the mock provider)
+// and wrk share CPU 0 (runEnvoyBench pins itself there; children inherit it). Without this the
+// scheduler moves the three around and p50 at concurrency 1 wanders by tens of µs between runs.
+const GATEWAY_CPU = "1";
+const LOAD_CPU = "0";
+const canPin = spawnSync("sh", ["-c", "command -v taskset"]).status === 0;
+
 function startProcess(cmd, args, opts = {}) {
-  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], ...opts });
+  const [file, argv] = canPin ? ["taskset", ["-c", GATEWAY_CPU, cmd, ...args]] : [cmd, args];
+  const child = spawn(file, argv, { stdio: ["ignore", "pipe", "pipe"], ...opts });
   let log = "";
   const keep = (d) => { log = (log + d.toString()).slice(-20000); };
   child.stdout.on("data", keep);
@@ -247,15 +255,21 @@ function watchMock(mock) {
   return { st, drain, stop() { clearInterval(timer); drain(); } };
 }
 
-export async function runEnvoyBench({ seconds = 5, connections = 8, sizes = SIZES, wasm = join(ROOT, "build", "envoy.wasm"), peers = true, soakSeconds = 60, soakConnections = 8, log = console.log } = {}) {
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+export async function runEnvoyBench({ seconds = 5, rounds = 5, connections = 8, sizes = SIZES, wasm = join(ROOT, "build", "envoy.wasm"), peers = true, soakSeconds = 60, soakConnections = 8, log = console.log } = {}) {
   if (spawnSync("sh", ["-c", "command -v wrk"]).status !== 0) throw new Error("wrk is not installed: run `node bench/setup.mjs`");
   if (!existsSync(ENVOY_BIN)) throw new Error(`${ENVOY_BIN} missing: run npm run setup`);
+  if (canPin) spawnSync("taskset", ["-p", "-c", LOAD_CPU, String(process.pid)]);
   const dir = mkdtempSync(join(tmpdir(), "llm-router-wrk-"));
   const mock = await startMockProvider({ host: "127.0.0.1", port: 0, name: "bench-mock", ttftMs: 0, tokensPerSecond: 0 });
   const watch = watchMock(mock);
   const targets = [];
   const result = { load_generator: "", targets: {}, rows: [], soak: null, peers: {} };
-  result.load_generator = spawnSync("wrk", ["-v"], { encoding: "utf8" }).stdout.split("\n")[0] + ` (1 thread, keep-alive HTTP/1.1; latency at -c1, throughput at -c${connections}, ${seconds} s per run)`;
+  result.load_generator = spawnSync("wrk", ["-v"], { encoding: "utf8" }).stdout.split("\n")[0] + ` (1 thread, keep-alive HTTP/1.1; latency at -c1 as the median of ${rounds} interleaved ${seconds} s runs, throughput at -c${connections} over ${seconds} s)` + (canPin ? `; gateways pinned to CPU ${GATEWAY_CPU}, wrk and the mock to CPU ${LOAD_CPU}` : "");
   try {
     const plain = await startEnvoy(mock.port, "plain", wasm);
     const buffered = await startEnvoy(mock.port, "buffer", wasm);
@@ -289,20 +303,35 @@ export async function runEnvoyBench({ seconds = 5, connections = 8, sizes = SIZE
       result.targets[t.name] = { status: r.status, sample: text.slice(0, 160) };
       if (r.status !== 200) log(`  ${t.name}: sanity request answered ${r.status}: ${text.slice(0, 300)}`);
     }
+    // Latency at concurrency 1: `rounds` short runs per target, interleaved across targets, and the
+    // median of their p50s and p99s, so a slow moment of the machine cannot land on one target only.
     for (const { label, bytes } of sizes) {
       const file = join(dir, `body-${bytes}.json`);
       writeFileSync(file, chatBody(bytes, { seed: 11 }));
-      for (const t of targets) {
-        if (result.targets[t.name]?.status !== 200) continue;
+      const live = targets.filter((t) => result.targets[t.name]?.status === 200);
+      const scripts = new Map(live.map((t) => [t.name, wrkScript(dir, [file], t.path, t.headers)]));
+      const latency = new Map(live.map((t) => [t.name, []]));
+      const run = async (t, connections, secs) => {
         watch.st.expectAlias = t.name !== "envoy+wasm" && t.name !== "portkey" && t.name !== "litellm";
-        const script = wrkScript(dir, [file], t.path, t.headers);
-        await runWrk({ url: t.url, script, connections: 1, seconds: 1 }); // warm-up
-        const lat = await runWrk({ url: t.url, script, connections: 1, seconds });
-        const thr = await runWrk({ url: t.url, script, connections, seconds });
+        const r = await runWrk({ url: t.url, script: scripts.get(t.name), connections, seconds: secs });
         watch.drain();
-        const row = { size: label, bytes, target: t.name, p50_us: lat.p50_us, p99_us: lat.p99_us, rps_c1: lat.rps, [`p50_us_c${connections}`]: thr.p50_us, [`p99_us_c${connections}`]: thr.p99_us, rps: thr.rps, non2xx: lat.non2xx + thr.non2xx, errors: [lat.socketErrors, thr.socketErrors].filter(Boolean).join("; ") };
+        return r;
+      };
+      for (const t of live) await run(t, 1, 1); // warm-up
+      for (let round = 0; round < rounds; round++) for (const t of live) latency.get(t.name).push(await run(t, 1, seconds));
+      for (const t of live) {
+        const runs = latency.get(t.name);
+        const thr = await run(t, connections, seconds);
+        const row = {
+          size: label, bytes, target: t.name,
+          p50_us: median(runs.map((r) => r.p50_us)), p99_us: median(runs.map((r) => r.p99_us)), rps_c1: median(runs.map((r) => r.rps)),
+          p50_us_rounds: runs.map((r) => r.p50_us),
+          [`p50_us_c${connections}`]: thr.p50_us, [`p99_us_c${connections}`]: thr.p99_us, rps: thr.rps,
+          non2xx: runs.reduce((n, r) => n + r.non2xx, 0) + thr.non2xx,
+          errors: [...runs.map((r) => r.socketErrors), thr.socketErrors].filter(Boolean).join("; "),
+        };
         result.rows.push(row);
-        log(`  ${label.padEnd(6)} ${t.name.padEnd(11)} p50 ${row.p50_us.toFixed(0).padStart(6)} µs  p99 ${row.p99_us.toFixed(0).padStart(6)} µs  | c${connections}: ${row.rps.toFixed(0).padStart(6)} req/s p50 ${thr.p50_us.toFixed(0)} µs p99 ${thr.p99_us.toFixed(0)} µs${row.non2xx ? `  non-2xx ${row.non2xx}` : ""}${row.errors ? `  errors ${row.errors}` : ""}`);
+        log(`  ${label.padEnd(6)} ${t.name.padEnd(15)} p50 ${row.p50_us.toFixed(0).padStart(6)} µs (rounds ${row.p50_us_rounds.map((x) => x.toFixed(0)).join("/")})  p99 ${row.p99_us.toFixed(0).padStart(6)} µs  | c${connections}: ${row.rps.toFixed(0).padStart(6)} req/s${row.non2xx ? `  non-2xx ${row.non2xx}` : ""}${row.errors ? `  errors ${row.errors}` : ""}`);
       }
     }
     watch.st.expectAlias = false;

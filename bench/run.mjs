@@ -42,7 +42,7 @@ if (want("soak")) {
 if (want("envoy")) {
   log("through real Envoy:");
   results.envoy = await runEnvoyBench({
-    seconds: Number(opt("duration", quick ? "2" : "5")), connections: Number(opt("connections", "8")),
+    seconds: Number(opt("duration", quick ? "1" : "2")), rounds: Number(opt("rounds", quick ? "3" : "5")), connections: Number(opt("connections", "8")),
     sizes: SIZES, wasm, peers: !flag("no-peers"),
     soakSeconds: Number(opt("soak-seconds", quick ? "10" : "60")), soakConnections: Number(opt("connections", "8")), log,
   });
