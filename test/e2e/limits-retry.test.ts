@@ -1,24 +1,10 @@
 // Real Envoy with a derived plugin configuration (config/router.json with a small maxBodyBytes, so
 // the 413 case stays fast) and the openai cluster's two mock endpoints, one of them failing.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { postJson, printLogOnFailure, readRouterConfig, startGateway, type Gateway } from "./harness";
+import { describe, expect, it } from "vitest";
+import { postJson, readRouterConfig, useGateway } from "./harness";
 
 const MAX_BODY = 2048;
-let gw: Gateway | undefined;
-
-beforeAll(async () => {
-  gw = await startGateway({ pluginConfig: { ...readRouterConfig(), maxBodyBytes: MAX_BODY } });
-});
-
-afterAll(async () => {
-  await gw?.stop();
-});
-
-beforeEach((ctx) => {
-  gw?.resetRequests();
-  gw?.resetKnobs();
-  printLogOnFailure(ctx, () => gw);
-});
+const gw = useGateway({ pluginConfig: { ...readRouterConfig(), maxBodyBytes: MAX_BODY } });
 
 function bodyOfSize(model: string, size: number): string {
   const head = `{"model":"${model}","messages":[{"role":"user","content":"`;
@@ -30,19 +16,19 @@ function bodyOfSize(model: string, size: number): string {
 
 describe("maxBodyBytes", () => {
   it(`a body over maxBodyBytes (${MAX_BODY}) gets the plugin's 413 request_too_large`, async () => {
-    const reply = await postJson(gw!, "/v1/chat/completions", bodyOfSize("auto", 4 * MAX_BODY));
+    const reply = await postJson(gw(), "/v1/chat/completions", bodyOfSize("auto", 4 * MAX_BODY));
     expect(reply.status).toBe(413);
     expect(reply.headers["content-type"]).toMatch(/^application\/json/);
     const err = reply.json().error;
     expect(err.code).toBe("request_too_large");
     expect(err.type).toBe("invalid_request_error");
-    expect(gw!.received()).toHaveLength(0);
+    expect(gw().received()).toHaveLength(0);
   });
 
   it("a body just under the limit is routed", async () => {
-    const reply = await postJson(gw!, "/v1/chat/completions", bodyOfSize("best", MAX_BODY - 16));
+    const reply = await postJson(gw(), "/v1/chat/completions", bodyOfSize("best", MAX_BODY - 16));
     expect(reply.status, reply.text).toBe(200);
-    const all = gw!.received();
+    const all = gw().received();
     expect(all).toHaveLength(1);
     expect(all[0].cluster).toBe("openai");
     expect(JSON.parse(all[0].request.body.toString()).model).toBe("gpt-4o");
@@ -52,13 +38,13 @@ describe("maxBodyBytes", () => {
 describe("retries inside the two-endpoint openai cluster", () => {
   for (const failureStatus of [503, 429]) {
     it(`openai-1 answering ${failureStatus} every time: Envoy retries on openai-2 and the client sees 200`, async () => {
-      const bad = gw!.providers["openai-1"];
-      const good = gw!.providers["openai-2"];
+      const bad = gw().providers["openai-1"];
+      const good = gw().providers["openai-2"];
       bad.setKnobs({ failureRate: 1, failureStatus });
       // Round robin decides which endpoint goes first; send until openai-1 has been tried (bounded).
       let sent = 0;
       for (let i = 0; i < 10 && bad.requests.length === 0; i++) {
-        const reply = await postJson(gw!, "/v1/chat/completions", JSON.stringify({ model: "best", messages: [{ role: "user", content: `try ${i}` }] }));
+        const reply = await postJson(gw(), "/v1/chat/completions", JSON.stringify({ model: "best", messages: [{ role: "user", content: `try ${i}` }] }));
         sent++;
         expect(reply.status, reply.text).toBe(200);
         expect(reply.headers["x-mock-provider"]).toBe("openai-2");
@@ -73,7 +59,7 @@ describe("retries inside the two-endpoint openai cluster", () => {
       expect(JSON.parse(retried.body.toString()).model).toBe("gpt-4o");
       expect(retried.headers["x-llm-upstream"]).toBe("openai");
       // nothing went to the other clusters
-      expect(gw!.received().every((r) => r.cluster === "openai")).toBe(true);
+      expect(gw().received().every((r) => r.cluster === "openai")).toBe(true);
     });
   }
 });

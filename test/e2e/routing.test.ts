@@ -26,24 +26,10 @@
 // - mix (random over gpt-4o-mini weight 3, deepseek-chat weight 1): either, both over many requests.
 // - max_tokens 20000 exceeds every maxOutputTokens (16384, 16384, 8192, 8192) -> no candidate,
 //   routes have no onNoCandidate -> 400 model_not_available naming all four models.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { postJson, printLogOnFailure, send, sseData, startGateway, type Gateway, type Reply } from "./harness";
+import { describe, expect, it } from "vitest";
+import { postJson, send, sseData, useGateway, type Reply } from "./harness";
 
-let gw: Gateway | undefined;
-
-beforeAll(async () => {
-  gw = await startGateway();
-});
-
-afterAll(async () => {
-  await gw?.stop();
-});
-
-beforeEach((ctx) => {
-  gw?.resetRequests();
-  gw?.resetKnobs();
-  printLogOnFailure(ctx, () => gw);
-});
+const gw = useGateway();
 
 const MESSAGES = [
   { role: "system", content: "You are terse." },
@@ -56,7 +42,7 @@ function chatBody(model: string, extra: Record<string, unknown> = {}): string {
 
 /** The only request any mock received since the last reset. */
 function onlyUpstreamRequest() {
-  const all = gw!.received();
+  const all = gw().received();
   expect(all.map((r) => `${r.provider} ${r.request.method} ${r.request.path}`)).toHaveLength(1);
   return all[0];
 }
@@ -88,7 +74,7 @@ describe("aliases from config/router.json reach the expected provider and model"
   ];
   for (const [alias, extra, cluster, model, upstreamModel] of cases) {
     it(`${alias} ${JSON.stringify(extra)} -> ${cluster} / ${upstreamModel}`, async () => {
-      const reply = await postJson(gw!, "/v1/chat/completions", chatBody(alias, extra));
+      const reply = await postJson(gw(), "/v1/chat/completions", chatBody(alias, extra));
       expectRouted(reply, cluster, model, upstreamModel);
     });
   }
@@ -106,7 +92,7 @@ describe("aliases from config/router.json reach the expected provider and model"
         },
       ],
     });
-    const reply = await postJson(gw!, "/v1/chat/completions", body);
+    const reply = await postJson(gw(), "/v1/chat/completions", body);
     expectRouted(reply, "openai", "gpt-4o-mini", "gpt-4o-mini");
   });
 
@@ -114,8 +100,8 @@ describe("aliases from config/router.json reach the expected provider and model"
     const seen = new Set<string>();
     const allowed = new Set(["openai gpt-4o-mini gpt-4o-mini", "deepseek deepseek-chat deepseek-chat"]);
     for (let i = 0; i < 40 && seen.size < 2; i++) {
-      gw!.resetRequests();
-      const reply = await postJson(gw!, "/v1/chat/completions", chatBody("mix"));
+      gw().resetRequests();
+      const reply = await postJson(gw(), "/v1/chat/completions", chatBody("mix"));
       expect(reply.status, reply.text).toBe(200);
       const got = onlyUpstreamRequest();
       const key = `${got.cluster} ${got.request.headers["x-llm-model"]} ${JSON.parse(got.request.body.toString()).model}`;
@@ -127,14 +113,14 @@ describe("aliases from config/router.json reach the expected provider and model"
   });
 
   it("an alias with no surviving candidate -> 400 model_not_available naming every model", async () => {
-    const reply = await postJson(gw!, "/v1/chat/completions", chatBody("auto", { max_tokens: 20000 }));
+    const reply = await postJson(gw(), "/v1/chat/completions", chatBody("auto", { max_tokens: 20000 }));
     expect(reply.status).toBe(400);
     expect(reply.headers["content-type"]).toMatch(/^application\/json/);
     const err = reply.json().error;
     expect(err.type).toBe("invalid_request_error");
     expect(err.code).toBe("model_not_available");
     for (const name of ["gpt-4o-mini", "gpt-4o", "deepseek-chat", "llama-3.1-8b"]) expect(err.message).toContain(name);
-    expect(gw!.received()).toHaveLength(0);
+    expect(gw().received()).toHaveLength(0);
   });
 });
 
@@ -147,7 +133,7 @@ describe("body and headers", () => {
     const after = '  ,\n  "metadata": {"model": "also-stays", "n": [1, 2.5e3, null, true]}\n}\n';
     const client = Buffer.from(before + '"cheap"' + after, "utf8");
     const expected = Buffer.from(before + JSON.stringify("gpt-4o-mini") + after, "utf8");
-    const reply = await postJson(gw!, "/v1/chat/completions", client);
+    const reply = await postJson(gw(), "/v1/chat/completions", client);
     const got = expectRouted(reply, "openai", "gpt-4o-mini", "gpt-4o-mini");
     expect(got.request.body.toString("utf8")).toBe(expected.toString("utf8"));
     expect(got.request.body.equals(expected)).toBe(true);
@@ -159,20 +145,20 @@ describe("body and headers", () => {
   it("a rewrite to a longer upstream model keeps every other byte (groq)", async () => {
     const client = '{"model":"llama-3.1-8b","messages":[{"role":"user","content":"hi"}],"stream":false}';
     const expected = '{"model":"llama-3.1-8b-instant","messages":[{"role":"user","content":"hi"}],"stream":false}';
-    const reply = await postJson(gw!, "/v1/chat/completions", client);
+    const reply = await postJson(gw(), "/v1/chat/completions", client);
     const got = expectRouted(reply, "groq", "llama-3.1-8b", "llama-3.1-8b-instant");
     expect(got.request.body.toString("utf8")).toBe(expected);
   });
 
   it("a concrete model whose upstream name is the same goes to its provider unchanged (deepseek-chat)", async () => {
     const client = chatBody("deepseek-chat");
-    const reply = await postJson(gw!, "/v1/chat/completions", client);
+    const reply = await postJson(gw(), "/v1/chat/completions", client);
     const got = expectRouted(reply, "deepseek", "deepseek-chat", "deepseek-chat");
     expect(got.request.body.toString("utf8")).toBe(client);
   });
 
   it("spoofed x-llm-upstream / x-llm-model from the client are ignored", async () => {
-    const reply = await postJson(gw!, "/v1/chat/completions", chatBody("auto"), {
+    const reply = await postJson(gw(), "/v1/chat/completions", chatBody("auto"), {
       "x-llm-upstream": "deepseek",
       "x-llm-model": "deepseek-chat",
     });
@@ -181,16 +167,16 @@ describe("body and headers", () => {
   });
 
   it("spoofed headers naming a cluster that does not exist are ignored too", async () => {
-    const reply = await postJson(gw!, "/v1/chat/completions", chatBody("best"), { "x-llm-upstream": "evil" });
+    const reply = await postJson(gw(), "/v1/chat/completions", chatBody("best"), { "x-llm-upstream": "evil" });
     expectRouted(reply, "openai", "gpt-4o", "gpt-4o");
   });
 
   it("the legacy completions and the embeddings endpoints are routed as well", async () => {
-    const completion = await postJson(gw!, "/v1/completions", JSON.stringify({ model: "bulk", prompt: "Once upon a time" }));
+    const completion = await postJson(gw(), "/v1/completions", JSON.stringify({ model: "bulk", prompt: "Once upon a time" }));
     expectRouted(completion, "groq", "llama-3.1-8b", "llama-3.1-8b-instant");
     expect(completion.json().object).toBe("text_completion");
-    gw!.resetRequests();
-    const embedding = await postJson(gw!, "/v1/embeddings", JSON.stringify({ model: "gpt-4o-mini", input: "hello" }));
+    gw().resetRequests();
+    const embedding = await postJson(gw(), "/v1/embeddings", JSON.stringify({ model: "gpt-4o-mini", input: "hello" }));
     expect(embedding.status, embedding.text).toBe(200);
     const got = onlyUpstreamRequest();
     expect(got.cluster).toBe("openai");
@@ -208,7 +194,7 @@ describe("body size with the shipped configuration (maxBodyBytes 10 MiB)", () =>
 
   it("a 2 MiB body (over Envoy's default 1 MiB buffer) is routed: the listener limit is raised", async () => {
     const client = bigBody("best", 2 * 1024 * 1024);
-    const reply = await postJson(gw!, "/v1/chat/completions", client);
+    const reply = await postJson(gw(), "/v1/chat/completions", client);
     expect(reply.status, reply.text.slice(0, 500)).toBe(200);
     const got = onlyUpstreamRequest();
     expect(got.cluster).toBe("openai");
@@ -218,20 +204,20 @@ describe("body size with the shipped configuration (maxBodyBytes 10 MiB)", () =>
 
   it("a body just over 10 MiB gets the plugin's JSON 413, not Envoy's own", async () => {
     const client = bigBody("best", 10 * 1024 * 1024 + 64 * 1024);
-    const reply = await postJson(gw!, "/v1/chat/completions", client);
+    const reply = await postJson(gw(), "/v1/chat/completions", client);
     expect(reply.status).toBe(413);
     expect(reply.headers["content-type"]).toMatch(/^application\/json/);
     expect(reply.json().error.code).toBe("request_too_large");
-    expect(gw!.received()).toHaveLength(0);
+    expect(gw().received()).toHaveLength(0);
   });
 });
 
 describe("streaming", () => {
   it("an SSE answer streams through chunk by chunk, with the usage chunk and [DONE]", async () => {
     // groq: first token after 100 ms, then one token every 50 ms (20 tokens/s)
-    gw!.providers["groq"].setKnobs({ ttftMs: 100, tokensPerSecond: 20 });
+    gw().providers["groq"].setKnobs({ ttftMs: 100, tokensPerSecond: 20 });
     const started = Date.now();
-    const reply = await postJson(gw!, "/v1/chat/completions", chatBody("fast", { stream: true, max_tokens: 6 }));
+    const reply = await postJson(gw(), "/v1/chat/completions", chatBody("fast", { stream: true, max_tokens: 6 }));
     const elapsed = Date.now() - started;
     expect(reply.status, reply.text).toBe(200);
     expect(reply.headers["content-type"]).toMatch(/^text\/event-stream/);
@@ -266,27 +252,27 @@ describe("streaming", () => {
 
 describe("errors answered by the plugin", () => {
   it("invalid JSON -> 400 invalid_json as an OpenAI error JSON, nothing forwarded", async () => {
-    const reply = await postJson(gw!, "/v1/chat/completions", '{"model":"auto","messages":[');
+    const reply = await postJson(gw(), "/v1/chat/completions", '{"model":"auto","messages":[');
     expect(reply.status).toBe(400);
     expect(reply.headers["content-type"]).toMatch(/^application\/json/);
     const body = reply.json();
     expect(body.error.type).toBe("invalid_request_error");
     expect(body.error.code).toBe("invalid_json");
     expect(typeof body.error.message).toBe("string");
-    expect(gw!.received()).toHaveLength(0);
+    expect(gw().received()).toHaveLength(0);
   });
 
   it("a model that is not a string -> 400 invalid_model", async () => {
-    const reply = await postJson(gw!, "/v1/chat/completions", '{"model":42,"messages":[]}');
+    const reply = await postJson(gw(), "/v1/chat/completions", '{"model":42,"messages":[]}');
     expect(reply.status).toBe(400);
     expect(reply.json().error.code).toBe("invalid_model");
-    expect(gw!.received()).toHaveLength(0);
+    expect(gw().received()).toHaveLength(0);
   });
 });
 
 describe("requests the plugin does not handle pass through to the default provider", () => {
   it("GET /v1/models passes through unchanged to openai", async () => {
-    const reply = await send(gw!.url, { method: "GET", path: "/v1/models?limit=5", headers: { "x-trace-me": "yes" } });
+    const reply = await send(gw().url, { method: "GET", path: "/v1/models?limit=5", headers: { "x-trace-me": "yes" } });
     expect(reply.status, reply.text).toBe(200);
     expect(reply.json().object).toBe("list");
     const got = onlyUpstreamRequest();
@@ -300,7 +286,7 @@ describe("requests the plugin does not handle pass through to the default provid
   });
 
   it("a client's x-llm-upstream on a passed-through request is stripped, not obeyed", async () => {
-    const reply = await send(gw!.url, { method: "GET", path: "/v1/models", headers: { "x-llm-upstream": "groq", "x-llm-model": "x" } });
+    const reply = await send(gw().url, { method: "GET", path: "/v1/models", headers: { "x-llm-upstream": "groq", "x-llm-model": "x" } });
     expect(reply.status, reply.text).toBe(200);
     const got = onlyUpstreamRequest();
     expect(got.cluster).toBe("openai");
@@ -310,7 +296,7 @@ describe("requests the plugin does not handle pass through to the default provid
 
   it("an unknown model name passes through with the body untouched", async () => {
     const client = chatBody("some-model-the-router-does-not-know");
-    const reply = await postJson(gw!, "/v1/chat/completions", client);
+    const reply = await postJson(gw(), "/v1/chat/completions", client);
     expect(reply.status, reply.text).toBe(200);
     const got = onlyUpstreamRequest();
     expect(got.cluster).toBe("openai");
@@ -322,7 +308,7 @@ describe("requests the plugin does not handle pass through to the default provid
 
   it("a non-JSON content type is not handled (body with model auto reaches openai as sent)", async () => {
     const client = chatBody("auto");
-    const reply = await send(gw!.url, { method: "POST", path: "/v1/chat/completions", body: client, headers: { "content-type": "text/plain" } });
+    const reply = await send(gw().url, { method: "POST", path: "/v1/chat/completions", body: client, headers: { "content-type": "text/plain" } });
     expect(reply.status, reply.text).toBe(200);
     const got = onlyUpstreamRequest();
     expect(got.cluster).toBe("openai");
@@ -331,7 +317,7 @@ describe("requests the plugin does not handle pass through to the default provid
   });
 
   it("an unknown path gets the provider's 404 JSON through Envoy", async () => {
-    const reply = await send(gw!.url, { method: "GET", path: "/v1/unknown" });
+    const reply = await send(gw().url, { method: "GET", path: "/v1/unknown" });
     expect(reply.status).toBe(404);
     expect(reply.json().error.code).toBe("unknown_url");
     expect(onlyUpstreamRequest().cluster).toBe("openai");

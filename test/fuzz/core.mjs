@@ -6,6 +6,7 @@
 // docs/behaviour.md (depth ≤ 256, object, exactly one top-level "model" string, max_*tokens
 // non-negative integers or null). Every case is derived from (seed, index) alone, so any failure
 // replays with `node test/fuzz/run.mjs --seed S --replay I`.
+import { mulberry32 } from "../../bench/lib/bodies.mjs";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -22,17 +23,6 @@ const UPSTREAMS = [...new Set(CONFIG.models.map((m) => m.upstream))];
 const MAX_DEPTH = 256;
 
 // ------------------------------------------------------------------------------------------ PRNG
-
-export function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The PRNG of case `index` under `seed` (independent of every other case). */
 export function caseRng(seed, index) {
