@@ -3,7 +3,7 @@ import { JsonValue, JsonKind } from "../json/tree";
 import { configError, fail } from "./errors";
 import { describe, isObject, join, readNumber, readString, readStringList } from "./fields";
 import { ModelSpec, RouteSpec, RouterConfig, Strategy } from "./types";
-import { jsonStringLiteral } from "./literal";
+import { jsonEscape } from "../json/escape";
 import { NameIndex } from "./name_index";
 
 const DEFAULT_PATHS: string[] = ["/chat/completions", "/completions", "/responses", "/messages", "/embeddings"];
@@ -91,7 +91,8 @@ function readModel(v: JsonValue, path: string, cfg: RouterConfig): ModelSpec | n
   m.nameBytes = String.UTF8.encode(name);
   m.upstream = upstream;
   m.upstreamBytes = String.UTF8.encode(upstream);
-  m.upstreamModelLiteral = jsonStringLiteral(upstreamModel !== null ? upstreamModel : name);
+  // The literal spliced into bodies, quotes included: computed once here, not per request.
+  m.upstreamModelLiteral = String.UTF8.encode("\"" + jsonEscape(upstreamModel !== null ? upstreamModel : name) + "\"");
 
   const price = v.get("price");
   const pricePath = join(path, "price");
