@@ -2,7 +2,7 @@
 // through (holding headers while the body is read) only for modules marked 0_2_100, a marker
 // upstream Envoy refuses to load: hence a second build from the same source.
 import { raiseDecoderBufferLimitPerRequest } from "./filter";
-export * from "./abi/exports";
+export * from "./exports";
 
 export function proxy_abi_version_0_2_100(): void {}
 

@@ -71,6 +71,7 @@ if (results.inproc) {
     "", "### Routing decision alone (tiny body, N generated models; plugin callbacks, µs)", "",
     table(["models", "pass-through", "auto (balanced)", "cheap (price)", "mix (random)", "catalog name (last)", "auto − pass-through"],
       I.routing.map((r) => [r.models, num(r.passthrough_us, 2), num(r.auto_us, 2), num(r.cheap_us, 2), num(r.mix_us, 2), num(r.catalog_last_us, 2), num(r.auto_us - r.passthrough_us, 2)])),
+    "", I.compile ? `Configuration compile (on_configure in a fresh VM): ${I.compile.models} models × ${I.compile.routes} routes listing all of them (${num(I.compile.bytes / 1e6, 1)} MB of JSON): median ${num(I.compile.median_ms, 1)} ms, min ${num(I.compile.min_ms, 1)} ms.` : "",
     "", `Module: envoy.wasm ${I.module.envoy.bytes} bytes (gzip -9: ${I.module.envoy.gzip}), higress.wasm ${I.module.higress.bytes} bytes (gzip -9: ${I.module.higress.gzip}).`, "");
   svgParts.push(barChartSvg({
     title: "In process: µs per routed request (log scale)", unit: "µs", y: svgHeight,

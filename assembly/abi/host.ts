@@ -35,6 +35,14 @@ export function releaseHostData(): void {
   hostSize = 0;
 }
 
+// Hands the last block to the caller, who frees it with freeHostBlock once done with it.
+export function takeHostData(): usize {
+  const block = hostData;
+  hostData = 0;
+  hostSize = 0;
+  return block;
+}
+
 function takeOut(status: u32): bool {
   hostData = load<usize>(OUT);
   hostSize = load<usize>(OUT, sizeof<usize>());

@@ -1,7 +1,7 @@
 // Reads the plugin configuration from the host and compiles it. Any failure leaves exactly one
 // log line naming the field, and no configuration: the plugin never runs half-configured.
 import { BufferType, LogLevel } from "../abi/constants";
-import { hostData, hostSize, log, readBuffer, releaseHostData } from "../abi/host";
+import { freeHostBlock, hostSize, log, readBuffer, takeHostData } from "../abi/host";
 import { parseError, parseJsonTree } from "../json/tree";
 import { configError, fail, resetConfigError } from "./errors";
 import { PluginConfig, compilePluginConfig } from "./rules";
@@ -12,13 +12,14 @@ function compileConfiguration(size: usize): PluginConfig | null {
     fail("configuration", "missing (expected a JSON object with \"models\")");
     return null;
   }
-  const tree = parseJsonTree(hostData, hostSize);
-  releaseHostData();
-  if (tree === null) {
-    fail("configuration", "not valid JSON: " + parseError);
-    return null;
-  }
-  return compilePluginConfig(tree);
+  // The tree points into the document (strings are decoded lazily): free it only after compiling.
+  const length = hostSize;
+  const document = takeHostData();
+  const tree = parseJsonTree(document, length);
+  const plugin = tree !== null ? compilePluginConfig(tree) : null;
+  if (tree === null) fail("configuration", "not valid JSON: " + parseError);
+  freeHostBlock(document);
+  return plugin;
 }
 
 export function loadConfiguration(size: usize): PluginConfig | null {

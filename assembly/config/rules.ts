@@ -5,8 +5,8 @@
 // laid over it, so a rule may change only `routes` and keep the global model table.
 import { JsonValue, JsonKind } from "../json/tree";
 import { configError, fail } from "./errors";
-import { readStringList } from "./fields";
-import { RouterConfig } from "./types";
+import { join, readStringList, unknownName } from "./fields";
+import { Catalog, RouterConfig } from "./types";
 import { compileRouterConfig } from "./compile";
 
 const MATCH_KEYS: string[] = ["_match_route_", "_match_route_prefix_", "_match_domain_", "_match_service_"];
@@ -32,7 +32,7 @@ export class PluginConfig {
 }
 
 function overlay(global: JsonValue, rule: JsonValue): JsonValue {
-  const merged = new JsonValue(JsonKind.Object);
+  const merged = JsonValue.newObject();
   for (let i = 0; i < global.keys.length; i++) {
     if (global.keys[i] == "_rules_" || rule.get(global.keys[i]) !== null) continue;
     merged.keys.push(global.keys[i]);
@@ -46,8 +46,21 @@ function overlay(global: JsonValue, rule: JsonValue): JsonValue {
   return merged;
 }
 
-function readRule(global: JsonValue, v: JsonValue, path: string): MatchRule | null {
+// A rule that sets neither `models` nor `providers` keeps the global catalog.
+function sharedCatalog(global: RouterConfig | null, rule: JsonValue): Catalog | null {
+  if (global === null || rule.get("models") !== null || rule.get("providers") !== null) return null;
+  return global.catalog;
+}
+
+function readRule(root: JsonValue, global: RouterConfig | null, v: JsonValue, path: string): MatchRule | null {
   if (v.kind != JsonKind.Object) { fail(path, "expected an object"); return null; }
+  for (let i = 0; i < v.keys.length; i++) {
+    const key = v.keys[i];
+    if (key.startsWith("_match") && !MATCH_KEYS.includes(key)) {
+      fail(join(path, key), unknownName("unknown match key", key, MATCH_KEYS));
+      return null;
+    }
+  }
   const rule = new MatchRule();
   rule.routes = readStringList(v, "_match_route_", path);
   rule.routePrefixes = readStringList(v, "_match_route_prefix_", path);
@@ -58,7 +71,7 @@ function readRule(global: JsonValue, v: JsonValue, path: string): MatchRule | nu
     fail(path, "a rule needs at least one of _match_route_, _match_route_prefix_, _match_domain_, _match_service_");
     return null;
   }
-  const config = compileRouterConfig(overlay(global, v), path);
+  const config = compileRouterConfig(overlay(root, v), path, sharedCatalog(global, v));
   if (config === null) return null;
   rule.config = config;
   return rule;
@@ -79,7 +92,7 @@ export function compilePluginConfig(root: JsonValue): PluginConfig | null {
   }
   if (rules === null) return out;
   for (let i = 0; i < rules.items.length; i++) {
-    const rule = readRule(root, rules.items[i], "_rules_[" + i.toString() + "]");
+    const rule = readRule(root, out.global, rules.items[i], "_rules_[" + i.toString() + "]");
     if (rule === null) return null;
     out.rules.push(rule);
     if (rule.needsRouteName()) out.rulesNeedRouteName = true;

@@ -33,6 +33,26 @@ export class ModelSpec {
   }
 }
 
+// How a provider wants its API key: `Authorization: Bearer <key>` (OpenAI and most compatible
+// APIs), `api-key: <key>` (Azure OpenAI), `x-api-key: <key>` (Anthropic's native API), or none.
+export const enum Auth { Bearer, ApiKey, XApiKey, None }
+
+// A provider from the configuration's `providers`: where its OpenAI-compatible API lives and how to
+// authenticate. The CLI turns it into an Envoy cluster; the plugin keeps it for per-attempt rewrites.
+export class ProviderSpec {
+  name: string = "";
+  baseUrl: string = "";
+  secure: bool = true;            // https
+  host: string = "";              // without the port
+  port: i32 = 443;
+  basePath: string = "";          // "/compatible-mode/v1"; "" for the root
+  apiKeyEnv: string = "";         // "" when auth is None
+  auth: Auth = Auth.Bearer;
+  headerNames: string[] = [];     // static headers, lower-case
+  headerValues: string[] = [];
+  apiVersion: string = "";        // Azure OpenAI's api-version; "" elsewhere
+}
+
 export const enum Strategy { Price, Latency, Throughput, Quality, Balanced, Random }
 
 export class RouteSpec {
@@ -53,12 +73,24 @@ export class RouteSpec {
   onNoCandidate: i32 = -1;         // model index, or -1 to reject
 }
 
+// The models and providers of one configuration. Higress `_rules_` that keep the global model list
+// share the global catalog instead of compiling it again (see rules.ts).
+export class Catalog {
+  models: ModelSpec[] = [];
+  modelIndex: NameIndex = new NameIndex([]);
+  modelsByName: Map<string, i32> = new Map();
+  capabilityNames: string[] = [];  // bit i of a capability mask is capabilityNames[i]
+  providers: ProviderSpec[] = [];
+}
+
 export class RouterConfig {
+  catalog: Catalog = new Catalog();
+  // The catalog's own arrays, kept here because the request path reads them on every request.
   models: ModelSpec[] = [];
   routes: RouteSpec[] = [];
   modelIndex: NameIndex = new NameIndex([]);
   routeIndex: NameIndex = new NameIndex([]);
-  capabilityNames: string[] = [];  // bit i of a capability mask is capabilityNames[i]
+  capabilityNames: string[] = [];
   upstreamHeader: ArrayBuffer = new ArrayBuffer(0);
   modelHeader: ArrayBuffer = new ArrayBuffer(0);
   maxBodyBytes: usize = 10485760;

@@ -87,3 +87,119 @@ describe("invalid configurations", () => {
     expect(send(h, { model: "fast", ...user("x") }).outcome).toBe("vm-failed");
   });
 });
+
+describe("strict configuration: unknown fields at every level, with the closest known name", () => {
+  const typos: Array<[string, (c: Json) => void, string]> = [
+    ["top level", (c) => (c.maxBodyByte = 1), 'maxBodyByte: unknown field (did you mean "maxBodyBytes"?)'],
+    ["model", (c) => (c.models[0].capabilites = ["vision"]), 'models[0].capabilites: unknown field (did you mean "capabilities"?)'],
+    ["model upstreamModle", (c) => (c.models[1].upstreamModle = "x"), 'models[1].upstreamModle: unknown field (did you mean "upstreamModel"?)'],
+    ["model weigth", (c) => (c.models[2].weigth = 2), 'models[2].weigth: unknown field (did you mean "weight"?)'],
+    ["price", (c) => (c.models[0].price.inpt = 1), 'models[0].price.inpt: unknown field (did you mean "input"?)'],
+    ["route maxCostUSD", (c) => (c.routes.cheap.maxCostUSD = 0.01), 'routes.cheap.maxCostUSD: unknown field (did you mean "maxCostUsd"?)'],
+    ["route minQualty", (c) => (c.routes.cheap.minQualty = 9), 'routes.cheap.minQualty: unknown field (did you mean "minQuality"?)'],
+    ["route exlude", (c) => (c.routes.auto.exlude = ["gpt-4o"]), 'routes.auto.exlude: unknown field (did you mean "exclude"?)'],
+    ["weights", (c) => (c.routes.auto.weights.qualty = 1), 'routes.auto.weights.qualty: unknown field (did you mean "quality"?)'],
+    ["nothing close", (c) => (c.routes.auto.colour = "red"), "routes.auto.colour: unknown field"],
+    ["duplicate key", (c) => c, "models[0].price.input: duplicate field"],
+  ];
+  it.each(typos)("%s", async (name, mutate, message) => {
+    const c = clone();
+    mutate(c);
+    let text = JSON.stringify(c);
+    if (name === "duplicate key") text = text.replace('"price":{"input":0.15', '"price":{"input":0.15,"input":0.2');
+    expect(await rejected(text)).toBe(message);
+  });
+  it("a capability a route requires must be declared by some model (typos are caught)", async () => {
+    const c = clone();
+    c.routes.cheap.require = ["visoin"];
+    expect(await rejected(c)).toBe('routes.cheap.require[0]: no model has capability "visoin" (did you mean "vision"?)');
+  });
+  it("an unknown model in a route suggests the closest name", async () => {
+    const c = clone();
+    c.routes.mix.models = ["gpt-4o-mini", "deepseek-chta"];
+    expect(await rejected(c)).toBe('routes.mix.models[1]: unknown model "deepseek-chta" (did you mean "deepseek-chat"?)');
+  });
+  it("a misspelt Higress match key is an error; other _ keys are the host's", async () => {
+    const c = clone();
+    c._rules_ = [{ _match_rout_: ["r1"], routes: { auto: { strategy: "price" } } }];
+    expect(await rejected(c)).toBe('_rules_[0]._match_rout_: unknown match key (did you mean "_match_route_"?)');
+    const d = clone();
+    d._rules_ = [{ _match_route_: ["r1"], _plugin_id_: "x", routes: { auto: { strategy: "price" } } }];
+    expect((await router(d)).configured).toBe(true);
+  });
+  it("a typo inside a rule names the rule's path", async () => {
+    const c = clone();
+    c._rules_ = [{ _match_domain_: ["a.example"], routes: { auto: { strategy: "price", minQualty: 3 } } }];
+    expect(await rejected(c)).toBe('_rules_[0].routes.auto.minQualty: unknown field (did you mean "minQuality"?)');
+  });
+});
+
+describe("header names in the configuration", () => {
+  const bad: Array<[string, string, RegExp]> = [
+    ["upstreamHeader", "content-length", /^upstreamHeader: "content-length" belongs to HTTP framing/],
+    ["upstreamHeader", ":path", /^upstreamHeader: ":path" is a pseudo-header/],
+    ["modelHeader", "host", /^modelHeader: "host" belongs to HTTP framing/],
+    ["modelHeader", "transfer-encoding", /framing/],
+    ["modelHeader", "te", /framing/],
+    ["modelHeader", "connection", /framing/],
+    ["modelHeader", "upgrade", /framing/],
+    ["upstreamHeader", "X-LLM-Upstream", /^upstreamHeader: expected a lower-case header name \("x-llm-upstream"\)/],
+    ["upstreamHeader", "x llm", /^upstreamHeader: expected an HTTP header name/],
+    ["upstreamHeader", "", /^upstreamHeader: expected a non-empty string/],
+  ];
+  it.each(bad)("%s = %j is rejected", async (key, value, re) => {
+    const c = clone();
+    c[key] = value;
+    expect(await rejected(c)).toMatch(re);
+  });
+  it("a rule is checked too", async () => {
+    const c = clone();
+    c._rules_ = [{ _match_route_: ["r"], modelHeader: "content-length" }];
+    expect(await rejected(c)).toMatch(/^_rules_\[0\]\.modelHeader: "content-length" belongs to HTTP framing/);
+  });
+});
+
+describe("providers", () => {
+  const withProviders = (): Json => {
+    const c = clone();
+    c.providers = {
+      openai: { baseUrl: "https://api.openai.com/v1", apiKeyEnv: "OPENAI_API_KEY" },
+      deepseek: { baseUrl: "https://api.deepseek.com", apiKeyEnv: "DEEPSEEK_API_KEY" },
+      groq: { baseUrl: "https://api.groq.com/openai/v1", apiKeyEnv: "GROQ_API_KEY" },
+      azure: { baseUrl: "https://my.openai.azure.com", apiKeyEnv: "AZURE_OPENAI_API_KEY", auth: "api-key", apiVersion: "2024-10-21" },
+      anthropic: { baseUrl: "https://api.anthropic.com/v1", apiKeyEnv: "ANTHROPIC_API_KEY", auth: "x-api-key", headers: { "anthropic-version": "2023-06-01" } },
+      local: { baseUrl: "http://127.0.0.1:8000/v1", auth: "none" },
+    };
+    return c;
+  };
+  it("a configuration with providers is accepted and routes as before", async () => {
+    const h = await router(withProviders());
+    expect(h.configured).toBe(true);
+    expect(chosen(send(h, { model: "fast", ...user("hi") }))).toBe("llama-3.1-8b");
+  });
+  const bad: Array<[string, (c: Json) => void, string | RegExp]> = [
+    ["upstream not a provider", (c) => (c.models[3].upstream = "grok"), 'models[3].upstream: unknown provider "grok" (did you mean "groq"?)'],
+    ["baseUrl missing", (c) => delete c.providers.openai.baseUrl, "providers.openai.baseUrl: required"],
+    ["baseUrl scheme", (c) => (c.providers.openai.baseUrl = "api.openai.com/v1"), /^providers\.openai\.baseUrl: expected http\(s\):\/\/host/],
+    ["baseUrl query", (c) => (c.providers.openai.baseUrl = "https://api.openai.com/v1?x=1"), /no query/],
+    ["baseUrl port", (c) => (c.providers.local.baseUrl = "http://127.0.0.1:99999/v1"), "providers.local.baseUrl: expected a port from 1 to 65535"],
+    ["baseUrl userinfo", (c) => (c.providers.local.baseUrl = "http://user:pw@host/v1"), /^providers\.local\.baseUrl: /],
+    ["apiKeyEnv missing", (c) => delete c.providers.groq.apiKeyEnv, /^providers\.groq\.apiKeyEnv: required/],
+    ["a key instead of a variable", (c) => (c.providers.groq.apiKeyEnv = "gsk_abc-123"), /^providers\.groq\.apiKeyEnv: expected an environment variable name/],
+    ["auth unknown", (c) => (c.providers.azure.auth = "apikey"), 'providers.azure.auth: expected bearer, api-key, x-api-key or none (did you mean "api-key"?)'],
+    ["apiKeyEnv with auth none", (c) => (c.providers.local.apiKeyEnv = "X"), /^providers\.local\.apiKeyEnv: not used with auth "none"/],
+    ["typo in a provider", (c) => (c.providers.openai.baseURL = "x"), 'providers.openai.baseURL: unknown field (did you mean "baseUrl"?)'],
+    ["credential in static headers", (c) => (c.providers.anthropic.headers["x-api-key"] = "sk-ant"), "providers.anthropic.headers.x-api-key: credentials come from apiKeyEnv, never from a file"],
+    ["framing header in static headers", (c) => (c.providers.anthropic.headers["content-length"] = "1"), /framing/],
+    ["header value not a string", (c) => (c.providers.anthropic.headers["anthropic-version"] = 1), "providers.anthropic.headers.anthropic-version: expected a string"],
+    ["provider name", (c) => (c.providers["my provider"] = { baseUrl: "http://h", auth: "none" }), /^providers\.my provider: a provider name may use only/],
+    ["empty providers", (c) => (c.providers = {}), "providers: expected at least one provider"],
+  ];
+  it.each(bad)("%s", async (_n, mutate, message) => {
+    const c = withProviders();
+    mutate(c);
+    const text = await rejected(c);
+    if (typeof message === "string") expect(text).toBe(message);
+    else expect(text).toMatch(message);
+  });
+});

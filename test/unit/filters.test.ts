@@ -125,7 +125,9 @@ describe("no candidate", () => {
     ["minTokensPerSecond", { tokensPerSecond: 5 }, { minTokensPerSecond: 10 }, {}, /tokens.?per.?second|throughput|tps/i],
   ];
   it.each(reasons)("%s → 400 model_not_available naming the model and the reason", async (_n, m, route, body, re) => {
-    const h = await router({ models: [cheap(m), model("second", { ...m })], routes: { r: { strategy: "price", ...route } } });
+    // "spare" declares the capability a route may require; the route itself only lists the two.
+    const models = [cheap(m), model("second", { ...m }), model("spare", { capabilities: ["reasoning"] })];
+    const h = await router({ models, routes: { r: { strategy: "price", models: ["cheap", "second"], ...route } } });
     const r = send(h, { model: "r", ...(body.messages ? {} : msg("x")), ...body });
     const e = err(r);
     expect(e).toMatchObject({ status: 400, code: "model_not_available" });

@@ -1,13 +1,13 @@
 // The proxy-wasm callbacks the host calls, and the per-context bookkeeping behind them. Root
 // contexts (parent 0) own a compiled configuration; stream contexts own a StreamState taken from
 // a free list, so a request allocates no state object once the VM is warm.
-import "./abort"; // the compiler resolves `abort` to abort.ts#onAbort (asconfig.json "use")
-import { HeadersAction } from "./constants";
-import { allocateForHost, currentTimeNanos } from "./host";
-import { loadConfiguration } from "../config/load";
-import { PluginConfig } from "../config/rules";
-import { StreamState, onRequestBody, onRequestHeaders, onRequestTrailers } from "../filter";
-import { seedRandom } from "../routing/random";
+import "./abi/abort"; // the compiler resolves `abort` to abort.ts#onAbort (asconfig.json "use")
+import { HeadersAction } from "./abi/constants";
+import { allocateForHost, currentTimeNanos } from "./abi/host";
+import { loadConfiguration } from "./config/load";
+import { PluginConfig } from "./config/rules";
+import { StreamState, onRequestBody, onRequestHeaders, onRequestTrailers } from "./filter";
+import { seedRandom } from "./routing/random";
 
 const roots = new Map<u32, PluginConfig | null>();
 const streams = new Map<u32, StreamState>();

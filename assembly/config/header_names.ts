@@ -1,0 +1,40 @@
+// Header names the configuration may use. The plugin sets and strips these on every request, so a
+// name that Envoy or the HTTP framing owns (content-length, host, :path ...) would break every
+// request; credentials headers are refused where a static value would put a key into a file.
+import { JsonValue } from "../json/tree";
+import { fail, configError } from "./errors";
+import { join, readString } from "./fields";
+
+const FRAMING_HEADERS: string[] = [
+  "host", "content-length", "content-type", "content-encoding", "transfer-encoding", "connection",
+  "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "expect",
+];
+
+// RFC 9110 token characters, lower-case letters only.
+function isTokenChar(c: i32): bool {
+  if ((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39)) return true;
+  return c == 0x21 || (c >= 0x23 && c <= 0x27) || c == 0x2a || c == 0x2b || c == 0x2d || c == 0x2e ||
+    c == 0x5e || c == 0x5f || c == 0x60 || c == 0x7c || c == 0x7e;
+}
+
+// Records an error and returns false unless `name` is a header the plugin may own.
+export function checkHeaderName(name: string, where: string): bool {
+  if (name.startsWith(":")) return fail(where, "\"" + name + "\" is a pseudo-header; expected an ordinary header name");
+  if (name.length == 0) return fail(where, "expected a header name");
+  for (let i = 0; i < name.length; i++) {
+    if (isTokenChar(name.charCodeAt(i))) continue;
+    const lower = name.toLowerCase();
+    if (lower != name) return fail(where, "expected a lower-case header name (\"" + lower + "\")");
+    return fail(where, "expected an HTTP header name (letters, digits and !#$%&'*+-.^_`|~)");
+  }
+  if (FRAMING_HEADERS.includes(name)) return fail(where, "\"" + name + "\" belongs to HTTP framing; expected a header of your own, such as x-llm-upstream");
+  return true;
+}
+
+// An optional header-name field; `fallback` when absent, null after an error.
+export function readHeaderName(obj: JsonValue, key: string, path: string, fallback: string): string | null {
+  const value = readString(obj, key, path, false);
+  if (configError.length > 0) return null;
+  const name = value !== null ? value : fallback;
+  return checkHeaderName(name, join(path, key)) ? name : null;
+}
