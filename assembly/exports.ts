@@ -5,11 +5,10 @@ import "./abi/abort"; // the compiler resolves `abort` to abort.ts#onAbort (asco
 import { HeadersAction } from "./abi/constants";
 import { allocateForHost, currentTimeNanos } from "./abi/host";
 import { loadConfiguration } from "./config/load";
-import { PluginConfig } from "./config/rules";
-import { StreamState, onRequestBody, onRequestHeaders, onRequestTrailers } from "./filter";
+import { RootContext, StreamState, onRequestBody, onRequestHeaders, onRequestTrailers } from "./filter";
 import { seedRandom } from "./routing/random";
 
-const roots = new Map<u32, PluginConfig | null>();
+const roots = new Map<u32, RootContext | null>();
 const streams = new Map<u32, StreamState>();
 const freeStates = new Array<StreamState>();
 
@@ -22,7 +21,7 @@ export function proxy_on_context_create(contextId: u32, parentId: u32): void {
     return;
   }
   const state = freeStates.length > 0 ? freeStates.pop() : new StreamState();
-  state.plugin = roots.has(parentId) ? roots.get(parentId) : null;
+  state.root = roots.has(parentId) ? roots.get(parentId) : null;
   state.config = null;
   state.finished = false;
   streams.set(contextId, state);
@@ -37,7 +36,7 @@ export function proxy_validate_configuration(rootId: u32, size: usize): bool {
 export function proxy_on_configure(rootId: u32, size: usize): bool {
   const plugin = loadConfiguration(size);
   if (plugin === null) return false;
-  roots.set(rootId, plugin);
+  roots.set(rootId, new RootContext(plugin));
   seedRandom(currentTimeNanos()); // host calls are not allowed at start-up, so seed here
   return true;
 }
@@ -62,7 +61,7 @@ export function proxy_on_done(contextId: u32): bool { return true; }
 export function proxy_on_delete(contextId: u32): void {
   if (streams.has(contextId)) {
     const state = streams.get(contextId);
-    state.plugin = null;
+    state.root = null;
     state.config = null;
     freeStates.push(state);
     streams.delete(contextId);

@@ -3,7 +3,7 @@
 // per-request code only reads it.
 import { BodyAction, BufferType, HeadersAction, LogLevel } from "./abi/constants";
 import {
-  callForeignFunction, freeHostBlock, hostData, hostSize, log, readBuffer, readProperty,
+  callForeignFunction, currentTimeNanos, freeHostBlock, hostData, hostSize, log, readBuffer, readProperty,
   releaseHostData, removeRequestHeader, replaceRequestHeader, writeProperty,
 } from "./abi/host";
 import { selectConfig } from "./config/match";
@@ -14,7 +14,8 @@ import { BodyError, RequestFeatures } from "./request/features";
 import { CONTENT_LENGTH, RequestHeaders } from "./request/headers";
 import { replyWithError } from "./request/local_reply";
 import { spliceModel } from "./request/rewrite";
-import { Decision, Outcome, decide, noCandidateMessage } from "./routing/decide";
+import { Decision, Outcome, decide, explainNoCandidate } from "./routing/decide";
+import { ModelSignals } from "./routing/signals";
 
 // Higress caps buffered request bodies at 32 KiB unless a plugin raises the limit per request.
 let raiseDecoderBufferLimit = false;
@@ -27,8 +28,17 @@ const XDS_ROUTE_NAME = String.UTF8.encode("xds\0route_name");
 const CLUSTER_NAME = String.UTF8.encode("cluster_name");
 const XDS_CLUSTER_NAME = String.UTF8.encode("xds\0cluster_name");
 
+// What a plugin root context owns: its compiled configuration and, per model catalog, the
+// signals routing reads (configured values until the live layer measures better ones).
+export class RootContext {
+  readonly signals: ModelSignals[];
+  constructor(readonly plugin: PluginConfig) {
+    this.signals = plugin.catalogs.map<ModelSignals>((c) => new ModelSignals(c.models));
+  }
+}
+
 export class StreamState {
-  plugin: PluginConfig | null = null;   // the root context's configuration
+  root: RootContext | null = null;      // the plugin root this stream belongs to
   config: RouterConfig | null = null;   // set when this request is handled
   finished: bool = false;               // the body has been answered or forwarded
 }
@@ -62,9 +72,9 @@ function handlingConfig(plugin: PluginConfig): RouterConfig | null {
 }
 
 export function onRequestHeaders(state: StreamState, endOfStream: bool): HeadersAction {
-  const plugin = state.plugin;
-  if (plugin === null || !headers.read()) return HeadersAction.Continue;
-  const cfg = handlingConfig(plugin);
+  const root = state.root;
+  if (root === null || !headers.read()) return HeadersAction.Continue;
+  const cfg = handlingConfig(root.plugin);
   if (cfg === null) {
     headers.release();
     return HeadersAction.Continue;
@@ -109,13 +119,15 @@ function replyTooLarge(cfg: RouterConfig): void {
 }
 
 // Routes the complete buffered body. Returns after answering the client or preparing the request.
-function routeBody(cfg: RouterConfig, body: usize, size: usize): void {
+function routeBody(root: RootContext, cfg: RouterConfig, body: usize, size: usize): void {
   scanBody(body, size, features);
   if (features.error != BodyError.None) { rejectBody(features.error); return; }
-  decide(cfg, body, features, decision);
+  const signals = unchecked(root.signals[cfg.catalog.id]);
+  const nowMs = <f64>(currentTimeNanos() / 1000000);
+  decide(cfg, body, features, signals, nowMs, decision);
   if (decision.outcome == Outcome.PassThrough) return;
   if (decision.outcome == Outcome.NoCandidate) {
-    replyWithError(400, "model_not_available", noCandidateMessage(cfg, decision.route!, features));
+    replyWithError(400, "model_not_available", explainNoCandidate(cfg, decision, signals, nowMs));
     return;
   }
   const model = decision.model!;
@@ -142,7 +154,7 @@ function finishBody(state: StreamState, cfg: RouterConfig, maxRead: usize): void
   // Own the block before routing: routing makes further host calls.
   const body = hostData, size = hostSize;
   if (size > cfg.maxBodyBytes) replyTooLarge(cfg);
-  else routeBody(cfg, body, size);
+  else routeBody(state.root!, cfg, body, size);
   freeHostBlock(body);
 }
 

@@ -5,7 +5,7 @@ import { hashBytes } from "./name_index";
 import { configError, fail } from "./errors";
 import { checkFields, checkUniqueKeys, isObject, join, readNumber, readString, readStringList, unknownName } from "./fields";
 import { capabilityMask } from "./catalog";
-import { Catalog, RouteSpec, Strategy } from "./types";
+import { CandidateColumns, Catalog, RouteSpec, Strategy } from "./types";
 
 const ROUTE_FIELDS: string[] = [
   "strategy", "models", "exclude", "require", "minQuality", "maxCostUsd", "maxTtftMs",
@@ -61,7 +61,7 @@ function readRoute(v: JsonValue, path: string, catalog: Catalog): RouteSpec | nu
   if (configError.length > 0) return null;
   const task = readString(v, "task", path, false);
   if (configError.length > 0) return null;
-  r.candidateQuality = new Array<f64>(r.candidates.length);
+  r.candidateQuality = new StaticArray<f64>(r.candidates.length);
   for (let i = 0; i < r.candidates.length; i++) {
     const model = unchecked(catalog.models[unchecked(r.candidates[i])]);
     unchecked(r.candidateQuality[i] = task !== null ? model.qualityFor(task) : model.quality);
@@ -123,6 +123,7 @@ function readCandidates(v: JsonValue, path: string, catalog: Catalog, r: RouteSp
   candidates.length = kept; // an excluded model the route did not list removes nothing
   r.candidates = candidates;
   if (r.candidates.length == 0) return fail(join(path, "exclude"), "excludes every candidate model");
+  r.columns = new CandidateColumns(catalog.models, candidates);
   return true;
 }
 

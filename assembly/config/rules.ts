@@ -25,6 +25,8 @@ export class PluginConfig {
   // null when the global configuration is disabled (Higress defaultConfigDisable): requests that
   // match no rule then pass through.
   global: RouterConfig | null = null;
+  // Every distinct model catalog (the global one, and one per rule with its own models).
+  catalogs: Catalog[] = [];
   rules: MatchRule[] = [];
   rulesNeedRouteName: bool = false;
   rulesNeedClusterName: bool = false;
@@ -77,6 +79,12 @@ function readRule(root: JsonValue, global: RouterConfig | null, v: JsonValue, pa
   return rule;
 }
 
+function addCatalog(plugin: PluginConfig, catalog: Catalog): void {
+  if (plugin.catalogs.includes(catalog)) return;
+  catalog.id = plugin.catalogs.length;
+  plugin.catalogs.push(catalog);
+}
+
 export function compilePluginConfig(root: JsonValue): PluginConfig | null {
   if (root.kind != JsonKind.Object) {
     fail("", "expected a JSON object");
@@ -89,12 +97,14 @@ export function compilePluginConfig(root: JsonValue): PluginConfig | null {
   if (root.get("models") !== null || !hasRules) {
     out.global = compileRouterConfig(root, "");
     if (out.global === null) return null;
+    addCatalog(out, out.global!.catalog);
   }
   if (rules === null) return out;
   for (let i = 0; i < rules.items.length; i++) {
     const rule = readRule(root, out.global, rules.items[i], "_rules_[" + i.toString() + "]");
     if (rule === null) return null;
     out.rules.push(rule);
+    addCatalog(out, rule.config.catalog);
     if (rule.needsRouteName()) out.rulesNeedRouteName = true;
     if (rule.services !== null) out.rulesNeedClusterName = true;
     if (rule.domains !== null) out.rulesNeedAuthority = true;

@@ -55,12 +55,40 @@ export class ProviderSpec {
 
 export const enum Strategy { Price, Latency, Throughput, Quality, Balanced, Random }
 
+// A route's candidates' static values side by side in slot order, so that a decision walks
+// contiguous memory instead of chasing one ModelSpec object per candidate.
+export class CandidateColumns {
+  inputPrice: StaticArray<f64>;
+  outputPrice: StaticArray<f64>;
+  contextWindow: StaticArray<f64>;
+  maxOutputTokens: StaticArray<f64>;
+  capabilities: StaticArray<u32>;
+
+  constructor(models: ModelSpec[], candidates: i32[]) {
+    const n = candidates.length;
+    this.inputPrice = new StaticArray<f64>(n);
+    this.outputPrice = new StaticArray<f64>(n);
+    this.contextWindow = new StaticArray<f64>(n);
+    this.maxOutputTokens = new StaticArray<f64>(n);
+    this.capabilities = new StaticArray<u32>(n);
+    for (let slot = 0; slot < n; slot++) {
+      const m = models[candidates[slot]];
+      this.inputPrice[slot] = m.inputPrice;
+      this.outputPrice[slot] = m.outputPrice;
+      this.contextWindow[slot] = m.contextWindow;
+      this.maxOutputTokens[slot] = m.maxOutputTokens;
+      this.capabilities[slot] = m.capabilities;
+    }
+  }
+}
+
 export class RouteSpec {
   name: string = "";
   nameBytes: ArrayBuffer = new ArrayBuffer(0);
   strategy: Strategy = Strategy.Balanced;
   candidates: i32[] = [];          // model indices, in tie-break order
-  candidateQuality: f64[] = [];    // quality of each candidate for this route's task
+  columns: CandidateColumns = new CandidateColumns([], []);
+  candidateQuality: StaticArray<f64> = new StaticArray<f64>(0); // each candidate's quality for the route's task
   require: u32 = 0;
   minQuality: f64 = -Infinity;
   maxCostUsd: f64 = Infinity;
@@ -76,6 +104,7 @@ export class RouteSpec {
 // The models and providers of one configuration. Higress `_rules_` that keep the global model list
 // share the global catalog instead of compiling it again (see rules.ts).
 export class Catalog {
+  id: i32 = 0;                     // position in PluginConfig.catalogs: runtime state is kept per catalog
   models: ModelSpec[] = [];
   modelIndex: NameIndex = new NameIndex([]);
   modelsByName: Map<string, i32> = new Map();

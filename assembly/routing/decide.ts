@@ -4,9 +4,11 @@ import { decodeString } from "../json/lexer";
 import { hashBytes } from "../config/name_index";
 import { ModelSpec, RouteSpec, RouterConfig } from "../config/types";
 import { RequestFeatures } from "../request/features";
-import { Drop, describeDrop, dropReason } from "./candidate_filter";
+import { CandidateTable, fillCandidates } from "./candidates";
 import { RequestEstimate, fillEstimate } from "./estimate";
+import { noCandidateMessage } from "./explain";
 import { rankCandidates } from "./rank";
+import { ModelSignals } from "./signals";
 
 export const enum Outcome { PassThrough, Routed, NoCandidate }
 
@@ -14,12 +16,13 @@ export class Decision {
   outcome: Outcome = Outcome.PassThrough;
   model: ModelSpec | null = null;
   route: RouteSpec | null = null;
+  slot: i32 = -1;                          // the chosen candidate's slot in the route, -1 otherwise
+  readonly estimate: RequestEstimate = new RequestEstimate();
+  readonly candidates: CandidateTable = new CandidateTable();
 }
 
-const estimate = new RequestEstimate();
 let nameScratch: usize = 0;
 let nameScratchSize: usize = 0;
-
 let modelNameLength: usize = 0;
 
 // Where the requested model name's bytes are (length in modelNameLength): the raw string in the
@@ -38,28 +41,17 @@ function modelNameBytes(body: usize, f: RequestFeatures): usize {
   return nameScratch;
 }
 
-export function decide(cfg: RouterConfig, body: usize, f: RequestFeatures, out: Decision): void {
+export function decide(cfg: RouterConfig, body: usize, f: RequestFeatures, signals: ModelSignals, nowMs: f64, out: Decision): void {
   out.outcome = Outcome.PassThrough;
   out.model = null;
   out.route = null;
+  out.slot = -1;
   const p = modelNameBytes(body, f);
   const n = modelNameLength;
   const hash = hashBytes(p, n);
   const routeAt = cfg.routeIndex.find(p, n, hash);
   if (routeAt >= 0) {
-    const route = unchecked(cfg.routes[routeAt]);
-    out.route = route;
-    fillEstimate(estimate, f, cfg);
-    const slot = rankCandidates(cfg, route, estimate);
-    if (slot >= 0) {
-      out.outcome = Outcome.Routed;
-      out.model = cfg.models[route.candidates[slot]];
-    } else if (route.onNoCandidate >= 0) {
-      out.outcome = Outcome.Routed;
-      out.model = cfg.models[route.onNoCandidate];
-    } else {
-      out.outcome = Outcome.NoCandidate;
-    }
+    routeAlias(cfg, unchecked(cfg.routes[routeAt]), f, signals, nowMs, out);
     return;
   }
   const modelAt = cfg.modelIndex.find(p, n, hash);
@@ -69,14 +61,25 @@ export function decide(cfg: RouterConfig, body: usize, f: RequestFeatures, out: 
   }
 }
 
-// "no model can serve this request (route "cheap"): a: why; b: why".
-export function noCandidateMessage(cfg: RouterConfig, route: RouteSpec, f: RequestFeatures): string {
-  fillEstimate(estimate, f, cfg);
-  let text = "no model can serve this request (route \"" + route.name + "\"): ";
-  for (let slot = 0; slot < route.candidates.length; slot++) {
-    const why = dropReason(cfg, route, slot, estimate);
-    if (slot > 0) text += "; ";
-    text += cfg.models[route.candidates[slot]].name + ": " + (why == Drop.None ? "available" : describeDrop(cfg, route, slot, estimate, why));
+function routeAlias(cfg: RouterConfig, route: RouteSpec, f: RequestFeatures, signals: ModelSignals, nowMs: f64, out: Decision): void {
+  out.route = route;
+  fillEstimate(out.estimate, f, cfg);
+  out.candidates.reserve(route.candidates.length);
+  fillCandidates(route, route.candidateQuality, out.estimate, signals, nowMs, out.candidates);
+  const slot = rankCandidates(cfg, route, out.candidates);
+  out.slot = slot;
+  if (slot >= 0) {
+    out.outcome = Outcome.Routed;
+    out.model = cfg.models[route.candidates[slot]];
+  } else if (route.onNoCandidate >= 0) {
+    out.outcome = Outcome.Routed;
+    out.model = cfg.models[route.onNoCandidate];
+  } else {
+    out.outcome = Outcome.NoCandidate;
   }
-  return text;
+}
+
+// The client's error message for Outcome.NoCandidate.
+export function explainNoCandidate(cfg: RouterConfig, d: Decision, signals: ModelSignals, nowMs: f64): string {
+  return noCandidateMessage(cfg, d.route!, d.candidates, d.estimate, signals, nowMs);
 }

@@ -1,7 +1,7 @@
-// What this request will cost each model: token estimates from the body features, then the
-// request's own price and latency (not unit prices summed, which misjudges long prompts).
+// Token estimates from the body features: what this request will ask of a model, before the
+// candidate table turns it into each model's cost and latency.
 import { RequestFeatures } from "../request/features";
-import { ModelSpec, RouterConfig, CAP_TOOLS, CAP_VISION, CAP_JSON } from "../config/types";
+import { RouterConfig, CAP_TOOLS, CAP_VISION, CAP_JSON } from "../config/types";
 
 export class RequestEstimate {
   inputTokens: f64 = 0;
@@ -24,13 +24,4 @@ export function fillEstimate(out: RequestEstimate, f: RequestFeatures, cfg: Rout
   out.outputTokens = estimateOutputTokens(f, cfg.defaultOutputTokens);
   out.stream = f.stream;
   out.needs = (f.hasImages ? CAP_VISION : 0) | (f.hasTools ? CAP_TOOLS : 0) | (f.wantsJson ? CAP_JSON : 0);
-}
-
-export function estimateCostUsd(m: ModelSpec, e: RequestEstimate): f64 {
-  return (e.inputTokens * m.inputPrice + e.outputTokens * m.outputPrice) / 1e6;
-}
-
-// Streaming clients wait for the first token; others wait for the whole answer.
-export function estimateLatencyMs(m: ModelSpec, e: RequestEstimate): f64 {
-  return e.stream ? m.ttftMs : m.ttftMs + e.outputTokens / m.tokensPerSecond * 1000;
 }

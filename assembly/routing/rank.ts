@@ -1,91 +1,93 @@
-// Picks one surviving candidate by the route's strategy. Survivors are recomputed by dropReason in
-// each pass instead of being stored, so a decision allocates nothing. A strict comparison keeps
-// the earliest candidate on ties (configuration order).
+// Picks one surviving candidate by the route's strategy, from values the candidate table already
+// holds. Every survivor gets a score (higher is better) so that alternates and explanations can be
+// read off the same table. A strict comparison keeps the earliest candidate on ties (the route's
+// order, else the catalog's).
 import { ModelSpec, RouteSpec, RouterConfig, Strategy } from "../config/types";
-import { Drop, dropReason } from "./candidate_filter";
-import { RequestEstimate, estimateCostUsd, estimateLatencyMs } from "./estimate";
+import { CandidateTable, Drop } from "./candidates";
 import { nextRandom } from "./random";
 
-@inline function modelAt(cfg: RouterConfig, route: RouteSpec, slot: i32): ModelSpec {
-  return unchecked(cfg.models[unchecked(route.candidates[slot])]);
+// Balanced: each metric min-max normalised among survivors (1 for the best; a metric equal for
+// all counts fully), weighted and summed. Normalisation is linear, so the whole score is
+// a·quality + b·cost + c·latency + d·throughput + k with coefficients fixed per decision.
+class LinearScore {
+  quality: f64 = 0; cost: f64 = 0; latency: f64 = 0; throughput: f64 = 0; constant: f64 = 0;
+}
+const balanced = new LinearScore();
+
+// Adds weight·(x − lo)/(hi − lo) (higher is better) or weight·(hi − x)/(hi − lo); returns x's factor.
+@inline function term(weight: f64, lo: f64, hi: f64, higherIsBetter: bool, s: LinearScore): f64 {
+  if (!(hi > lo)) { s.constant += weight; return 0; }
+  const factor = weight / (hi - lo);
+  s.constant += higherIsBetter ? -lo * factor : hi * factor;
+  return higherIsBetter ? factor : -factor;
 }
 
-// The metric a single-criterion strategy maximises (costs and latencies are negated).
-function singleScore(cfg: RouterConfig, route: RouteSpec, slot: i32, e: RequestEstimate): f64 {
-  const m = modelAt(cfg, route, slot);
+function prepareBalanced(route: RouteSpec, t: CandidateTable): void {
+  const s = balanced;
+  s.constant = 0;
+  s.quality = term(route.weightQuality, t.qualityLo, t.qualityHi, true, s);
+  s.cost = term(route.weightPrice, t.costLo, t.costHi, false, s);
+  s.latency = term(route.weightLatency, t.latencyLo, t.latencyHi, false, s);
+  s.throughput = term(route.weightThroughput, t.throughputLo, t.throughputHi, true, s);
+}
+
+// The strategy's score for one survivor; `strategy` is a constant in each specialised loop below.
+@inline function scoreOf(strategy: Strategy, t: CandidateTable, slot: i32): f64 {
+  switch (strategy) {
+    case Strategy.Price: return -unchecked(t.cost[slot]);
+    case Strategy.Latency: return -unchecked(t.latency[slot]);
+    case Strategy.Throughput: return unchecked(t.throughput[slot]);
+    case Strategy.Quality: return unchecked(t.quality[slot]);
+    default: {
+      const s = balanced;
+      return s.quality * unchecked(t.quality[slot]) + s.cost * unchecked(t.cost[slot]) +
+        s.latency * unchecked(t.latency[slot]) + s.throughput * unchecked(t.throughput[slot]) + s.constant;
+    }
+  }
+}
+
+// Scores every survivor and returns the best slot.
+@inline function pickBestBy(strategy: Strategy, t: CandidateTable): i32 {
+  let best = -1;
+  let bestScore = -Infinity;
+  for (let slot = 0; slot < t.count; slot++) {
+    if (unchecked(t.drop[slot]) != Drop.None) continue;
+    const score = scoreOf(strategy, t, slot);
+    unchecked(t.score[slot] = score);
+    if (best < 0 || score > bestScore) { best = slot; bestScore = score; }
+  }
+  return best;
+}
+
+function pickBest(route: RouteSpec, t: CandidateTable): i32 {
   switch (route.strategy) {
-    case Strategy.Price: return -estimateCostUsd(m, e);
-    case Strategy.Latency: return -estimateLatencyMs(m, e);
-    case Strategy.Throughput: return m.tokensPerSecond;
-    default: return unchecked(route.candidateQuality[slot]);
+    case Strategy.Price: return pickBestBy(Strategy.Price, t);
+    case Strategy.Latency: return pickBestBy(Strategy.Latency, t);
+    case Strategy.Throughput: return pickBestBy(Strategy.Throughput, t);
+    case Strategy.Quality: return pickBestBy(Strategy.Quality, t);
+    default:
+      prepareBalanced(route, t);
+      return pickBestBy(Strategy.Balanced, t);
   }
 }
 
-function pickBest(cfg: RouterConfig, route: RouteSpec, e: RequestEstimate): i32 {
-  let best = -1;
-  let bestScore = -Infinity;
-  for (let slot = 0; slot < route.candidates.length; slot++) {
-    if (dropReason(cfg, route, slot, e) != Drop.None) continue;
-    const score = singleScore(cfg, route, slot, e);
-    if (best < 0 || score > bestScore) { best = slot; bestScore = score; }
-  }
-  return best;
-}
-
-// Min-max normalisation among survivors, 1 for the best; a metric equal for all counts fully.
-@inline function higherIsBetter(x: f64, lo: f64, hi: f64): f64 {
-  return hi > lo ? (x - lo) / (hi - lo) : 1;
-}
-
-@inline function lowerIsBetter(x: f64, lo: f64, hi: f64): f64 {
-  return hi > lo ? (hi - x) / (hi - lo) : 1;
-}
-
-function pickBalanced(cfg: RouterConfig, route: RouteSpec, e: RequestEstimate): i32 {
-  let qLo = Infinity, qHi = -Infinity, cLo = Infinity, cHi = -Infinity;
-  let lLo = Infinity, lHi = -Infinity, tLo = Infinity, tHi = -Infinity;
-  let survivors = 0;
-  for (let slot = 0; slot < route.candidates.length; slot++) {
-    if (dropReason(cfg, route, slot, e) != Drop.None) continue;
-    const m = modelAt(cfg, route, slot);
-    const q = unchecked(route.candidateQuality[slot]), c = estimateCostUsd(m, e);
-    const l = estimateLatencyMs(m, e), t = m.tokensPerSecond;
-    qLo = Math.min(qLo, q); qHi = Math.max(qHi, q);
-    cLo = Math.min(cLo, c); cHi = Math.max(cHi, c);
-    lLo = Math.min(lLo, l); lHi = Math.max(lHi, l);
-    tLo = Math.min(tLo, t); tHi = Math.max(tHi, t);
-    survivors++;
-  }
-  if (survivors == 0) return -1;
-  let best = -1;
-  let bestScore = -Infinity;
-  for (let slot = 0; slot < route.candidates.length; slot++) {
-    if (dropReason(cfg, route, slot, e) != Drop.None) continue;
-    const m = modelAt(cfg, route, slot);
-    const score =
-      route.weightQuality * higherIsBetter(unchecked(route.candidateQuality[slot]), qLo, qHi) +
-      route.weightPrice * lowerIsBetter(estimateCostUsd(m, e), cLo, cHi) +
-      route.weightLatency * lowerIsBetter(estimateLatencyMs(m, e), lLo, lHi) +
-      route.weightThroughput * higherIsBetter(m.tokensPerSecond, tLo, tHi);
-    if (best < 0 || score > bestScore) { best = slot; bestScore = score; }
-  }
-  return best;
-}
-
-function pickRandom(cfg: RouterConfig, route: RouteSpec, e: RequestEstimate): i32 {
+// Weighted by each model's `weight`; the score is the weight, so alternates follow weight order.
+function pickRandom(cfg: RouterConfig, route: RouteSpec, t: CandidateTable): i32 {
   let total: f64 = 0;
   let first = -1;
-  for (let slot = 0; slot < route.candidates.length; slot++) {
-    if (dropReason(cfg, route, slot, e) != Drop.None) continue;
+  for (let slot = 0; slot < t.count; slot++) {
+    if (unchecked(t.drop[slot]) != Drop.None) continue;
     if (first < 0) first = slot;
-    total += modelAt(cfg, route, slot).weight;
+    const w = modelAt(cfg, route, slot).weight;
+    unchecked(t.score[slot] = w);
+    total += w;
   }
   if (first < 0 || total <= 0) return first;
   let ticket = nextRandom() * total;
   let last = first;
-  for (let slot = 0; slot < route.candidates.length; slot++) {
-    if (dropReason(cfg, route, slot, e) != Drop.None) continue;
-    const w = modelAt(cfg, route, slot).weight;
+  for (let slot = 0; slot < t.count; slot++) {
+    if (unchecked(t.drop[slot]) != Drop.None) continue;
+    const w = unchecked(t.score[slot]);
     if (w <= 0) continue;
     last = slot;
     if (ticket < w) return slot;
@@ -94,9 +96,13 @@ function pickRandom(cfg: RouterConfig, route: RouteSpec, e: RequestEstimate): i3
   return last; // rounding left the ticket past the end
 }
 
+@inline function modelAt(cfg: RouterConfig, route: RouteSpec, slot: i32): ModelSpec {
+  return unchecked(cfg.models[unchecked(route.candidates[slot])]);
+}
+
 // The chosen slot in route.candidates, or -1 when no candidate survives the filter.
-export function rankCandidates(cfg: RouterConfig, route: RouteSpec, e: RequestEstimate): i32 {
-  if (route.strategy == Strategy.Balanced) return pickBalanced(cfg, route, e);
-  if (route.strategy == Strategy.Random) return pickRandom(cfg, route, e);
-  return pickBest(cfg, route, e);
+export function rankCandidates(cfg: RouterConfig, route: RouteSpec, t: CandidateTable): i32 {
+  if (t.survivors == 0) return -1;
+  if (route.strategy == Strategy.Random) return pickRandom(cfg, route, t);
+  return pickBest(route, t);
 }
