@@ -273,6 +273,8 @@ export class ProxyWasmHost implements VmCore {
   vmFailed = false;
   /** The VM was torn down (a configuration canary after its check). */
   killed = false;
+  /** This VM is a configuration canary (started, configured, then killed). */
+  canary = false;
   failure?: string;
   logs: LogEntry[] = [];
   readonly router: Router;
@@ -575,6 +577,7 @@ export class ProxyWasmHost implements VmCore {
     if (this.logs.length >= this.maxLogs) this.logs.splice(0, Math.max(1, this.maxLogs >> 4));
     this.logs.push(entry);
     this.requestLogs?.push(entry);
+    this.process.log({ thread: this.thread, canary: this.canary, ...entry });
   }
 
   now(): bigint {

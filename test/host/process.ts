@@ -35,6 +35,8 @@ export class EnvoyProcess {
   readonly vms: ProxyWasmHost[] = [];
   readonly workers: ProxyWasmHost[] = [];
   mainThread: ProxyWasmHost | null = null;
+  /** Every log line of every VM, in the order they were written, with the VM's thread. */
+  readonly logs: Array<{ thread: string; canary: boolean; level: number; message: string; contextId: number }> = [];
   private readonly pending: Array<() => void> = [];
   private draining = false;
 
@@ -64,14 +66,14 @@ export class EnvoyProcess {
     const { workers = 1, mainThread = true, ...load } = options;
     if (mainThread) {
       const plugins = ProxyWasmHost.pluginsOf(load);
-      const main = await ProxyWasmHost.load({ ...load, process: this, deferPlugins: true });
+      const main = await ProxyWasmHost.load({ ...load, process: this, deferPlugins: true, thread: "main" });
       for (const p of plugins) {
-        const canary = await ProxyWasmHost.load({ ...load, process: this, deferPlugins: true, thread: "canary" });
+        const canary = await ProxyWasmHost.load({ ...load, process: this, deferPlugins: true, thread: "main" });
+        canary.canary = true;
         canary.startPlugin(p);
         canary.kill();
         main.startPlugin(p);
       }
-      main.thread = "main";
       this.mainThread = main;
     }
     const out: ProxyWasmHost[] = [];
@@ -115,6 +117,12 @@ export class EnvoyProcess {
   /** The wasm stats part of /stats/prometheus (Envoy's output with ?filter=wasmcustom). */
   prometheus(tags?: StatsTag[], opts: { usedOnly?: boolean } = {}): string {
     return this.stats.prometheus(tags ?? this.statsTags, opts);
+  }
+
+  /** Keeps the process-wide log bounded (the newest 200000 lines). */
+  log(entry: EnvoyProcess["logs"][number]): void {
+    if (this.logs.length >= 200_000) this.logs.splice(0, 20_000);
+    this.logs.push(entry);
   }
 
   register(vm: ProxyWasmHost): void {
