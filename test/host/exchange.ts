@@ -146,6 +146,8 @@ export class Exchange {
   private readonly tried = new Set<number>();
   private sawUpstreamHeaders = false;
   private client: ClientResponse | null = null;
+  /** The response header map the HCM sent (what on_log reads). */
+  private responseMap: HeaderMap | null = null;
   private responded = false;
   private readonly record: ExchangeRecord = { attempts: [], client: null, flags: 0n };
 
@@ -425,10 +427,9 @@ export class Exchange {
       if (clientLeft) for (const a of this.attempts) a.finished = true;
       return;
     }
-    const final = this.client ? new HeaderMap(this.client.headers.map(([k, v]) => [k, v] as [string, string])) : null;
     this.s.accessLog = {
       request: this.s.headers,
-      response: final,
+      response: this.responseMap,
       trailers: this.client?.trailers ? new HeaderMap(this.client.trailers) : null,
     };
     try {
@@ -691,6 +692,7 @@ export class Exchange {
     const fn = this.host.fns.responseHeaders;
     if (!fn || this.host.vmFailed) {
       ctx.respHeadersHeld = false;
+      ctx.respHeadersSent = true;
       return true;
     }
     const raw = this.host.callStream(ctx, fn, ctx.id, map.size, eos ? 1 : 0);
@@ -699,6 +701,7 @@ export class Exchange {
     if (ctx === this.s) this.s.returns.push({ callback: "on_response_headers", raw, converted: conv, localReply: false });
     if (conv === HeadersStatus.Continue || conv === HeadersStatus.ContinueAndEndStream) {
       ctx.respHeadersHeld = false;
+      ctx.respHeadersSent = true;
       return true;
     }
     return false;
@@ -730,8 +733,10 @@ export class Exchange {
       const out = visible.bytes().slice();
       ctx.respBuffered = new BodyBuffer();
       ctx.respBuffering = false;
-      const releasedHeaders = ctx.respHeadersHeld;
-      ctx.respHeadersHeld = false;
+      // Headers a StopIteration held go on now. Envoy keeps response_headers_ set, though: the
+      // filter can still edit the map afterwards (it no longer reaches the client).
+      const releasedHeaders = ctx.respHeadersHeld && !ctx.respHeadersSent;
+      ctx.respHeadersSent = true;
       return { out, releasedHeaders };
     }
     if (conv === DataStatus.StopIterationAndBuffer || conv === DataStatus.StopIterationAndWatermark) {
@@ -793,16 +798,20 @@ export class Exchange {
     return c;
   }
 
-  /** The HCM finishes the headers after the filters: hop-by-hop headers go, date and server come. */
+  /**
+   * The HCM finishes the headers after the filters, in the same map: hop-by-hop headers go, date
+   * and server come. The access log (on_log) later reads this map, edits made after it was sent
+   * included.
+   */
   private sendClientHeaders(map: HeaderMap): void {
     const c = this.ensureClient();
-    const out = map.clone();
-    for (const h of ["connection", "transfer-encoding", "keep-alive"]) out.remove(h);
-    if (!out.has("date")) out.add("date", httpDate(this.clock.now()));
-    out.replace("server", "envoy");
-    if (this.req.connectionClose) out.add("connection", "close");
-    c.headers = out.entries;
-    c.status = Number(out.first(":status"));
+    for (const h of ["connection", "transfer-encoding", "keep-alive"]) map.remove(h);
+    if (!map.has("date")) map.add("date", httpDate(this.clock.now()));
+    map.replace("server", "envoy");
+    if (this.req.connectionClose) map.add("connection", "close");
+    this.responseMap = map;
+    c.headers = map.clone().entries;
+    c.status = Number(map.first(":status"));
     c.headersAtMs = this.nowMs() - this.startMs();
   }
 

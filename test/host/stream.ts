@@ -136,6 +136,8 @@ export class StreamState {
   /** response_headers_: set while the response-headers callback (or a stop) holds them. */
   respHeaders: HeaderMap | null = null;
   respHeadersHeld = false;
+  /** The response headers went on (to the next filter or the client). */
+  respHeadersSent = false;
   respTrailers: HeaderMap | null = null;
   /** Response body visible through buffer type 1 in the current callback. */
   respBody: BodyBuffer | null = null;

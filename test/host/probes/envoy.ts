@@ -4,8 +4,8 @@
 // One Envoy, two listeners sharing ONE Wasm VM (same vm_config):
 //   listener "a":    [wasm root_id "a"] → router
 //   listener "fo":   [wasm root_id "down"] → router{ upstream_http_filters: [wasm root_id "up", upstream_codec] }
-// Routes (both listeners): /p1 → cluster p1 (route timeout 400 ms); /agg → aggregate [p1, p2] with
-// retries (previous_priorities); /dead → a cluster whose port refuses connections; /empty → a cluster
+// Routes (both listeners): /p1 → cluster p1 (route timeout 400 ms); /agg → aggregate [p1, p2] and
+// /agg2 → aggregate [dead, p2], both with retries (previous_priorities); /dead → a cluster whose port refuses connections; /empty → a cluster
 // without endpoints; anything else → cluster_header x-cluster (cluster not found when unknown).
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -164,39 +164,37 @@ function wasmFilter(o: ProbeEnvoyOptions, rootId: string, script: string, upstre
 function routes(o: ProbeEnvoyOptions): any[] {
   return [
     { match: { prefix: "/p1" }, name: "r-p1", route: { cluster: "p1", timeout: "0.4s" } },
-    {
-      match: { prefix: "/agg" },
-      name: "r-agg",
-      route: {
-        cluster: "agg",
-        timeout: "5s",
-        retry_policy: {
-          retry_on: "5xx,reset,connect-failure,retriable-status-codes",
-          retriable_status_codes: [429],
-          num_retries: o.numRetries ?? 1,
-          ...(o.perTryTimeoutMs ? { per_try_timeout: `${o.perTryTimeoutMs / 1000}s` } : {}),
-          retry_back_off: { base_interval: "0.001s", max_interval: "0.002s" },
-          retry_priority: {
-            name: "envoy.retry_priorities.previous_priorities",
-            typed_config: {
-              "@type": "type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig",
-              update_frequency: 1,
-            },
-          },
-          retry_host_predicate: [
-            {
-              name: "envoy.retry_host_predicates.previous_hosts",
-              typed_config: { "@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate" },
-            },
-          ],
-          host_selection_retry_max_attempts: 3,
-        },
-      },
-    },
+    { match: { prefix: "/agg2" }, name: "r-agg2", route: { cluster: "agg2", timeout: "5s", retry_policy: aggRetry(o) } },
+    { match: { prefix: "/agg" }, name: "r-agg", route: { cluster: "agg", timeout: "5s", retry_policy: aggRetry(o) } },
     { match: { prefix: "/dead" }, name: "r-dead", route: { cluster: "dead" } },
     { match: { prefix: "/empty" }, name: "r-empty", route: { cluster: "empty" } },
     { match: { prefix: "/" }, name: "r-header", route: { cluster_header: "x-cluster" } },
   ];
+}
+
+/** Retries across the aggregate's children: each retry on the next priority (provider). */
+function aggRetry(o: ProbeEnvoyOptions): any {
+  return {
+    retry_on: "5xx,reset,connect-failure,retriable-status-codes",
+    retriable_status_codes: [429],
+    num_retries: o.numRetries ?? 1,
+    ...(o.perTryTimeoutMs ? { per_try_timeout: `${o.perTryTimeoutMs / 1000}s` } : {}),
+    retry_back_off: { base_interval: "0.001s", max_interval: "0.002s" },
+    retry_priority: {
+      name: "envoy.retry_priorities.previous_priorities",
+      typed_config: {
+        "@type": "type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig",
+        update_frequency: 1,
+      },
+    },
+    retry_host_predicate: [
+      {
+        name: "envoy.retry_host_predicates.previous_hosts",
+        typed_config: { "@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate" },
+      },
+    ],
+    host_selection_retry_max_attempts: 3,
+  };
 }
 
 function listener(o: ProbeEnvoyOptions, name: string, filters: any[], upstreamFilters: any[] | null): any {
@@ -275,21 +273,26 @@ export function probeEnvoyConfig(o: ProbeEnvoyOptions, ports: { p1: number; p2: 
         staticCluster("p2", ports.p2, { name: "p2", key: "k2" }),
         staticCluster("dead", ports.dead, { name: "dead" }),
         staticCluster("empty", null, {}),
-        {
-          name: "agg",
-          connect_timeout: "1s",
-          lb_policy: "CLUSTER_PROVIDED",
-          cluster_type: {
-            name: "envoy.clusters.aggregate",
-            typed_config: { "@type": "type.googleapis.com/envoy.extensions.clusters.aggregate.v3.ClusterConfig", clusters: ["p1", "p2"] },
-          },
-        },
+        aggregate("agg", ["p1", "p2"]),
+        aggregate("agg2", ["dead", "p2"]),
       ],
     },
   };
   if (o.statsFlushIntervalMs) cfg.stats_flush_interval = `${o.statsFlushIntervalMs / 1000}s`;
   if (o.statsTags) cfg.stats_config = { stats_tags: o.statsTags.map((t) => ({ tag_name: t.tag_name, regex: t.regex })) };
   return cfg;
+}
+
+function aggregate(name: string, clusters: string[]): any {
+  return {
+    name,
+    connect_timeout: "1s",
+    lb_policy: "CLUSTER_PROVIDED",
+    cluster_type: {
+      name: "envoy.clusters.aggregate",
+      typed_config: { "@type": "type.googleapis.com/envoy.extensions.clusters.aggregate.v3.ClusterConfig", clusters },
+    },
+  };
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -92,6 +92,7 @@ resp_headers[edit] hadd 2 content-type changed
 resp_headers[edit] hdel 2 x-del
 resp_headers[edit] hrep 2 x-mid m2
 resp_headers[edit] hdrs 2
+resp_headers[resphold] ret 1
 resp_body buf 1
 resp_body hadd 2 x-late 1
 resp_body#1[buffer] ret 1
@@ -116,6 +117,11 @@ req_headers hadd 0 x-up a
 req_headers hdel 0 content-length
 req_body buf 0
 req_body[replace] setbuf 0 0 size new-body
+req_headers[uphold] ret 1
+req_body[uphold] retne 1
+req_body[uphold] setbuf 0 0 size new-body
+req_body[uphold] hrep 0 content-length 8
+req_body[uphold] hdrs 0
 resp_headers hdrs 2
 resp_headers prop response.code
 resp_headers prop upstream.request_attempt_count
@@ -132,9 +138,11 @@ export interface Scenario {
   name: string;
   listener: "a" | "fo";
   path: string;
+  method?: string;
   headers?: Record<string, string>;
-  /** Request body as the client writes it (Node sends it, then an empty end-of-stream frame). */
-  body?: string;
+  /** Request body as the client writes it (Node sends it, then an empty end-of-stream frame);
+   *  null: no body at all (the headers end the request). Default "{}". */
+  body?: string | null;
   /** Host-form answers, one per attempt (the Envoy mock gets the same). */
   answers: AttemptAnswer[];
   clientAbortAt?: number;
@@ -194,6 +202,18 @@ export const SCENARIOS: Scenario[] = [
   { name: "failover-reset-twice", listener: "fo", path: "/agg", answers: [{ envoy: "reset-before-response" }, { envoy: "reset-before-response" }] },
   { name: "midstream-reset", listener: "fo", path: "/agg", answers: [ok([[0, "start"]], {}, { resetAfterChunks: 1 }), ok([[0, "never"]])] },
   { name: "client-abort-failover", listener: "fo", path: "/agg", answers: [ok([[0, "one"], [300, "two"]])], clientAbortAt: 150 },
+  { name: "get-without-body", listener: "fo", path: "/agg", method: "GET", body: null, answers: [ok([[0, "got"]])] },
+  { name: "empty-response", listener: "a", path: "/p1", answers: [ok([], { "content-length": "0" })] },
+  { name: "hold-response-headers", listener: "a", path: "/p1", headers: { "x-case": "resphold" }, answers: [ok([[0, "x"], [30, "y"]])] },
+  {
+    name: "upstream-filter-holds-and-rewrites",
+    listener: "fo",
+    path: "/agg",
+    headers: { "x-case": "uphold" },
+    body: '{"model":"x"}',
+    answers: [ok([[0, "p1 down"]], {}, { status: 503 }), ok([[0, "from p2"]])],
+  },
+  { name: "failover-connect-failure", listener: "fo", path: "/agg2", answers: [{ envoy: "connect-failure" }, ok([[0, "p2 after refusal"]])] },
 ];
 
 // ------------------------------------------------------------------------------------------------
@@ -211,6 +231,14 @@ const ROUTES: Record<string, { name: string; cluster?: string; route: RouteSpec 
   "/agg": {
     name: "r-agg",
     cluster: "agg",
+    route: {
+      timeoutMs: 5000,
+      retryPolicy: { retryOn: "5xx,reset,connect-failure,retriable-status-codes", retriableStatusCodes: [429], numRetries: 1, previousPriorities: true, backOffMs: 1 },
+    },
+  },
+  "/agg2": {
+    name: "r-agg2",
+    cluster: "agg2",
     route: {
       timeoutMs: 5000,
       retryPolicy: { retryOn: "5xx,reset,connect-failure,retriable-status-codes", retriableStatusCodes: [429], numRetries: 1, previousPriorities: true, backOffMs: 1 },
@@ -240,13 +268,16 @@ function toMock(a: AttemptAnswer): MockAnswer {
 
 export async function runInEnvoy(env: ProbeEnvoy, sc: Scenario): Promise<Observed> {
   const key = `k-${sc.name}`;
-  env.upstreams.script(key, (sc.answers.length ? sc.answers : [{ status: 200 }]).map(toMock));
+  // Connection refusals never reach a mock: they are not among its answers.
+  const reaching = sc.answers.filter((a) => !("envoy" in a) || a.envoy === "reset-before-response");
+  env.upstreams.script(key, (reaching.length ? reaching : [{ status: 200 }]).map(toMock));
   const before = env.traces().length;
   const seenBefore = env.upstreams.seen.length;
   const headers: Record<string, string> = { "x-probe-key": key, "x-cluster": ROUTES[sc.path]?.cluster ?? "", ...(sc.headers ?? {}) };
   for (const k of Object.keys(headers)) if (headers[k] === "") delete headers[k];
   const port = sc.listener === "a" ? env.ports.a : env.ports.fo;
-  const r: ClientResult = await send({ port, path: sc.path, headers, body: sc.body ?? "{}", abortAfterMs: sc.clientAbortAt });
+  const body = sc.body === null ? undefined : (sc.body ?? "{}");
+  const r: ClientResult = await send({ port, path: sc.path, method: sc.method, headers, body, abortAfterMs: sc.clientAbortAt });
   // Wait for the stream's on_delete of the downstream context.
   const root = sc.listener === "a" ? "a" : "down";
   for (let i = 0; i < 150 && !env.traces().slice(before).some((t) => t.root === root && t.cb === "delete"); i++) {
@@ -286,6 +317,7 @@ export async function startHostWorld(wasm: string, ports: { p1: number; p2: numb
       dead: { hosts: [{ address: `127.0.0.1:${ports.dead}`, metadata: md("dead") }] },
       empty: { hosts: [] },
       agg: { aggregate: ["p1", "p2"] },
+      agg2: { aggregate: ["dead", "p2"] },
     },
   };
   const proc = new EnvoyProcess({ statsTags: STATS_TAGS, statsFlushIntervalMs: 1000 });
@@ -310,13 +342,13 @@ export function runInHost(w: HostWorld, sc: Scenario, authority: string): Observ
   const headers: Record<string, string> = { "x-probe-key": key, "x-cluster": route?.cluster ?? "", ...(sc.headers ?? {}) };
   for (const k of Object.keys(headers)) if (headers[k] === "") delete headers[k];
   const logsBefore = w.worker.logs.length;
-  const body = sc.body ?? "{}";
   const req: RequestOptions = {
     plugin: sc.listener === "a" ? "a" : "down",
     path: sc.path,
+    method: sc.method,
     authority,
     headers,
-    chunks: [body, ""],
+    ...(sc.body === null ? {} : { chunks: [sc.body ?? "{}", ""] }),
     routeName: route?.name ?? "r-header",
     route: route?.route ?? {},
     response: sc.answers.length ? sc.answers : [{ status: 200 }],

@@ -6,6 +6,7 @@
 // Script: one instruction per line (or separated by ';'): `<callback>[#n|@n] <op> <args...>`.
 //   callback: create vm_start configure tick queue req_headers req_body req_trailers resp_headers
 //             resp_body resp_trailers log done delete   (`*` = every stream callback)
+//   `retne <n>`: like `ret`, but only when the callback's end_of_stream is 0.
 //   #n: only on the n-th call of that callback in this stream context; @n: n-th call for this root.
 //   [case]: only in streams whose request carried `x-case: <case>` (read at request headers).
 //   Arguments are split on spaces; `%20` in an argument is a space, `%3B` a ';', `%0A` a newline.
@@ -202,6 +203,7 @@ class Stream {
 }
 
 const roots = new Map<u32, Root>();
+let currentEos: u32 = 0;
 const streams = new Map<u32, Stream>();
 
 function parseScript(text: string): Step[] {
@@ -249,6 +251,7 @@ function runSteps(root: Root | null, stream: Stream | null, ctx: u32, cb: string
     if (st.rootNth > 0 && st.rootNth != rootN) continue;
     if (st.onlyCase.length > 0 && (stream === null || stream!.caseName != st.onlyCase)) continue;
     if (st.op == "ret") { result = <i32>parseU32(st.args[0]); continue; }
+    if (st.op == "retne") { if (currentEos == 0) result = <i32>parseU32(st.args[0]); continue; }
     const text = run(r, st, size);
     trace(r.name, ctx, cb, st.op + " " + st.args.join(" ") + " -> " + text);
   }
@@ -444,7 +447,8 @@ export function proxy_on_queue_ready(root: u32, token: u32): void {
   runSteps(r, null, root, "queue", 0, 0);
 }
 
-function streamCb(ctx: u32, cb: string, info: string, size: u32, dflt: i32): i32 {
+function streamCb(ctx: u32, cb: string, info: string, size: u32, dflt: i32, eos: u32 = 0): i32 {
+  currentEos = eos;
   const s = streams.has(ctx) ? streams.get(ctx) : null;
   const r = s !== null ? s!.root : null;
   trace(r !== null ? r!.name : "?", ctx, cb, info);
@@ -457,19 +461,19 @@ export function proxy_on_request_headers(ctx: u32, n: u32, eos: u32): u32 {
     clearOut();
     if (proxy_get_header_map_value(0, p(k), k.byteLength, OUT, OUT + 4) == 0) streams.get(ctx).caseName = String.UTF8.decodeUnsafe(outPtr(), outLen());
   }
-  return <u32>streamCb(ctx, "req_headers", "n=" + n.toString() + " eos=" + eos.toString(), n, 0);
+  return <u32>streamCb(ctx, "req_headers", "n=" + n.toString() + " eos=" + eos.toString(), n, 0, eos);
 }
 export function proxy_on_request_body(ctx: u32, size: u32, eos: u32): u32 {
-  return <u32>streamCb(ctx, "req_body", "size=" + size.toString() + " eos=" + eos.toString(), size, 0);
+  return <u32>streamCb(ctx, "req_body", "size=" + size.toString() + " eos=" + eos.toString(), size, 0, eos);
 }
 export function proxy_on_request_trailers(ctx: u32, n: u32): u32 {
   return <u32>streamCb(ctx, "req_trailers", "n=" + n.toString(), n, 0);
 }
 export function proxy_on_response_headers(ctx: u32, n: u32, eos: u32): u32 {
-  return <u32>streamCb(ctx, "resp_headers", "n=" + n.toString() + " eos=" + eos.toString(), n, 0);
+  return <u32>streamCb(ctx, "resp_headers", "n=" + n.toString() + " eos=" + eos.toString(), n, 0, eos);
 }
 export function proxy_on_response_body(ctx: u32, size: u32, eos: u32): u32 {
-  return <u32>streamCb(ctx, "resp_body", "size=" + size.toString() + " eos=" + eos.toString(), size, 0);
+  return <u32>streamCb(ctx, "resp_body", "size=" + size.toString() + " eos=" + eos.toString(), size, 0, eos);
 }
 export function proxy_on_response_trailers(ctx: u32, n: u32): u32 {
   return <u32>streamCb(ctx, "resp_trailers", "n=" + n.toString(), n, 0);
