@@ -165,6 +165,7 @@ function routes(o: ProbeEnvoyOptions): any[] {
   return [
     { match: { prefix: "/p1" }, name: "r-p1", route: { cluster: "p1", timeout: "0.4s" } },
     { match: { prefix: "/agg2" }, name: "r-agg2", route: { cluster: "agg2", timeout: "5s", retry_policy: aggRetry(o) } },
+    { match: { prefix: "/agg3" }, name: "r-agg3", route: { cluster: "agg", timeout: "5s", retry_policy: { ...aggRetry(o), num_retries: 2 } } },
     { match: { prefix: "/agg" }, name: "r-agg", route: { cluster: "agg", timeout: "5s", retry_policy: aggRetry(o) } },
     { match: { prefix: "/dead" }, name: "r-dead", route: { cluster: "dead" } },
     { match: { prefix: "/empty" }, name: "r-empty", route: { cluster: "empty" } },

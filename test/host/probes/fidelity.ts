@@ -214,6 +214,12 @@ export const SCENARIOS: Scenario[] = [
     answers: [ok([[0, "p1 down"]], {}, { status: 503 }), ok([[0, "from p2"]])],
   },
   { name: "failover-connect-failure", listener: "fo", path: "/agg2", answers: [{ envoy: "connect-failure" }, ok([[0, "p2 after refusal"]])] },
+  {
+    name: "failover-wraps-around",
+    listener: "fo",
+    path: "/agg3",
+    answers: [ok([[0, "p1 down"]], {}, { status: 503 }), ok([[0, "p2 down"]], {}, { status: 503 }), ok([[0, "third"]])],
+  },
 ];
 
 // ------------------------------------------------------------------------------------------------
@@ -222,7 +228,7 @@ export const SCENARIOS: Scenario[] = [
 export interface Observed {
   traces: string[];
   client: { status: number; headers: Array<[string, string]>; chunks: Array<{ atMs: number; text: string }>; text: string; trailers: Record<string, string>; aborted: boolean };
-  /** Bodies the upstreams received, per attempt. */
+  /** What the upstreams received, per attempt: "<cluster> <framing> <body>". */
   upstreamBodies: string[];
 }
 
@@ -242,6 +248,14 @@ const ROUTES: Record<string, { name: string; cluster?: string; route: RouteSpec 
     route: {
       timeoutMs: 5000,
       retryPolicy: { retryOn: "5xx,reset,connect-failure,retriable-status-codes", retriableStatusCodes: [429], numRetries: 1, previousPriorities: true, backOffMs: 1 },
+    },
+  },
+  "/agg3": {
+    name: "r-agg3",
+    cluster: "agg",
+    route: {
+      timeoutMs: 5000,
+      retryPolicy: { retryOn: "5xx,reset,connect-failure,retriable-status-codes", retriableStatusCodes: [429], numRetries: 2, previousPriorities: true, backOffMs: 1 },
     },
   },
   "/dead": { name: "r-dead", cluster: "dead", route: {} },
@@ -295,7 +309,9 @@ export async function runInEnvoy(env: ProbeEnvoy, sc: Scenario): Promise<Observe
       trailers: r.trailers,
       aborted: r.aborted || r.error !== undefined,
     },
-    upstreamBodies: env.upstreams.seen.slice(seenBefore).map((s) => s.body),
+    upstreamBodies: env.upstreams.seen
+      .slice(seenBefore)
+      .map((s) => `${s.upstream} ${s.headers["content-length"] !== undefined ? `cl=${s.headers["content-length"]}` : s.headers["transfer-encoding"] ?? "none"} ${s.body}`),
   };
 }
 
@@ -373,8 +389,16 @@ export function runInHost(w: HostWorld, sc: Scenario, authority: string): Observ
       trailers: Object.fromEntries(c?.trailers ?? []),
       aborted: c ? c.reset !== null : false,
     },
-    upstreamBodies: (r.exchange?.attempts ?? []).filter((a) => a.request && a.result !== "connect-failure").map((a) => a.request!.text),
+    upstreamBodies: (r.exchange?.attempts ?? [])
+      .filter((a) => a.request && a.result !== "connect-failure")
+      .map((a) => `${a.cluster} ${framing(a.request!.header("content-length"), a.request!.body.length)} ${a.request!.text}`),
   };
+}
+
+/** How an HTTP/1.1 codec frames a request body: content-length, chunked, or nothing at all. */
+function framing(cl: string | undefined, bodyLength: number): string {
+  if (cl !== undefined) return `cl=${cl}`;
+  return bodyLength > 0 ? "chunked" : "none";
 }
 
 // ------------------------------------------------------------------------------------------------
