@@ -443,6 +443,10 @@ export class Exchange {
 
   private answerFor(n: number): AttemptAnswer {
     const r = this.req.response;
+    if (typeof r === "function") {
+      const rec = this.attempts[n - 1].record;
+      return r({ attempt: n, cluster: rec.cluster, host: rec.host });
+    }
     const list = r === undefined ? [{ status: 200 }] : Array.isArray(r) ? r : [r];
     return list[Math.min(n, list.length) - 1];
   }

@@ -118,9 +118,10 @@ export interface RequestOptions {
   clusterName?: string;
   /** Root id of the downstream plugin that handles the request (default: the main plugin). */
   plugin?: string;
-  /** What the upstream answers, one entry per attempt (the last one repeats). Without it the
-   *  request ends once it went upstream (no response path), as before. */
-  response?: AttemptAnswer | AttemptAnswer[];
+  /** What the upstream answers: one answer, one per attempt (the last one repeats), or a function
+   *  of the attempt (number, cluster, host). Without it the request ends once it went upstream (no
+   *  response path), as before. */
+  response?: AttemptAnswer | AttemptAnswer[] | ((attempt: { attempt: number; cluster: string; host: string }) => AttemptAnswer);
   /** The client goes away this many ms after the request started (emulated clock). */
   clientAbortAt?: number;
   /** Route override for this request. */

@@ -225,6 +225,16 @@ req_body[rewrite] setbuf 0 0 size {"model":"other"}`;
     expect(r.exchange).toMatchObject({ responseCode: 503, flags: ResponseFlag.UpstreamRetryLimitExceeded });
   });
 
+  it("answers can depend on the attempt's cluster", async () => {
+    const vm = await load();
+    const r = vm.request({
+      headers: { "x-llm-upstream": "llm" },
+      response: ({ cluster }) => (cluster === "p1" ? { envoy: "connect-failure" } : { status: 200, body: `from ${cluster}` }),
+    });
+    expect(r.exchange!.attempts.map((a) => `${a.cluster}:${a.result}`)).toEqual(["p1:connect-failure", "p2:response"]);
+    expect(r.response!.text).toBe("from p2");
+  });
+
   it("no retry once the response started", async () => {
     const vm = await load();
     const r = vm.request({ headers: { "x-llm-upstream": "llm" }, response: [{ status: 200, body: [{ at: 0, data: "par" }], resetAfterChunks: 1 }, { status: 200 }] });
