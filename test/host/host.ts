@@ -736,6 +736,7 @@ export class ProxyWasmHost implements VmCore {
     const s = this.stream;
     if (!s) return Status.BAD_ARGUMENT;
     if (s.downstream) throw new Error("send_local_response from an upstream filter is not emulated");
+    if (s.inResponse) throw new Error("send_local_response during the response path is not emulated");
     s.localReplyCount++;
     // Envoy defers the reply until the VM call returns (addAfterVmCallAction); only the first counts.
     // Details: StringUtil::replaceAllEmptySpace turns every blank into '_'.
