@@ -94,6 +94,8 @@ export interface ExchangeRecord {
   flags: bigint;
   /** request.duration in ms once the stream ended. */
   durationMs?: number;
+  /** Nothing ever answered and no route timeout was set: the request hung. */
+  hung?: boolean;
 }
 
 const enc = new TextEncoder();
@@ -477,6 +479,7 @@ export class Exchange {
 
   /** Advances the process clock to `atMs` (ms since process start); false if the client left first. */
   private waitUntil(atMs: number): boolean {
+    if (!Number.isFinite(atMs)) throw new Error("the emulated clock cannot wait forever");
     const abort = this.req.clientAbortAt;
     if (abort !== undefined && this.startMs() + abort <= atMs) {
       this.clock.advanceTo(this.startMs() + abort);
@@ -504,6 +507,13 @@ export class Exchange {
       const a = this.current!;
       const ans = this.answerFor(n);
       const timeout = (): void => {
+        if (timeoutAt === Infinity) {
+          // No route timeout: the request just hangs until the client gives up (if it does).
+          this.record.hung = true;
+          const abort = this.req.clientAbortAt;
+          if (abort !== undefined) this.waitUntil(this.startMs() + abort);
+          return;
+        }
         if (!this.waitUntil(timeoutAt)) return;
         a.record.result = "response-timeout";
         this.finishAttempt(a);

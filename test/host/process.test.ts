@@ -225,6 +225,20 @@ req_body[rewrite] setbuf 0 0 size {"model":"other"}`;
     expect(r.exchange).toMatchObject({ responseCode: 503, flags: ResponseFlag.UpstreamRetryLimitExceeded });
   });
 
+  it("an upstream filter whose StopIteration is not allowed stalls the attempt: 504 at the route timeout", async () => {
+    const vm = await ProxyWasmHost.load({
+      wasm,
+      rootId: "down",
+      upstreamFilter: { rootId: "up", configuration: "req_headers ret 1", allowOnHeadersStopIteration: false },
+      clusters: ["c"],
+      route: { timeoutMs: 2000 },
+    });
+    const r = vm.request({ headers: { "x-llm-upstream": "c" }, body: "{}", response: { status: 200 } });
+    expect(r.exchange).toMatchObject({ responseCode: 504, details: "response_timeout", durationMs: 2000 });
+    const open = vm.request({ headers: { "x-llm-upstream": "c" }, body: "{}", route: { timeoutMs: 0 }, response: { status: 200 }, clientAbortAt: 30_000 });
+    expect(open.exchange).toMatchObject({ hung: true, details: "downstream_remote_disconnect", durationMs: 30_000 });
+  });
+
   it("answers can depend on the attempt's cluster", async () => {
     const vm = await load();
     const r = vm.request({
