@@ -118,6 +118,7 @@ req_headers hdel 0 content-length
 req_body buf 0
 req_body[replace] setbuf 0 0 size new-body
 req_headers[uphold] ret 1
+req_headers[stall] ret 4
 req_body[uphold] retne 1
 req_body[uphold] setbuf 0 0 size new-body
 req_body[uphold] hrep 0 content-length 8
@@ -213,6 +214,7 @@ export const SCENARIOS: Scenario[] = [
     body: '{"model":"x"}',
     answers: [ok([[0, "p1 down"]], {}, { status: 503 }), ok([[0, "from p2"]])],
   },
+  { name: "upstream-filter-stops-all", listener: "fo", path: "/p1", headers: { "x-case": "stall" }, answers: [ok([[0, "never seen"]])] },
   { name: "failover-connect-failure", listener: "fo", path: "/agg2", answers: [{ envoy: "connect-failure" }, ok([[0, "p2 after refusal"]])] },
   {
     name: "failover-wraps-around",
