@@ -71,6 +71,14 @@ export class HeaderMap {
     this.add(key, value);
   }
 
+  /** Sets the first entry's value in place (an inline header Envoy updates), else appends. */
+  setInPlace(key: string, value: string): void {
+    const k = key.toLowerCase();
+    const e = this.entries.find(([ek]) => ek === k);
+    if (e) e[1] = value;
+    else this.add(k, value);
+  }
+
   /** HeaderMap::byteSize(): what Envoy answers to proxy_get_header_map_size. */
   byteSize(): number {
     let n = 0;

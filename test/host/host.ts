@@ -1,31 +1,47 @@
-// ProxyWasmHost: one proxy-wasm VM inside an emulated Envoy (or Higress) HTTP filter chain
-// `[wasm filter] → [router with cluster_header]`. It loads a module like proxy-wasm-cpp-host,
-// creates contexts in Envoy's order and drives each request through decodeHeaders / decodeData /
-// decodeTrailers with Envoy's status conversions, buffering, limits, local replies and routing.
-// The VM lives across requests (as in Envoy); nothing is re-instantiated per request.
+// ProxyWasmHost: one proxy-wasm VM (one Envoy thread's copy) inside an emulated Envoy process.
+// It loads a module like proxy-wasm-cpp-host, starts one root context per plugin in Envoy's order,
+// answers the host calls, and drives requests through the downstream filter chain
+// `[wasm filter] → [router]`: the request path (decode.ts), then, when the test says what the
+// upstream answers, the router's attempts with an optional upstream Wasm filter per attempt,
+// retries, failover and the response path back through the filter (exchange.ts). The VM lives
+// across requests; nothing is re-instantiated.
 import { readFileSync, statSync } from "node:fs";
-import { type Abi, BufferType, DataStatus, HeadersStatus, MapType, Status, TrailersStatus } from "./abi.ts";
+import { type Abi, BufferType, MapType, Status } from "./abi.ts";
+import { runDecodePath } from "./decode.ts";
+import { Exchange, type ExchangeRecord, type RouteSpec, type UpstreamTopology } from "./exchange.ts";
 import { HeaderMap } from "./headers.ts";
 import { type BufferRef, buildImports, type VmCore } from "./imports.ts";
 import { checkImports, compile, detectAbi, type HostMode, linkImports, WasmLoadError } from "./loader.ts";
 import { GuestMemory } from "./memory.ts";
 import type { HeaderPairs } from "./pairs.ts";
+import { EnvoyProcess } from "./process.ts";
+import { streamProperty } from "./stream-properties.ts";
+import type { AttemptAnswer, Bytes, ClientResponse, HeaderInit } from "./response.ts";
 import { Router } from "./router.ts";
+import { VmMetrics } from "./stats.ts";
 import {
   BodyBuffer,
   type CallbackReturn,
-  convertData,
-  convertHeaders,
-  convertTrailers,
   type LocalReply,
+  type RootContext,
+  StreamInfo,
   StreamState,
 } from "./stream.ts";
 import type { ImportEntry, ExportEntry } from "./wasm-binary.ts";
 
-export { WasmLoadError, type HostMode };
+export { WasmLoadError, type HostMode, type Bytes, type HeaderInit };
 
-export type Bytes = string | Uint8Array;
-export type HeaderInit = Record<string, string | string[]> | HeaderPairs;
+/** One plugin (a Wasm filter's PluginConfig) sharing the VM: its root_id and configuration. */
+export interface PluginSpec {
+  rootId: string;
+  configuration?: Bytes;
+  /** PluginConfig.name (property plugin_name). */
+  name?: string;
+  /** allow_on_headers_stop_iteration (default: the host mode's setting). */
+  allowOnHeadersStopIteration?: boolean;
+  /** Upstream filter only: root ids of the downstream plugins whose router has it (default all). */
+  downstream?: string[];
+}
 
 export interface LoadOptions {
   /** Path to a .wasm file, or its bytes. */
@@ -33,7 +49,7 @@ export interface LoadOptions {
   /** envoy-default: Envoy without allow_on_headers_stop_iteration; envoy-allow-stop-iteration: with it
    *  (Envoy ≥ 1.35); higress: Higress's cpp-host fork (accepts 0_2_100 and its extra imports). */
   mode?: HostMode;
-  /** Plugin configuration (buffer type 7). */
+  /** Plugin configuration (buffer type 7) of the main plugin. */
   configuration?: Bytes;
   /** VM configuration (buffer type 6). */
   vmConfiguration?: Bytes;
@@ -48,6 +64,14 @@ export interface LoadOptions {
   pluginName?: string;
   rootId?: string;
   vmId?: string;
+  /** More downstream plugins in the same VM (other listeners/filters with the same vm_config). */
+  plugins?: PluginSpec[];
+  /** A plugin in the same VM running as the router's upstream HTTP filter (once per attempt). */
+  upstreamFilter?: PluginSpec;
+  /** Hosts (and aggregate clusters) behind the clusters; clusters without an entry get one host. */
+  upstream?: UpstreamTopology;
+  /** Route timeout and retry policy (Envoy defaults: 15 s timeout, no retries). */
+  route?: RouteSpec;
   /** Request buffer limit in bytes (default 1 MiB in Envoy modes, 32 KiB in Higress mode). */
   bufferLimit?: number;
   /** Emulate an Envoy older than 1.33: foreign function clear_route_cache answers NOT_FOUND. */
@@ -56,12 +80,19 @@ export interface LoadOptions {
   logLevel?: number;
   /** Keep at most this many log entries in host.logs (oldest dropped; default 100000). */
   maxLogs?: number;
-  /** Clock for proxy_get_current_time_nanoseconds / clock_time_get (ns since epoch). */
+  /** Overrides the time proxy_get_current_time_nanoseconds / clock_time_get answer (ns since
+   *  epoch). Without it the VM reads its process's emulated wall clock. */
   now?: () => bigint;
   /** Seed of the host's deterministic random_get. */
   seed?: number;
   /** Add the headers the HCM adds before filters run (x-request-id, x-forwarded-proto). Default true. */
   envoyHeaders?: boolean;
+  /** The emulated Envoy process this VM belongs to (default: a process of its own). */
+  process?: EnvoyProcess;
+  /** Label of the thread this VM runs on (logs, assertions). */
+  thread?: string;
+  /** Internal (EnvoyProcess.start): load and initialise only; plugins are started one by one. */
+  deferPlugins?: boolean;
 }
 
 export interface RequestOptions {
@@ -83,9 +114,23 @@ export interface RequestOptions {
   properties?: Record<string, Bytes>;
   routeName?: string;
   clusterName?: string;
+  /** Root id of the downstream plugin that handles the request (default: the main plugin). */
+  plugin?: string;
+  /** What the upstream answers: one answer, one per attempt (the last one repeats), or a function
+   *  of the attempt (number, cluster, host). Without it the request ends once it went upstream (no
+   *  response path), as before. */
+  response?: AttemptAnswer | AttemptAnswer[] | ((attempt: { attempt: number; cluster: string; host: string }) => AttemptAnswer);
+  /** The client goes away this many ms after the request started (emulated clock). */
+  clientAbortAt?: number;
+  /** Route override for this request. */
+  route?: RouteSpec;
+  /** The client sent `connection: close` (the HCM strips it from the request, and answers with it). */
+  connectionClose?: boolean;
 }
 
-export type Outcome = "upstream" | "local" | "stalled" | "router-404" | "too-large" | "vm-failed" | "reset";
+/** router-404: the route's cluster does not exist (Envoy answers 503 cluster_not_found; the name is
+ *  historical). envoy-reply: the router answered itself at once (no healthy upstream). */
+export type Outcome = "upstream" | "local" | "stalled" | "router-404" | "envoy-reply" | "too-large" | "vm-failed" | "reset";
 
 export interface LogEntry {
   level: number;
@@ -100,7 +145,7 @@ export interface LocalResponse {
   text: string;
   details: string;
   grpcStatus: number;
-  /** "plugin" for send_local_response, "envoy" for replies Envoy itself makes (404, 413). */
+  /** "plugin" for send_local_response, "envoy" for replies Envoy itself makes (413, 503 …). */
   source: "plugin" | "envoy";
   header(name: string): string | undefined;
   json(): any;
@@ -119,6 +164,7 @@ export interface RequestResult {
   outcome: Outcome;
   contextId: number;
   localResponse?: LocalResponse;
+  /** The request as the router sent it upstream (first attempt). */
   upstream?: UpstreamRequest;
   /** Request headers as the filter left them (the live map, also when no upstream request was made). */
   finalHeaders: HeaderMap;
@@ -137,6 +183,11 @@ export interface RequestResult {
   localReplyCount: number;
   logs: LogEntry[];
   error?: string;
+  /** Attempts the router made, what the client received, and the stream's final properties
+   *  (present when the request had a response path: `response` given, or a local reply). */
+  exchange?: ExchangeRecord;
+  /** Shortcut for exchange.client. */
+  response?: ClientResponse;
 }
 
 const dec = new TextDecoder("utf-8");
@@ -146,22 +197,27 @@ const EMPTY = new Uint8Array(0);
 const toBytes = (b: Bytes): Uint8Array => (typeof b === "string" ? enc.encode(b) : b);
 const propKey = (k: string): string => (k.includes("\0") ? k : k.split(".").join("\0"));
 
-class VmFailure extends Error {}
+export class VmFailure extends Error {}
 
-function lookup(pairs: HeaderPairs, name: string): string | undefined {
+export function lookup(pairs: HeaderPairs, name: string): string | undefined {
   const k = name.toLowerCase();
   for (const [hk, hv] of pairs) if (hk === k) return hv;
   return undefined;
 }
 
-function makeLocal(r: LocalReply, source: "plugin" | "envoy"): LocalResponse {
-  // Envoy's encodeLocalReply: :status, then the filter's extra headers, then content-length and
-  // (only when the body is non-empty and no content-type was given) content-type text/plain.
+/** Envoy's encodeLocalReply headers: :status, the caller's headers, content-length and (only for a
+ *  non-empty body without one) content-type text/plain. */
+export function localReplyHeaders(r: LocalReply): HeaderPairs {
   const headers: HeaderPairs = [[":status", String(r.status)], ...r.headers.map(([k, v]) => [k.toLowerCase(), v] as [string, string])];
   if (r.body.length > 0) {
     headers.push(["content-length", String(r.body.length)]);
     if (lookup(headers, "content-type") === undefined) headers.push(["content-type", "text/plain"]);
   }
+  return headers;
+}
+
+export function makeLocal(r: LocalReply, source: "plugin" | "envoy"): LocalResponse {
+  const headers = localReplyHeaders(r);
   const text = dec.decode(r.body);
   return {
     status: r.status,
@@ -178,6 +234,22 @@ function makeLocal(r: LocalReply, source: "plugin" | "envoy"): LocalResponse {
 
 let requestIdCounter = 0;
 
+/** The guest's exported callbacks, resolved once. */
+export interface GuestFns {
+  create?: Function;
+  requestHeaders?: Function;
+  requestBody?: Function;
+  requestTrailers?: Function;
+  responseHeaders?: Function;
+  responseBody?: Function;
+  responseTrailers?: Function;
+  log?: Function;
+  done?: Function;
+  delete?: Function;
+  tick?: Function;
+  queueReady?: Function;
+}
+
 export class ProxyWasmHost implements VmCore {
   // ---- VmCore state read by the host functions ----
   mem!: GuestMemory;
@@ -187,60 +259,71 @@ export class ProxyWasmHost implements VmCore {
 
   // ---- public state ----
   readonly mode: HostMode;
+  readonly process: EnvoyProcess;
+  thread: string;
+  readonly vmId: string;
   abi!: Abi;
   imports!: ImportEntry[];
   exports!: ExportEntry[];
+  /** proxy_on_configure of the main plugin returned true. */
   configured = false;
   vmStarted = false;
   /** Set once a trap (or proc_exit) killed the VM; every later request fails, as in Envoy. */
   vmFailed = false;
+  /** The VM was torn down (a configuration canary after its check). */
+  killed = false;
+  /** This VM is a configuration canary (started, configured, then killed). */
+  canary = false;
   failure?: string;
   logs: LogEntry[] = [];
   readonly router: Router;
   routeCacheClearsTotal = 0;
+  /** Root contexts in start order (id 1, 2, …). */
+  readonly roots: RootContext[] = [];
+  readonly metrics: VmMetrics;
+  readonly topology: UpstreamTopology;
+  readonly route: RouteSpec;
 
   private exportsObj!: Record<string, Function>;
   private mallocFn!: Function;
-  private fnHeaders?: Function;
-  private fnBody?: Function;
-  private fnTrailers?: Function;
-  private fnCreate!: Function;
-  private fnDone?: Function;
-  private fnDelete?: Function;
-  private fnLog?: Function;
-  private readonly rootId = 1;
-  private nextContextId = 2;
+  /** @internal */ fns: GuestFns = {};
+  private nextContextId = 1;
+  // Logs during _initialize are attributed to the first root context, as before.
   private currentContextId = 1;
+  private currentRoot: RootContext | null = null;
   private requestLogs: LogEntry[] | null = null;
-  private readonly pluginConfig: Uint8Array;
   /** Configuration handed to proxy_validate_configuration while it runs. */
   private pluginConfigOverride: Uint8Array | null = null;
+  /** Set while a root context runs on_configure (Envoy's temp_plugin_). */
+  private configuringRoot: RootContext | null = null;
   private readonly vmConfig: Uint8Array;
-  private readonly props = new Map<string, Uint8Array>();
+  /** @internal */ readonly props = new Map<string, Uint8Array>();
   private readonly streams = new Map<number, StreamState>();
   private readonly rootState = new Map<string, Uint8Array>();
   private readonly defaultBufferLimit: number;
   private readonly maxLogs: number;
-  private readonly clock: () => bigint;
+  private readonly clockOverride: (() => bigint) | undefined;
   private rng: number;
-  private readonly passStopIteration: boolean;
+  /** @internal */ readonly passStopIteration: boolean;
 
   private constructor(readonly options: LoadOptions) {
     this.mode = options.mode ?? "envoy-allow-stop-iteration";
+    this.process = options.process ?? new EnvoyProcess();
+    this.process.register(this);
+    this.thread = options.thread ?? "worker_0";
+    this.vmId = options.vmId ?? "";
+    this.metrics = new VmMetrics(this.process.stats);
     this.logLevel = options.logLevel ?? 2;
     this.maxLogs = options.maxLogs ?? 100_000;
-    this.pluginConfig = toBytes(options.configuration ?? "");
     this.vmConfig = toBytes(options.vmConfiguration ?? "");
-    this.router = new Router(options.clusterHeader ?? "x-llm-upstream", options.clusters ?? []);
+    this.topology = options.upstream ?? {};
+    this.router = new Router(options.clusterHeader ?? "x-llm-upstream", [...(options.clusters ?? []), ...Object.keys(this.topology.clusters ?? {})]);
+    this.route = options.route ?? {};
     this.defaultBufferLimit = options.bufferLimit ?? (this.mode === "higress" ? 32 * 1024 : 1024 * 1024);
     this.rng = (options.seed ?? 0x9e3779b9) >>> 0 || 1;
-    const epoch = BigInt(Date.now()) * 1_000_000n;
-    const hr0 = process.hrtime.bigint();
-    this.clock = options.now ?? (() => epoch + (process.hrtime.bigint() - hr0));
+    this.clockOverride = options.now;
     this.passStopIteration = false; // finalised once the ABI is known
-    this.props.set("plugin_name", toBytes(options.pluginName ?? "model-router"));
-    this.props.set("plugin_root_id", toBytes(options.rootId ?? ""));
-    this.props.set("plugin_vm_id", toBytes(options.vmId ?? ""));
+    this.props.set("plugin_vm_id", toBytes(this.vmId));
     for (const [k, v] of Object.entries(options.properties ?? {})) this.props.set(propKey(k), toBytes(v));
     this.applyRouteProps(this.props, options.routeName, options.clusterName);
   }
@@ -255,6 +338,16 @@ export class ProxyWasmHost implements VmCore {
       m.set("xds\0cluster_name", toBytes(cluster));
       if (this.mode === "higress") m.set("cluster_name", toBytes(cluster));
     }
+  }
+
+  /** The plugins of a load in Envoy's start order: the main one, the other downstream ones, the upstream filter. */
+  static pluginsOf(o: LoadOptions): Array<PluginSpec & { upstream: boolean }> {
+    const main: PluginSpec = { rootId: o.rootId ?? "", configuration: o.configuration, name: o.pluginName ?? "model-router" };
+    return [
+      { ...main, upstream: false },
+      ...(o.plugins ?? []).map((p) => ({ ...p, upstream: false })),
+      ...(o.upstreamFilter ? [{ ...o.upstreamFilter, upstream: true }] : []),
+    ];
   }
 
   static async load(options: LoadOptions): Promise<ProxyWasmHost> {
@@ -276,7 +369,11 @@ export class ProxyWasmHost implements VmCore {
       host.mode === "envoy-allow-stop-iteration" || (host.mode === "higress" && host.abi === "0_2_100");
     const instance = await WebAssembly.instantiate(compiled.module, linkImports(compiled.info, buildImports(host)));
     host.bind(instance);
-    host.start();
+    host.initialize();
+    if (!options.deferPlugins) {
+      for (const p of ProxyWasmHost.pluginsOf(options)) host.startPlugin(p);
+      host.process.drain();
+    }
     return host;
   }
 
@@ -288,16 +385,25 @@ export class ProxyWasmHost implements VmCore {
     // cpp-host getFunctions: malloc first, then the spec's proxy_on_memory_allocate.
     this.mallocFn = ex.malloc ?? ex.proxy_on_memory_allocate;
     if (typeof this.mallocFn !== "function") throw new WasmLoadError("Wasm module is missing malloc function.");
-    this.fnCreate = ex.proxy_on_context_create;
-    this.fnHeaders = ex.proxy_on_request_headers;
-    this.fnBody = ex.proxy_on_request_body;
-    this.fnTrailers = ex.proxy_on_request_trailers;
-    this.fnDone = ex.proxy_on_done;
-    this.fnDelete = ex.proxy_on_delete;
-    this.fnLog = ex.proxy_on_log;
+    const fn = (name: string): Function | undefined => (typeof ex[name] === "function" ? ex[name] : undefined);
+    this.fns = {
+      create: fn("proxy_on_context_create"),
+      requestHeaders: fn("proxy_on_request_headers"),
+      requestBody: fn("proxy_on_request_body"),
+      requestTrailers: fn("proxy_on_request_trailers"),
+      responseHeaders: fn("proxy_on_response_headers"),
+      responseBody: fn("proxy_on_response_body"),
+      responseTrailers: fn("proxy_on_response_trailers"),
+      log: fn("proxy_on_log"),
+      done: fn("proxy_on_done"),
+      delete: fn("proxy_on_delete"),
+      tick: fn("proxy_on_tick"),
+      queueReady: fn("proxy_on_queue_ready"),
+    };
   }
 
-  private start(): void {
+  /** _initialize / _start (cpp-host startVm), under the start-up allow-list. */
+  private initialize(): void {
     const ex = this.exportsObj;
     this.starting = true;
     let which = "";
@@ -323,27 +429,69 @@ export class ProxyWasmHost implements VmCore {
     } finally {
       this.starting = false;
     }
-    if (typeof this.fnCreate !== "function") return;
+  }
+
+  /**
+   * WasmBase::start + configure for one plugin: a new root context gets on_context_create(id, 0),
+   * on_vm_start and on_configure (every plugin's root runs on_vm_start, not just the first).
+   */
+  startPlugin(p: PluginSpec & { upstream?: boolean }): RootContext {
+    const root: RootContext = {
+      id: this.nextContextId++,
+      rootId: p.rootId,
+      name: p.name ?? "model-router",
+      configuration: toBytes(p.configuration ?? ""),
+      upstream: p.upstream ?? false,
+      passStopIteration: p.allowOnHeadersStopIteration ?? this.passStopIteration,
+      tickPeriodMs: 0,
+      tickTimer: null,
+      forDownstream: p.downstream ?? null,
+    };
+    this.roots.push(root);
+    const isMain = this.roots.length === 1;
+    if (!this.fns.create) {
+      if (isMain) this.configured = this.vmStarted = true;
+      return root;
+    }
     try {
-      this.callRoot(this.fnCreate, this.rootId, 0);
-      const vmStart = ex.proxy_on_vm_start;
-      this.vmStarted = typeof vmStart === "function" ? this.callRoot(vmStart, this.rootId, this.vmConfig.length) !== 0 : true;
-      if (!this.vmStarted) throw new WasmLoadError("Failed to start base Wasm: proxy_on_vm_start returned false");
-      const configure = ex.proxy_on_configure;
-      this.configured = typeof configure === "function" ? this.callRoot(configure, this.rootId, this.pluginConfig.length) !== 0 : true;
+      this.callRoot(root, this.fns.create, root.id, 0);
+      const vmStart = this.exportsObj.proxy_on_vm_start;
+      const started = typeof vmStart === "function" ? this.callRoot(root, vmStart, root.id, this.vmConfig.length) !== 0 : true;
+      if (isMain) this.vmStarted = started;
+      if (!started) throw new WasmLoadError("Failed to start base Wasm: proxy_on_vm_start returned false");
+      const configure = this.exportsObj.proxy_on_configure;
+      this.configuringRoot = root;
+      let ok = true;
+      try {
+        ok = typeof configure === "function" ? this.callRoot(root, configure, root.id, root.configuration.length) !== 0 : true;
+      } finally {
+        this.configuringRoot = null;
+      }
+      if (isMain) this.configured = ok;
     } catch (e) {
       if (e instanceof WasmLoadError) throw e;
-      this.configured = false; // the VM trapped; vmFailed/failure say why
+      if (isMain) this.configured = false; // the VM trapped; vmFailed/failure say why
+    }
+    return root;
+  }
+
+  /** Tears the VM down (its timers stop); a canary after its configuration check. */
+  kill(): void {
+    this.killed = true;
+    for (const r of this.roots) {
+      r.tickTimer?.cancel();
+      r.tickTimer = null;
     }
   }
 
   /** proxy_validate_configuration, as Envoy's config validation would call it. */
   validateConfiguration(configuration: Bytes): boolean {
     const fn = this.exportsObj.proxy_validate_configuration;
-    if (typeof fn !== "function" || this.vmFailed) return false;
+    const root = this.roots[0];
+    if (typeof fn !== "function" || this.vmFailed || !root) return false;
     this.pluginConfigOverride = toBytes(configuration);
     try {
-      return this.callRoot(fn, this.rootId, this.pluginConfigOverride.length) !== 0;
+      return this.callRoot(root, fn, root.id, this.pluginConfigOverride.length) !== 0;
     } catch {
       return false;
     } finally {
@@ -360,27 +508,64 @@ export class ProxyWasmHost implements VmCore {
     throw new VmFailure(this.failure);
   }
 
-  private callRoot(fn: Function, ...args: number[]): number {
+  private callRoot(root: RootContext, fn: Function, ...args: number[]): number {
+    const prev = [this.stream, this.currentContextId, this.currentRoot] as const;
     this.stream = null;
-    this.currentContextId = this.rootId;
+    this.currentContextId = root.id;
+    this.currentRoot = root;
     try {
       return fn(...args) >>> 0;
     } catch (e) {
       this.fail(e);
+    } finally {
+      [this.stream, this.currentContextId, this.currentRoot] = prev;
     }
   }
 
-  private callStream(s: StreamState, fn: Function, a: number, b: number, c?: number): number {
+  /** @internal Calls a stream callback with `s` as the current context. */
+  callStream(s: StreamState, fn: Function, a: number, b: number, c?: number): number {
     this.stream = s;
     this.currentContextId = s.id;
+    this.currentRoot = s.root;
     try {
       return (c === undefined ? fn(a, b) : fn(a, b, c)) >>> 0;
     } catch (e) {
       this.fail(e);
     } finally {
       this.stream = null;
-      this.currentContextId = this.rootId;
+      this.currentContextId = 0;
+      this.currentRoot = null;
     }
+  }
+
+  /** @internal A new stream context under `root` (on_context_create(id, root)). */
+  createStream(root: RootContext, headers: HeaderMap, props: Map<string, Uint8Array> | null): StreamState {
+    const s = new StreamState(this.nextContextId++, headers, props, this.defaultBufferLimit);
+    s.root = root;
+    this.streams.set(s.id, s);
+    return s;
+  }
+
+  /** @internal Context teardown: proxy_on_log (downstream only), proxy_on_done, proxy_on_delete. */
+  finishStream(s: StreamState, withLog: boolean): void {
+    if (s.done) return;
+    s.done = true;
+    try {
+      if (!this.vmFailed) {
+        if (withLog && this.fns.log) this.callStream(s, this.fns.log, s.id, 0);
+        if (this.fns.done) this.callStream(s, this.fns.done, s.id, 0);
+        if (this.fns.delete) this.callStream(s, this.fns.delete, s.id, 0);
+      }
+    } finally {
+      this.streams.delete(s.id);
+    }
+  }
+
+  /** @internal */
+  rootById(rootId: string | undefined, upstream: boolean): RootContext | undefined {
+    if (upstream) return this.roots.find((r) => r.upstream);
+    if (rootId === undefined) return this.roots.find((r) => !r.upstream);
+    return this.roots.find((r) => !r.upstream && r.rootId === rootId);
   }
 
   // ------------------------------------------------------------------ VmCore services
@@ -391,10 +576,11 @@ export class ProxyWasmHost implements VmCore {
     if (this.logs.length >= this.maxLogs) this.logs.splice(0, Math.max(1, this.maxLogs >> 4));
     this.logs.push(entry);
     this.requestLogs?.push(entry);
+    this.process.log({ thread: this.thread, canary: this.canary, ...entry });
   }
 
   now(): bigint {
-    return this.clock();
+    return this.clockOverride ? this.clockOverride() : this.process.clock.now();
   }
 
   fillRandom(out: Uint8Array): void {
@@ -425,30 +611,51 @@ export class ProxyWasmHost implements VmCore {
         const b = this.stream?.body;
         return b ? { bytes: () => b.bytes(), mutable: b } : null;
       }
+      case BufferType.HttpResponseBody: {
+        const s = this.stream;
+        if (!s || !s.inResponse) return null;
+        // Outside a body callback Envoy's response_body_buffer_ is gone: an empty buffer.
+        const b = s.respBody ?? new BodyBuffer();
+        return { bytes: () => b.bytes(), mutable: b };
+      }
       case BufferType.VmConfiguration: {
         const v = this.vmConfig;
         return { bytes: () => v, mutable: null };
       }
       case BufferType.PluginConfiguration: {
-        const v = this.pluginConfigOverride ?? this.pluginConfig;
-        return { bytes: () => v, mutable: null };
+        const v = this.pluginConfigOverride ?? this.configuringRoot?.configuration;
+        // Envoy answers the plugin configuration only while on_configure/validate runs.
+        return v ? { bytes: () => v, mutable: null } : null;
       }
       default:
         return null;
     }
   }
 
-  getMap(type: number, _forWrite: boolean): HeaderMap | null {
+  getMap(type: number, forWrite: boolean): HeaderMap | null {
     const s = this.stream;
     if (!s) return null;
-    if (type === MapType.RequestHeaders) return s.headersHeld ? s.headers : null;
-    if (type === MapType.RequestTrailers) return s.trailers;
-    return null; // no response in this emulation
+    const log = s.accessLog;
+    switch (type) {
+      case MapType.RequestHeaders:
+        if (log && !forWrite) return log.request;
+        return s.headersHeld ? s.headers : null;
+      case MapType.RequestTrailers:
+        return log ? null : s.trailers;
+      case MapType.ResponseHeaders:
+        if (log && !forWrite) return log.response;
+        return s.respHeadersHeld ? s.respHeaders : null;
+      case MapType.ResponseTrailers:
+        if (log && !forWrite) return log.trailers;
+        return s.respTrailers;
+      default:
+        return null;
+    }
   }
 
   onRequestHeadersModified(): void {
     const s = this.stream;
-    if (!s) return;
+    if (!s || s.downstream) return;
     // Envoy (onHeadersModified): ABI ≤ 0.2.1 clears the route cache on every request-header
     // mutation; Higress re-routes after header edits by default, unless clear_route_cache=off.
     const auto = this.abi === "0_2_1" || this.abi === "0_2_0" || this.mode === "higress";
@@ -463,9 +670,14 @@ export class ProxyWasmHost implements VmCore {
 
   getProperty(path: string): Uint8Array | undefined {
     const s = this.stream;
+    const root = this.currentRoot ?? this.roots[0];
+    if (path === "plugin_root_id") return root ? toBytes(root.rootId) : undefined;
+    if (path === "plugin_name") return root ? toBytes(root.name) : undefined;
     if (s) {
-      const v = s.filterState.get(path) ?? s.properties?.get(path);
-      if (v !== undefined) return v;
+      const v = streamProperty(this, s, path);
+      if (v !== undefined) return v ?? undefined;
+      const p = s.properties?.get(path);
+      if (p !== undefined) return p;
     } else {
       const v = this.rootState.get(path);
       if (v !== undefined) return v;
@@ -479,7 +691,8 @@ export class ProxyWasmHost implements VmCore {
       this.rootState.set(path, value);
       return Status.OK;
     }
-    s.filterState.set(path, value);
+    // Filter state belongs to the downstream stream; an upstream filter writes the same object.
+    (s.downstream ?? s).filterState.set(path, value);
     if (this.mode === "higress") {
       // Higress Envoy patch: property writes doubling as per-request control knobs.
       const text = dec.decode(value);
@@ -503,12 +716,15 @@ export class ProxyWasmHost implements VmCore {
   }
 
   setEffectiveContext(id: number): number {
-    if (id === this.rootId) {
+    const root = this.roots.find((r) => r.id === id);
+    if (root) {
       this.stream = null;
+      this.currentRoot = root;
     } else {
       const s = this.streams.get(id);
       if (!s) return Status.BAD_ARGUMENT;
       this.stream = s;
+      this.currentRoot = s.root;
     }
     this.currentContextId = id;
     return Status.OK;
@@ -517,9 +733,12 @@ export class ProxyWasmHost implements VmCore {
   sendLocalResponse(status: number, details: string, body: Uint8Array, headers: HeaderPairs, grpc: number): number {
     const s = this.stream;
     if (!s) return Status.BAD_ARGUMENT;
+    if (s.downstream) throw new Error("send_local_response from an upstream filter is not emulated");
+    if (s.inResponse) throw new Error("send_local_response during the response path is not emulated");
     s.localReplyCount++;
     // Envoy defers the reply until the VM call returns (addAfterVmCallAction); only the first counts.
-    if (!s.localReply) s.localReply = { status, details, body, headers, grpcStatus: grpc | 0 };
+    // Details: StringUtil::replaceAllEmptySpace turns every blank into '_'.
+    if (!s.localReply) s.localReply = { status, details: details.replace(/\s/g, "_"), body, headers, grpcStatus: grpc | 0 };
     s.stopNextIteration = true;
     return Status.OK;
   }
@@ -544,12 +763,116 @@ export class ProxyWasmHost implements VmCore {
     throw new Error(`wasi_unstable proc_exit(${code})`);
   }
 
+  // ---- ticks (Wasm::setTimerPeriod / tickHandler): one timer per root context, re-armed after
+  //      each proxy_on_tick at now + period; period 0 stops it.
+
+  setTickPeriod(ms: number): number {
+    const root = this.stream?.root ?? this.currentRoot;
+    if (!root) return Status.OK;
+    root.tickTimer?.cancel();
+    root.tickTimer = null;
+    root.tickPeriodMs = ms;
+    if (ms > 0 && !this.killed) this.armTick(root);
+    return Status.OK;
+  }
+
+  private armTick(root: RootContext): void {
+    root.tickTimer = this.process.clock.schedule(root.tickPeriodMs, () => {
+      root.tickTimer = null;
+      if (this.killed || this.vmFailed || !this.fns.tick) return;
+      try {
+        this.callRoot(root, this.fns.tick, root.id);
+      } catch (e) {
+        if (!(e instanceof VmFailure)) throw e;
+      }
+      if (root.tickPeriodMs > 0 && root.tickTimer === null && !this.killed) this.armTick(root);
+    });
+  }
+
+  // ---- shared data and queues: process-wide, keyed by this VM's vm_id
+
+  getSharedData(key: string) {
+    return this.process.shared.get(this.vmId, key);
+  }
+
+  setSharedData(key: string, value: Uint8Array, cas: number): number {
+    return this.process.shared.set(this.vmId, key, value, cas);
+  }
+
+  registerSharedQueue(name: string): number {
+    // onQueueReady goes to the root context (a stream context registers for its root).
+    const root = this.stream?.root ?? this.currentRoot ?? this.roots[0];
+    return this.process.queues.register(this.vmId, name, root?.id ?? 0, {
+      notify: (rootContextId, token) =>
+        this.process.post(() => {
+          const r = this.roots.find((x) => x.id === rootContextId);
+          if (!r || this.killed || this.vmFailed || !this.fns.queueReady) return;
+          try {
+            this.callRoot(r, this.fns.queueReady, r.id, token);
+          } catch (e) {
+            if (!(e instanceof VmFailure)) throw e;
+          }
+        }),
+    });
+  }
+
+  resolveSharedQueue(vmId: string, name: string): number {
+    return this.process.queues.resolve(vmId === "" ? this.vmId : vmId, name);
+  }
+
+  enqueueSharedQueue(token: number, value: Uint8Array): number {
+    return this.process.queues.enqueue(token, value);
+  }
+
+  dequeueSharedQueue(token: number): Uint8Array | number {
+    return this.process.queues.dequeue(token);
+  }
+
+  // ---- metrics: process-wide stats, per-VM ids
+
+  defineMetric(type: number, name: string) {
+    return this.metrics.define(type, name);
+  }
+  incrementMetric(id: number, delta: bigint): number {
+    return this.metrics.increment(id, delta);
+  }
+  recordMetric(id: number, value: bigint): number {
+    return this.metrics.record(id, value);
+  }
+  getMetric(id: number) {
+    return this.metrics.get(id);
+  }
+
   // ------------------------------------------------------------------ the request path
 
   /** Runs one request through the filter chain; synchronous, as every guest call is. */
   request(req: RequestOptions): RequestResult {
-    const id = this.nextContextId++;
     const logs: LogEntry[] = [];
+    const res: RequestResult = {
+      outcome: "stalled",
+      contextId: 0,
+      finalHeaders: new HeaderMap(),
+      finalBody: EMPTY,
+      routeCacheClears: 0,
+      returns: [],
+      contentLengthMismatch: false,
+      rejectedHeaderMutations: 0,
+      bodyCallbacks: 0,
+      setProperties: {},
+      bufferLimit: this.defaultBufferLimit,
+      localReplyCount: 0,
+      logs,
+    };
+    const root = this.rootById(req.plugin, false);
+    if (this.vmFailed || this.killed || !this.configured || !root || !this.fns.requestHeaders) {
+      res.outcome = "vm-failed";
+      res.error = this.vmFailed
+        ? this.failure
+        : !root
+          ? `no downstream plugin with root id ${JSON.stringify(req.plugin)}`
+          : "plugin configuration was rejected (proxy_on_configure returned false)";
+      return res;
+    }
     const headers = this.buildHeaders(req);
     let props: Map<string, Uint8Array> | null = null;
     if (req.properties || req.routeName !== undefined || req.clusterName !== undefined) {
@@ -557,57 +880,41 @@ export class ProxyWasmHost implements VmCore {
       for (const [k, v] of Object.entries(req.properties ?? {})) props.set(propKey(k), toBytes(v));
       this.applyRouteProps(props, req.routeName, req.clusterName);
     }
-    const s = new StreamState(id, headers, props, this.defaultBufferLimit);
-    const res: RequestResult = {
-      outcome: "stalled",
-      contextId: id,
-      finalHeaders: headers,
-      finalBody: EMPTY,
-      routeCacheClears: 0,
-      returns: s.returns,
-      contentLengthMismatch: false,
-      rejectedHeaderMutations: 0,
-      bodyCallbacks: 0,
-      setProperties: {},
-      bufferLimit: s.bufferLimit,
-      localReplyCount: 0,
-      logs,
-    };
-    if (this.vmFailed || !this.configured || typeof this.fnHeaders !== "function") {
-      res.outcome = "vm-failed";
-      res.error = this.vmFailed ? this.failure : "plugin configuration was rejected (proxy_on_configure returned false)";
-      return res;
-    }
+    const s = this.createStream(root, headers, props);
+    s.info = new StreamInfo(this.process.clock.now(), this.process.clock.monotonic());
+    res.contextId = s.id;
+    res.finalHeaders = headers;
+    res.returns = s.returns;
+    res.bufferLimit = s.bufferLimit;
     this.requestLogs = logs;
-    this.streams.set(id, s);
+    const ex = new Exchange(this, s, req, res);
     let created = false;
     try {
-      this.callStream(s, this.fnCreate, id, this.rootId);
+      this.callStream(s, this.fns.create ?? (() => 0), s.id, root.id);
       created = true;
-      this.runFilterChain(s, req, res);
+      runDecodePath(this, s, req, res, ex);
+      // Work posted to this thread during the request path (queue notifications) runs next.
+      this.process.drain();
+      ex.afterRequestPath();
     } catch (e) {
       if (!(e instanceof VmFailure)) throw e;
       res.outcome = "vm-failed";
       res.error = e.message;
     }
-    // Stream teardown: Context::onDestroy → proxy_on_done, then proxy_on_delete (on_log first).
-    if (created && !this.vmFailed) {
-      try {
-        if (this.fnLog) this.callStream(s, this.fnLog, id, 0);
-        if (this.fnDone) this.callStream(s, this.fnDone, id, 0);
-        if (this.fnDelete) this.callStream(s, this.fnDelete, id, 0);
-      } catch (e) {
-        if (!(e instanceof VmFailure)) throw e;
-        if (res.outcome === "upstream" || res.outcome === "local") res.error = e.message;
-      }
+    try {
+      ex.teardown(created);
+    } catch (e) {
+      if (!(e instanceof VmFailure)) throw e;
+      if (res.outcome === "upstream" || res.outcome === "local") res.error = e.message;
     }
-    this.streams.delete(id);
+    this.streams.delete(s.id);
     this.requestLogs = null;
     res.routeCacheClears = s.routeCacheClears;
     res.rejectedHeaderMutations = s.rejectedHeaderMutations;
     res.bufferLimit = s.bufferLimit;
     res.localReplyCount = s.localReplyCount;
     for (const [k, v] of s.filterState) res.setProperties[k] = dec.decode(v);
+    this.process.drain();
     return res;
   }
 
@@ -633,196 +940,5 @@ export class ProxyWasmHost implements VmCore {
       if (!h.has("x-request-id")) h.add("x-request-id", `00000000-0000-4000-8000-${(++requestIdCounter).toString(16).padStart(12, "0")}`);
     }
     return h;
-  }
-
-  private splitBody(req: RequestOptions): Uint8Array[] | null {
-    if (req.chunks) return req.chunks.map(toBytes);
-    if (req.body === undefined) return null;
-    const body = toBytes(req.body);
-    const n = req.chunkSize;
-    if (!n || n >= body.length) return [body];
-    const out: Uint8Array[] = [];
-    for (let i = 0; i < body.length; i += n) out.push(body.subarray(i, Math.min(body.length, i + n)));
-    return out;
-  }
-
-  private runFilterChain(s: StreamState, req: RequestOptions, res: RequestResult): void {
-    const chunks = this.splitBody(req);
-    const trailers = req.trailers !== undefined ? HeaderMap.from(req.trailers) : null;
-    const endOnHeaders = (chunks === null || chunks.length === 0) && trailers === null;
-    const id = s.id;
-    // The HCM selects the route (and so resolves cluster_header) before the filter chain runs.
-    const initialCluster = this.router.resolve(s.headers);
-    let released = false;
-    let cluster: string | null = null;
-    let upstreamHeaders: HeaderMap | null = null;
-    const upstreamBody = new BodyBuffer();
-
-    const local = (): void => {
-      res.outcome = "local";
-      res.localResponse = makeLocal(s.localReply!, "plugin");
-      res.finalBody = s.buffered.bytes().slice();
-    };
-    // Headers leave the filter: the router picks the cached route unless the cache was cleared.
-    const release = (): boolean => {
-      released = true;
-      upstreamHeaders = s.headers.clone();
-      cluster = s.routeCacheDirty ? this.router.resolve(s.headers) : initialCluster;
-      if (cluster === null) {
-        res.outcome = "router-404";
-        res.localResponse = makeLocal(
-          { status: 404, details: "route_not_found", body: EMPTY, headers: [], grpcStatus: -1 },
-          "envoy",
-        );
-        return false;
-      }
-      return true;
-    };
-    const tooLarge = (): void => {
-      res.outcome = "too-large";
-      res.localResponse = makeLocal(
-        { status: 413, details: "request_payload_too_large", body: enc.encode("Payload Too Large"), headers: [], grpcStatus: -1 },
-        "envoy",
-      );
-      res.finalBody = s.buffered.bytes().slice();
-    };
-
-    // ---- decodeHeaders
-    s.headersHeld = true;
-    const rawH = this.callStream(s, this.fnHeaders!, id, s.headers.size, endOnHeaders ? 1 : 0);
-    const convH = convertHeaders(rawH, this.passStopIteration, s.stopNextIteration);
-    s.returns.push({ callback: "on_request_headers", raw: rawH, converted: convH, localReply: s.localReply !== null });
-    s.stopNextIteration = false;
-    if (s.localReply) return local();
-    if (s.closeRequested) {
-      res.outcome = "reset";
-      return;
-    }
-    let dropBody = false;
-    if (convH === HeadersStatus.Continue || convH === HeadersStatus.ContinueAndEndStream) {
-      // Envoy: `request_headers_ = nullptr` — later mutations get BAD_ARGUMENT.
-      s.headersHeld = false;
-      if (!release()) return;
-      dropBody = convH === HeadersStatus.ContinueAndEndStream;
-    } else if (convH !== HeadersStatus.StopIteration) {
-      // StopAll: no body callback until proxy_continue_stream, which this plugin cannot call later.
-      if (!s.continueRequested) {
-        res.outcome = "stalled";
-        return;
-      }
-      s.continueRequested = false;
-      if (!release()) return;
-    }
-    if (endOnHeaders) {
-      if (!released) {
-        res.outcome = "stalled";
-        return;
-      }
-    }
-
-    // ---- decodeData, once per chunk
-    if (chunks && !dropBody) {
-      for (let i = 0; i < chunks.length; i++) {
-        const chunk = chunks[i];
-        const eos = i === chunks.length - 1 && trailers === null;
-        let visible: BodyBuffer;
-        if (s.buffering) {
-          // Previous return was StopIterationAndBuffer: addDecodedData, then the filter sees it all.
-          s.buffered.append(chunk);
-          if (s.buffered.length > s.bufferLimit) return tooLarge();
-          visible = s.buffered;
-        } else {
-          visible = new BodyBuffer(chunk.length);
-          visible.append(chunk);
-        }
-        s.body = visible;
-        res.bodyCallbacks++;
-        let rawD: number;
-        try {
-          rawD = this.callStream(s, this.fnBody!, id, visible.length, eos ? 1 : 0);
-        } finally {
-          s.body = null;
-        }
-        const convD = convertData(rawD, s.stopNextIteration);
-        s.returns.push({ callback: "on_request_body", raw: rawD, converted: convD, localReply: s.localReply !== null });
-        s.stopNextIteration = false;
-        if (s.localReply) return local();
-        if (s.closeRequested) {
-          res.outcome = "reset";
-          return;
-        }
-        if (convD === DataStatus.Continue) {
-          upstreamBody.append(visible.bytes());
-          if (!released && !release()) {
-            res.finalBody = upstreamBody.bytes().slice();
-            return;
-          }
-          s.buffered.clear();
-          s.buffering = false;
-        } else if (convD === DataStatus.StopIterationAndBuffer || convD === DataStatus.StopIterationAndWatermark) {
-          if (visible !== s.buffered) {
-            s.buffered.clear();
-            s.buffered.append(visible.bytes());
-          }
-          s.buffering = true;
-          // Above the buffer limit Envoy answers 413 (watermark mode only applies back-pressure).
-          if (convD === DataStatus.StopIterationAndBuffer && s.buffered.length > s.bufferLimit) return tooLarge();
-        } else {
-          // StopIterationNoBuffer: the filter manager keeps nothing of this chunk.
-          s.buffered.clear();
-          s.buffering = false;
-        }
-      }
-    }
-
-    // ---- decodeTrailers
-    if (trailers) {
-      s.trailers = trailers;
-      if (s.buffering) s.body = s.buffered;
-      let rawT: number;
-      try {
-        rawT = this.callStream(s, this.fnTrailers ?? (() => 0), id, trailers.size);
-      } finally {
-        s.body = null;
-      }
-      const convT = convertTrailers(rawT, s.stopNextIteration);
-      s.returns.push({ callback: "on_request_trailers", raw: rawT, converted: convT, localReply: s.localReply !== null });
-      s.stopNextIteration = false;
-      if (s.localReply) return local();
-      if (convT === TrailersStatus.Continue) {
-        upstreamBody.append(s.buffered.bytes());
-        if (!released && !release()) {
-          res.finalBody = upstreamBody.bytes().slice();
-          return;
-        }
-        s.buffered.clear();
-        s.buffering = false;
-      } else {
-        res.outcome = "stalled";
-        res.finalBody = s.buffered.bytes().slice();
-        return;
-      }
-    }
-
-    if (!released || s.buffering) {
-      // The filter never let the request go (or kept buffering after the last chunk).
-      res.outcome = "stalled";
-      res.finalBody = s.buffering ? s.buffered.bytes().slice() : upstreamBody.bytes().slice();
-      return;
-    }
-    const body = upstreamBody.bytes().slice();
-    const hdrs = upstreamHeaders!.entries;
-    const cl = upstreamHeaders!.first("content-length");
-    res.contentLengthMismatch = cl !== undefined && cl !== String(body.length);
-    res.finalBody = body;
-    res.outcome = "upstream";
-    res.upstream = {
-      cluster: cluster!,
-      headers: hdrs,
-      body,
-      text: dec.decode(body),
-      header: (n) => lookup(hdrs, n),
-      headerAll: (n) => hdrs.filter(([k]) => k === n.toLowerCase()).map(([, v]) => v),
-    };
   }
 }

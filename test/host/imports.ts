@@ -38,6 +38,18 @@ export interface VmCore {
   continueStream(type: number): number;
   closeStream(type: number): number;
   procExit(code: number): never;
+  /** Tick period of the current context's root context (Wasm::setTimerPeriod). */
+  setTickPeriod(ms: number): number;
+  getSharedData(key: string): { value: Uint8Array; cas: number } | undefined;
+  setSharedData(key: string, value: Uint8Array, cas: number): number;
+  registerSharedQueue(name: string): number;
+  resolveSharedQueue(vmId: string, name: string): number;
+  enqueueSharedQueue(token: number, value: Uint8Array): number;
+  dequeueSharedQueue(token: number): Uint8Array | number;
+  defineMetric(type: number, name: string): { status: number; id?: number };
+  incrementMetric(id: number, delta: bigint): number;
+  recordMetric(id: number, value: bigint): number;
+  getMetric(id: number): { status: number; value?: bigint };
 }
 
 const dec = new TextDecoder("utf-8");
@@ -102,9 +114,9 @@ export function buildImports(vm: VmCore): WebAssembly.Imports {
       if (vm.starting) restricted("proxy_get_current_time_nanoseconds");
       return vm.mem.setU64(out >>> 0, vm.now()) ? Status.OK : Status.INVALID_MEMORY_ACCESS;
     },
-    proxy_set_tick_period_milliseconds(_ms: number): number {
+    proxy_set_tick_period_milliseconds(ms: number): number {
       if (vm.starting) restricted("proxy_set_tick_period_milliseconds");
-      return Status.OK;
+      return vm.setTickPeriod(ms >>> 0);
     },
     proxy_get_buffer_bytes(type: number, start: number, length: number, ptrPtr: number, sizePtr: number): number {
       if (vm.starting) restricted("proxy_get_buffer_bytes");
@@ -157,9 +169,11 @@ export function buildImports(vm: VmCore): WebAssembly.Imports {
     },
     proxy_get_header_map_pairs(map: number, ptrPtr: number, sizePtr: number): number {
       if (vm.starting) restricted("proxy_get_header_map_pairs");
+      if (map >>> 0 > MAP_TYPE_MAX) return Status.BAD_ARGUMENT;
+      // Envoy's getHeaderMapPairs serialises whatever getConstMap gives: an absent (released) map
+      // reads as an empty one, with OK.
       const m = mapFor(map, false);
-      if (m === null) return Status.BAD_ARGUMENT;
-      if (m.entries.length === 0) return copyOut(new Uint8Array(0), ptrPtr, sizePtr);
+      if (m === null || m.entries.length === 0) return copyOut(new Uint8Array(0), ptrPtr, sizePtr);
       const n = pairsSize(m.entries);
       const ptr = vm.alloc(n);
       if (ptr === 0 || !vm.mem.ok(ptr, n)) return Status.INVALID_MEMORY_ACCESS;
@@ -282,16 +296,14 @@ export function buildImports(vm: VmCore): WebAssembly.Imports {
       const key = str(kp, kl);
       const value = vm.mem.copy(vp >>> 0, vl >>> 0);
       if (key === null || value === null) return Status.INVALID_MEMORY_ACCESS;
-      const cur = shared.get(key);
-      if (cas !== 0 && cur && cur.cas !== cas >>> 0) return Status.CAS_MISMATCH;
-      shared.set(key, { value, cas: (cur?.cas ?? 0) + 1 });
-      return Status.OK;
+      return vm.setSharedData(key, value, cas >>> 0);
     },
     proxy_get_shared_data(kp: number, kl: number, ptrPtr: number, sizePtr: number, casPtr: number): number {
       if (vm.starting) restricted("proxy_get_shared_data");
       const key = str(kp, kl);
       if (key === null) return Status.INVALID_MEMORY_ACCESS;
-      const cur = shared.get(key);
+      const cur = vm.getSharedData(key);
+      // A missing key answers NOT_FOUND and leaves every out-parameter untouched.
       if (!cur) return Status.NOT_FOUND;
       const r = copyOut(cur.value, ptrPtr, sizePtr);
       if (r !== Status.OK) return r;
@@ -301,69 +313,50 @@ export function buildImports(vm: VmCore): WebAssembly.Imports {
       if (vm.starting) restricted("proxy_register_shared_queue");
       const name = str(np, nl);
       if (name === null) return Status.INVALID_MEMORY_ACCESS;
-      let id = queueIds.get(name);
-      if (id === undefined) {
-        id = queueIds.size + 1;
-        queueIds.set(name, id);
-        queues.set(id, []);
-      }
-      return vm.mem.setU32(idPtr >>> 0, id) ? Status.OK : Status.INVALID_MEMORY_ACCESS;
+      return vm.mem.setU32(idPtr >>> 0, vm.registerSharedQueue(name)) ? Status.OK : Status.INVALID_MEMORY_ACCESS;
     },
-    proxy_resolve_shared_queue(_vp: number, _vl: number, np: number, nl: number, idPtr: number): number {
+    proxy_resolve_shared_queue(vp: number, vl: number, np: number, nl: number, idPtr: number): number {
       if (vm.starting) restricted("proxy_resolve_shared_queue");
+      const vmId = str(vp, vl);
       const name = str(np, nl);
-      if (name === null) return Status.INVALID_MEMORY_ACCESS;
-      const id = queueIds.get(name);
-      if (id === undefined) return Status.NOT_FOUND;
-      return vm.mem.setU32(idPtr >>> 0, id) ? Status.OK : Status.INVALID_MEMORY_ACCESS;
+      if (vmId === null || name === null) return Status.INVALID_MEMORY_ACCESS;
+      const token = vm.resolveSharedQueue(vmId, name);
+      if (token === 0) return Status.NOT_FOUND;
+      return vm.mem.setU32(idPtr >>> 0, token) ? Status.OK : Status.INVALID_MEMORY_ACCESS;
     },
     proxy_enqueue_shared_queue(id: number, vp: number, vl: number): number {
       if (vm.starting) restricted("proxy_enqueue_shared_queue");
-      const q = queues.get(id >>> 0);
-      if (!q) return Status.NOT_FOUND;
       const v = vm.mem.copy(vp >>> 0, vl >>> 0);
       if (v === null) return Status.INVALID_MEMORY_ACCESS;
-      q.push(v);
-      return Status.OK;
+      return vm.enqueueSharedQueue(id >>> 0, v);
     },
     proxy_dequeue_shared_queue(id: number, ptrPtr: number, sizePtr: number): number {
       if (vm.starting) restricted("proxy_dequeue_shared_queue");
-      const q = queues.get(id >>> 0);
-      if (!q) return Status.NOT_FOUND;
-      const v = q.shift();
-      if (!v) return Status.EMPTY;
+      const v = vm.dequeueSharedQueue(id >>> 0);
+      if (typeof v === "number") return v;
       return copyOut(v, ptrPtr, sizePtr);
     },
-    proxy_define_metric(_type: number, np: number, nl: number, idPtr: number): number {
+    proxy_define_metric(type: number, np: number, nl: number, idPtr: number): number {
       if (vm.starting) restricted("proxy_define_metric");
       const name = str(np, nl);
       if (name === null) return Status.INVALID_MEMORY_ACCESS;
-      let id = metricIds.get(name);
-      if (id === undefined) {
-        id = metricIds.size + 1;
-        metricIds.set(name, id);
-        metrics.set(id, 0n);
-      }
-      return vm.mem.setU32(idPtr >>> 0, id) ? Status.OK : Status.INVALID_MEMORY_ACCESS;
+      const r = vm.defineMetric(type >>> 0, name);
+      if (r.status !== Status.OK) return r.status;
+      return vm.mem.setU32(idPtr >>> 0, r.id!) ? Status.OK : Status.INVALID_MEMORY_ACCESS;
     },
     proxy_record_metric(id: number, value: bigint): number {
       if (vm.starting) restricted("proxy_record_metric");
-      if (!metrics.has(id >>> 0)) return Status.NOT_FOUND;
-      metrics.set(id >>> 0, BigInt.asUintN(64, BigInt(value)));
-      return Status.OK;
+      return vm.recordMetric(id >>> 0, BigInt.asUintN(64, BigInt(value)));
     },
     proxy_increment_metric(id: number, delta: bigint): number {
       if (vm.starting) restricted("proxy_increment_metric");
-      const cur = metrics.get(id >>> 0);
-      if (cur === undefined) return Status.NOT_FOUND;
-      metrics.set(id >>> 0, BigInt.asUintN(64, cur + BigInt(delta)));
-      return Status.OK;
+      return vm.incrementMetric(id >>> 0, BigInt.asIntN(64, BigInt(delta)));
     },
     proxy_get_metric(id: number, out: number): number {
       if (vm.starting) restricted("proxy_get_metric");
-      const cur = metrics.get(id >>> 0);
-      if (cur === undefined) return Status.NOT_FOUND;
-      return vm.mem.setU64(out >>> 0, cur) ? Status.OK : Status.INVALID_MEMORY_ACCESS;
+      const r = vm.getMetric(id >>> 0);
+      if (r.status !== Status.OK) return r.status;
+      return vm.mem.setU64(out >>> 0, r.value!) ? Status.OK : Status.INVALID_MEMORY_ACCESS;
     },
     proxy_get_property(pp: number, pl: number, ptrPtr: number, sizePtr: number): number {
       if (vm.starting) restricted("proxy_get_property");
@@ -410,11 +403,6 @@ export function buildImports(vm: VmCore): WebAssembly.Imports {
       vm.starting ? restricted("proxy_inject_encoded_data_to_filter_chain") : Status.UNIMPLEMENTED,
     proxy_set_upstream_override_host: () => (vm.starting ? restricted("proxy_set_upstream_override_host") : Status.UNIMPLEMENTED),
   };
-  const shared = new Map<string, { value: Uint8Array; cas: number }>();
-  const queueIds = new Map<string, number>();
-  const queues = new Map<number, Uint8Array[]>();
-  const metricIds = new Map<string, number>();
-  const metrics = new Map<number, bigint>();
 
   const wasiRestricted = (name: string): never => {
     throw new RestrictedCallError(`restricted_callback: WASI ${name} called during VM start`);

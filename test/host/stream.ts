@@ -2,6 +2,7 @@
 // context.cc) and the HCM filter manager see it, plus cpp-host's return-value conversions.
 import { DataStatus, HeadersStatus, TrailersStatus } from "./abi.ts";
 import { HeaderMap } from "./headers.ts";
+import type { UpstreamHostInfo } from "./properties.ts";
 
 /**
  * Growable byte buffer standing in for Buffer::Instance. Appending chunk by chunk is amortised
@@ -77,14 +78,74 @@ export interface LocalReply {
 }
 
 export interface CallbackReturn {
-  callback: "on_request_headers" | "on_request_body" | "on_request_trailers";
+  callback:
+    | "on_request_headers"
+    | "on_request_body"
+    | "on_request_trailers"
+    | "on_response_headers"
+    | "on_response_body"
+    | "on_response_trailers";
   raw: number;
   converted: number;
   /** True when send_local_response during the call forced the converted value. */
   localReply: boolean;
 }
 
+/** The parts of Envoy's StreamInfo a filter can read as properties. */
+export class StreamInfo {
+  responseCode: number | undefined;
+  details: string | undefined;
+  flags = 0n;
+  /** upstream.request_attempt_count: 0 until the router picked a cluster. */
+  attempts = 0;
+  host: UpstreamHostInfo | undefined;
+  /** xds.cluster_name: the route's cluster (an aggregate's own name), once it exists. */
+  cluster: string | undefined;
+  /** Body bytes sent to the client so far (response.size). */
+  bytesSent = 0;
+  endMono: bigint | undefined;
+  constructor(
+    readonly startWall: bigint,
+    readonly startMono: bigint,
+  ) {}
+}
+
+/** The root context of one plugin inside a VM. */
+export interface RootContext {
+  id: number;
+  rootId: string;
+  name: string;
+  configuration: Uint8Array;
+  /** The filter runs as a router upstream filter (once per attempt). */
+  upstream: boolean;
+  /** allow_on_headers_stop_iteration of this plugin's PluginConfig. */
+  passStopIteration: boolean;
+  tickPeriodMs: number;
+  tickTimer: { cancel(): void } | null;
+  /** Upstream filter: the downstream root ids whose router runs it (null: all). */
+  forDownstream: string[] | null;
+}
+
 export class StreamState {
+  root: RootContext | null = null;
+  info: StreamInfo | null = null;
+  /** For an upstream filter's context: the downstream stream it serves (filter state lives there). */
+  downstream: StreamState | null = null;
+  /** For an upstream filter's context: its attempt number and host. */
+  attempt = 0;
+  /** response_headers_: set while the response-headers callback (or a stop) holds them. */
+  respHeaders: HeaderMap | null = null;
+  respHeadersHeld = false;
+  /** The response headers went on (to the next filter or the client). */
+  respHeadersSent = false;
+  respTrailers: HeaderMap | null = null;
+  /** Response body visible through buffer type 1 in the current callback. */
+  respBody: BodyBuffer | null = null;
+  respBuffered = new BodyBuffer();
+  respBuffering = false;
+  inResponse = false;
+  /** on_log: the access-log phase reads the final request and response headers. */
+  accessLog: { request: HeaderMap; response: HeaderMap | null; trailers: HeaderMap | null } | null = null;
   /** request_headers_ in Envoy's Context: null after a Continue from the headers callback. */
   headersHeld = false;
   /** request_trailers_: set only while (and after) decodeTrailers ran. */
