@@ -166,9 +166,9 @@ const ok = (chunks: Array<[number, string]>, h: Record<string, string> = {}, mor
 });
 
 export const SCENARIOS: Scenario[] = [
-  { name: "chunked", listener: "a", path: "/p1", answers: [ok([[0, "hello"], [50, " world"], [100, "!"]], { "content-type": "text/plain" })] },
+  { name: "chunked", listener: "a", path: "/p1", answers: [ok([[0, "hello"], [200, " world"], [400, "!"]], { "content-type": "text/plain" })] },
   { name: "buffered", listener: "a", path: "/p1", headers: { "x-case": "buffer" }, answers: [ok([[0, "aa"], [40, "bb"], [80, "cc"]])] },
-  { name: "trailers", listener: "a", path: "/p1", answers: [ok([[0, "aa"], [30, "bb"]], {}, { trailers: { "x-tr": "1" } })] },
+  { name: "trailers", listener: "a", path: "/p1", answers: [ok([[0, "aa"], [200, "bb"]], {}, { trailers: { "x-tr": "1" } })] },
   { name: "content-length", listener: "a", path: "/p1", answers: [ok([[0, "abcde"]], { "content-length": "5" })] },
   {
     name: "edits",
@@ -205,7 +205,7 @@ export const SCENARIOS: Scenario[] = [
   { name: "client-abort-failover", listener: "fo", path: "/agg", answers: [ok([[0, "one"], [300, "two"]])], clientAbortAt: 150 },
   { name: "get-without-body", listener: "fo", path: "/agg", method: "GET", body: null, answers: [ok([[0, "got"]])] },
   { name: "empty-response", listener: "a", path: "/p1", answers: [ok([], { "content-length": "0" })] },
-  { name: "hold-response-headers", listener: "a", path: "/p1", headers: { "x-case": "resphold" }, answers: [ok([[0, "x"], [30, "y"]])] },
+  { name: "hold-response-headers", listener: "a", path: "/p1", headers: { "x-case": "resphold" }, answers: [ok([[0, "x"], [200, "y"]])] },
   {
     name: "upstream-filter-holds-and-rewrites",
     listener: "fo",
