@@ -4,12 +4,13 @@ import { RouteSpec, RouterConfig, CAP_TOOLS, CAP_VISION, CAP_JSON } from "../con
 import { RequestEstimate, estimateCostUsd } from "./estimate";
 
 export const enum Drop {
-  None, Context, Output, Vision, Tools, Json, Require, MinQuality, MaxCost, MaxTtft, MinThroughput,
+  None, Endpoint, Context, Output, Vision, Tools, Json, Require, MinQuality, MaxCost, MaxTtft, MinThroughput,
 }
 
 // Why the route's candidate `slot` cannot serve the request, or Drop.None.
 export function dropReason(cfg: RouterConfig, route: RouteSpec, slot: i32, e: RequestEstimate): Drop {
   const m = unchecked(cfg.models[unchecked(route.candidates[slot])]);
+  if ((m.endpoints & e.endpoint) == 0) return Drop.Endpoint;
   if (e.inputTokens + e.outputTokens > m.contextWindow) return Drop.Context;
   if (e.outputTokens > m.maxOutputTokens) return Drop.Output;
   const missing = e.needs & ~m.capabilities;
@@ -28,6 +29,11 @@ function formatNumber(x: f64): string {
   return x == Math.floor(x) && Math.abs(x) < 1e15 ? (<i64>x).toString() : x.toString();
 }
 
+function endpointName(cfg: RouterConfig, bit: u32): string {
+  const i = <i32>ctz(bit);
+  return i < cfg.pathNames.length ? cfg.pathNames[i] : "this path";
+}
+
 function missingCapability(cfg: RouterConfig, mask: u32): string {
   for (let bit = 0; bit < cfg.capabilityNames.length; bit++) {
     if (mask & ((<u32>1) << bit)) return cfg.capabilityNames[bit];
@@ -39,6 +45,7 @@ function missingCapability(cfg: RouterConfig, mask: u32): string {
 export function describeDrop(cfg: RouterConfig, route: RouteSpec, slot: i32, e: RequestEstimate, why: Drop): string {
   const m = cfg.models[route.candidates[slot]];
   switch (why) {
+    case Drop.Endpoint: return "does not serve " + endpointName(cfg, e.endpoint);
     case Drop.Context:
       return "needs " + formatNumber(e.inputTokens + e.outputTokens) + " tokens, context window is " + formatNumber(m.contextWindow);
     case Drop.Output:
