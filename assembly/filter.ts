@@ -85,14 +85,16 @@ function removeClientRoutingHeaders(plugin: PluginConfig): void {
 export function onRequestHeaders(state: StreamState, endOfStream: bool): HeadersAction {
   const plugin = state.plugin;
   if (plugin === null || !headers.read(plugin.ownedHeaders)) return HeadersAction.Continue;
-  if (headers.ownedPresent != 0 || plugin.ownedHeaders.length > 64) removeClientRoutingHeaders(plugin);
-  const cfg = configForRequest(plugin);
+  if (headers.sentOwned(plugin.ownedHeaders)) removeClientRoutingHeaders(plugin);
+  // Only a POST (routing) or a GET (the model list) can be ours: anything else costs no more.
+  const post = headers.isPost();
+  const cfg = post || headers.isGet() ? configForRequest(plugin) : null;
   if (cfg !== null) {
     normalisePath(headers.pathPtr, headers.pathLen);
-    if (headers.isPost()) {
+    if (post) {
       const pathIndex = handledPathIndex(cfg);
       if (pathIndex >= 0) return holdRequest(state, cfg, pathIndex, endOfStream);
-    } else if (cfg.listModels && headers.isGet() && findModelsEntry(cfg)) {
+    } else if (cfg.listModels && findModelsEntry(cfg)) {
       headers.release();
       state.finished = true;
       replyWithJson(200, changetype<usize>(cfg.modelList.body) + <usize>entryStart, <usize>(entryEnd - entryStart));

@@ -106,6 +106,11 @@ export class RequestHeaders {
     this.ownedPresent = 0;
   }
 
+  // Whether the client sent any of the `owned` headers (as read by the last `read(owned)`).
+  sentOwned(owned: ArrayBuffer[]): bool {
+    return this.ownedPresent != 0 || owned.length > OWNED_BITS;
+  }
+
   // Whether the client sent owned[i] (as read by the last `read(owned)`).
   hasOwned(owned: ArrayBuffer[], i: i32): bool {
     return i < OWNED_BITS ? (this.ownedPresent & ((<u64>1) << i)) != 0 : this.has(unchecked(owned[i]));

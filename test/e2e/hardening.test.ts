@@ -92,9 +92,10 @@ function partialUpload(port: number, head: string, bodyStart: string, waitMs = 1
     socket.on("error", reject);
     socket.on("data", (d) => {
       raw += d.toString("utf8");
-      const split = raw.indexOf("\r\n\r\n");
-      const length = /\r\ncontent-length: (\d+)/i.exec(raw)?.[1];
-      if (split >= 0 && length !== undefined && raw.length >= split + 4 + Number(length)) finish();
+      const final = raw.replace(/^(HTTP\/1\.1 1\d\d [^\r]*\r\n(?:[^\r]+\r\n)*\r\n)+/, "");
+      const split = final.indexOf("\r\n\r\n");
+      const length = /\r\ncontent-length: (\d+)/i.exec(final)?.[1];
+      if (split >= 0 && length !== undefined && final.length >= split + 4 + Number(length)) finish();
     });
     socket.on("end", () => {
       closed = true;
@@ -104,7 +105,9 @@ function partialUpload(port: number, head: string, bodyStart: string, waitMs = 1
   });
 }
 
+/** The final response of a raw HTTP/1.1 exchange (interim 1xx responses skipped). */
 function parseRaw(raw: string) {
+  while (/^HTTP\/1\.1 1\d\d /.test(raw)) raw = raw.slice(raw.indexOf("\r\n\r\n") + 4);
   const split = raw.indexOf("\r\n\r\n");
   const [statusLine, ...lines] = raw.slice(0, split).split("\r\n");
   const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(":")).toLowerCase(), l.slice(l.indexOf(":") + 1).trim()]));
@@ -288,6 +291,17 @@ describe("limits answer early and in JSON", () => {
     expect(reply.headers["content-type"]).toBe("application/json");
     expect(JSON.parse(reply.body).error.code).toBe("request_too_large");
     expect(elapsed).toBeLessThan(5_000);
+    expect(gw().received()).toHaveLength(0);
+  });
+
+  it("with Expect: 100-continue (curl for big uploads) the JSON 413 follows Envoy's 100 before any byte is sent", async () => {
+    const head =
+      "POST /v1/chat/completions HTTP/1.1\r\nhost: gateway\r\ncontent-type: application/json\r\n" +
+      `content-length: ${router.maxBodyBytes + 1}\r\nexpect: 100-continue\r\n\r\n`;
+    const { raw } = await partialUpload(gw().port, head, "");
+    const reply = parseRaw(raw);
+    expect(reply.status, raw).toBe(413);
+    expect(JSON.parse(reply.body).error.code).toBe("request_too_large");
     expect(gw().received()).toHaveLength(0);
   });
 

@@ -81,6 +81,16 @@ for (const [label, wasm, mode] of builds) {
       expect(routed.finalHeaders.first("x-llm-model")).toBeUndefined();
     });
 
+    it("more routing header names than the 64 the header read tracks are all removed too", async () => {
+      const rules = Array.from({ length: 40 }, (_, i) => ({ _match_domain_: [`r${i}.com`], upstreamHeader: `x-up-${i}`, modelHeader: `x-model-${i}` }));
+      const r = await load({ models: [model("A")], _rules_: rules });
+      const spoofAll: Record<string, string> = { "x-llm-upstream": "up-A", "x-keep": "yes" };
+      for (let i = 0; i < 40; i++) Object.assign(spoofAll, { [`x-up-${i}`]: "up-A", [`x-model-${i}`]: "A" });
+      const res = r.request({ method: "GET", path: "/v1/files", headers: spoofAll });
+      expect(res.finalHeaders.entries.filter(([k]) => k.startsWith("x-up-") || k.startsWith("x-model-") || k === "x-llm-upstream")).toEqual([]);
+      expect(res.finalHeaders.first("x-keep")).toBe("yes");
+    });
+
     it("also when the global configuration is disabled and no rule matches", async () => {
       const r = await load({ _rules_: [{ _match_domain_: ["r.com"], upstreamHeader: "x-rule-upstream", models: [model("R")] }] });
       const res = r.request({ authority: "g.com", method: "GET", path: "/", headers: { "x-rule-upstream": "up-R", "x-llm-model": "R" } });
