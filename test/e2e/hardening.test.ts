@@ -381,7 +381,15 @@ describe("GET /v1/models is answered by the plugin", () => {
 
 describe("cluster_header naming a cluster that does not exist (what `llm-router check` prevents)", () => {
   const ghost = { ...router.models[0], name: "ghost-model", upstream: "no-such-cluster" };
-  const broken = useGateway({ pluginConfig: { ...router, models: [...router.models, ghost] }, mutate: withoutInternalOnlyHeaders });
+  // plus a route that reads cluster_header without requiring the header, to see the missing case
+  const broken = useGateway({
+    pluginConfig: { ...router, models: [...router.models, ghost] },
+    mutate: (cfg) => {
+      withoutInternalOnlyHeaders(cfg);
+      const vhost = hcmOf(cfg).route_config.virtual_hosts[0];
+      vhost.routes.unshift({ name: "header_not_required", match: { prefix: "/no-header-route" }, route: { cluster_header: "x-llm-upstream" } });
+    },
+  });
 
   it("Envoy 1.40 answers 503 with an empty body and response flag NC, not 404", async () => {
     const reply = await postJson(broken(), "/v1/chat/completions", chat("ghost-model"));
@@ -392,5 +400,12 @@ describe("cluster_header naming a cluster that does not exist (what `llm-router 
     const deadline = Date.now() + 3_000;
     while (!/"POST \/v1\/chat\/completions" 503 NC /.test(broken().envoy.log()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(broken().envoy.log()).toMatch(/"POST \/v1\/chat\/completions" 503 NC cluster=/);
+  });
+
+  it("a cluster_header route without the header at all answers the same 503", async () => {
+    const reply = await send(broken().url, { path: "/no-header-route" });
+    expect(reply.status).toBe(503);
+    expect(reply.body.length).toBe(0);
+    expect(broken().received()).toHaveLength(0);
   });
 });
