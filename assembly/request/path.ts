@@ -1,7 +1,8 @@
 // Request paths as the router compares them. A client (or a library) may send
 // `/v1/chat/completions/`, `/v1/chat/%63ompletions` or `/v1/chat%2Fcompletions`; servers behind the
-// gateway (uvicorn under vLLM, SGLang, LiteLLM ...) decode escapes and ignore a trailing slash, so
-// they would serve such a request as chat completions. The router therefore matches on the path
+// gateway (uvicorn under vLLM, SGLang, LiteLLM ...) decode escapes before routing and accept or
+// redirect a trailing slash, so such a request still ends up as chat completions with the alias in
+// it. The router therefore matches on the path
 // with the query cut off, every %XX escape decoded and trailing slashes dropped; the path Envoy
 // forwards is left as the client sent it.
 import { ModelList, RouterConfig } from "../config/types";
@@ -93,6 +94,7 @@ export let entryEnd: i32 = 0;
 
 export function findModelsEntry(cfg: RouterConfig): bool {
   const list = cfg.modelList;
+  if (list.body.byteLength == 0) return false; // listModels is off
   const p = normalPath, n = normalPathLength;
   if (endsWith(p, n, MODELS)) {
     entryStart = 0;
