@@ -21,9 +21,7 @@ export function proxy_on_context_create(contextId: u32, parentId: u32): void {
     return;
   }
   const state = freeStates.length > 0 ? freeStates.pop() : new StreamState();
-  state.root = roots.has(parentId) ? roots.get(parentId) : null;
-  state.config = null;
-  state.finished = false;
+  state.reset(roots.has(parentId) ? roots.get(parentId) : null);
   streams.set(contextId, state);
 }
 
@@ -61,8 +59,7 @@ export function proxy_on_done(contextId: u32): bool { return true; }
 export function proxy_on_delete(contextId: u32): void {
   if (streams.has(contextId)) {
     const state = streams.get(contextId);
-    state.root = null;
-    state.config = null;
+    state.reset(null);
     freeStates.push(state);
     streams.delete(contextId);
     return;

@@ -11,8 +11,9 @@ import { PluginConfig } from "./config/rules";
 import { RouterConfig } from "./config/types";
 import { scanBody } from "./request/body_scan";
 import { BodyError, RequestFeatures } from "./request/features";
-import { CONTENT_LENGTH, RequestHeaders } from "./request/headers";
-import { replyWithError } from "./request/local_reply";
+import { CONTENT_LENGTH, RequestHeaders, UNKNOWN_LENGTH } from "./request/headers";
+import { replyWithError, replyWithJson } from "./request/local_reply";
+import { entryEnd, entryStart, findModelsEntry, handledPathIndex, normalisePath } from "./request/path";
 import { spliceModel } from "./request/rewrite";
 import { Decision, Outcome, decide, explainNoCandidate } from "./routing/decide";
 import { ModelSignals } from "./routing/signals";
@@ -27,6 +28,8 @@ const ROUTE_NAME = String.UTF8.encode("route_name");
 const XDS_ROUTE_NAME = String.UTF8.encode("xds\0route_name");
 const CLUSTER_NAME = String.UTF8.encode("cluster_name");
 const XDS_CLUSTER_NAME = String.UTF8.encode("xds\0cluster_name");
+const CONTENT_TYPE = String.UTF8.encode("content-type");
+const APPLICATION_JSON = String.UTF8.encode("application/json");
 
 // What a plugin root context owns: its compiled configuration and, per model catalog, the
 // signals routing reads (configured values until the live layer measures better ones).
@@ -41,6 +44,20 @@ export class StreamState {
   root: RootContext | null = null;      // the plugin root this stream belongs to
   config: RouterConfig | null = null;   // set when this request is handled
   finished: bool = false;               // the body has been answered or forwarded
+  pathIndex: i32 = -1;                  // which of config.paths the request is for
+  bodyBytes: usize = 0;                 // body bytes buffered so far
+  jsonContentType: bool = true;         // the client said the body is JSON
+  contentType: string = "";             // the client's content type when it is not JSON
+
+  reset(root: RootContext | null): void {
+    this.root = root;
+    this.config = null;
+    this.finished = false;
+    this.pathIndex = -1;
+    this.bodyBytes = 0;
+    this.jsonContentType = true;
+    this.contentType = "";
+  }
 }
 
 const headers = new RequestHeaders();
@@ -64,34 +81,80 @@ function configForRequest(plugin: PluginConfig): RouterConfig | null {
   return selectConfig(plugin, routeName, clusterName, authority);
 }
 
-// The configuration that handles this request, or null when the request is not ours.
-function handlingConfig(plugin: PluginConfig): RouterConfig | null {
-  if (!headers.isPost() || !headers.hasJsonContentType()) return null;
-  const cfg = configForRequest(plugin);
-  return cfg !== null && headers.pathIsHandled(cfg) ? cfg : null;
+// Only this plugin may write the routing headers (the upstream Envoy routes on, the model): on
+// every request, handled or not, client copies of every name any configuration uses are removed
+// before anything else looks at the request. Envoy's internal_only_headers is not needed for this
+// (and Higress has no equivalent).
+function removeClientRoutingHeaders(plugin: PluginConfig): void {
+  const owned = plugin.ownedHeaders;
+  for (let i = 0; i < owned.length; i++) {
+    if (headers.hasOwned(owned, i)) removeRequestHeader(unchecked(owned[i]));
+  }
 }
 
 export function onRequestHeaders(state: StreamState, endOfStream: bool): HeadersAction {
   const root = state.root;
-  if (root === null || !headers.read()) return HeadersAction.Continue;
-  const cfg = handlingConfig(root.plugin);
-  if (cfg === null) {
-    headers.release();
-    return HeadersAction.Continue;
+  if (root === null) return HeadersAction.Continue;
+  const plugin = root.plugin;
+  if (!headers.read(plugin.ownedHeaders)) return HeadersAction.Continue;
+  if (headers.sentOwned(plugin.ownedHeaders)) removeClientRoutingHeaders(plugin);
+  // Only a POST (routing) or a GET (the model list) can be ours: anything else costs no more.
+  const post = headers.isPost();
+  const cfg = post || headers.isGet() ? configForRequest(plugin) : null;
+  if (cfg !== null) {
+    normalisePath(headers.pathPtr, headers.pathLen);
+    if (post) {
+      const pathIndex = handledPathIndex(cfg);
+      if (pathIndex >= 0) return holdRequest(state, cfg, pathIndex, endOfStream);
+    } else if (cfg.listModels && findModelsEntry(cfg)) {
+      headers.release();
+      state.finished = true;
+      replyWithJson(200, changetype<usize>(cfg.modelList.body) + <usize>entryStart, <usize>(entryEnd - entryStart));
+      return HeadersAction.StopIteration;
+    }
   }
+  headers.release();
+  return HeadersAction.Continue;
+}
+
+function replyTooLarge(cfg: RouterConfig): void {
+  replyWithError(413, "request_too_large", "request body is larger than " + cfg.maxBodyBytes.toString() + " bytes");
+}
+
+function replyMissingBody(): void {
+  replyWithError(400, "missing_body", "request body is required");
+}
+
+// A POST to a handled path, whatever its content type: hold the headers and read the body, unless
+// the headers alone already say how the request ends.
+function holdRequest(state: StreamState, cfg: RouterConfig, pathIndex: i32, endOfStream: bool): HeadersAction {
   state.config = cfg;
-  // Only this plugin may name the upstream: drop whatever the client sent.
-  if (headers.has(cfg.upstreamHeader)) removeRequestHeader(cfg.upstreamHeader);
-  if (headers.has(cfg.modelHeader)) removeRequestHeader(cfg.modelHeader);
+  state.pathIndex = pathIndex;
+  state.jsonContentType = headers.hasJsonContentType();
+  if (!state.jsonContentType && headers.hasContentType) state.contentType = headers.contentTypeText();
+  if (!headers.hasReadableEncoding()) {
+    const encoding = headers.contentEncodingText();
+    headers.release();
+    state.finished = true;
+    replyWithError(415, "unsupported_content_encoding", "the gateway cannot read a request body with Content-Encoding \"" + encoding + "\"; send it uncompressed");
+    return HeadersAction.StopIteration;
+  }
+  const declared = headers.hasContentLength ? headers.contentLength : UNKNOWN_LENGTH;
   // The body will change length; Envoy does not fix Content-Length itself.
   if (headers.hasContentLength) removeRequestHeader(CONTENT_LENGTH);
   headers.release();
-  if (endOfStream) {
+  if (declared != UNKNOWN_LENGTH && declared > <u64>cfg.maxBodyBytes) {
+    // Answered before the client uploads the body (the body callbacks then never run).
     state.finished = true;
-    replyWithError(400, "missing_body", "request body is required");
+    replyTooLarge(cfg);
     return HeadersAction.StopIteration;
   }
-  if (raiseDecoderBufferLimit) writeProperty(SET_DECODER_BUFFER_LIMIT, cfg.maxBodyBytesText);
+  if (endOfStream) {
+    state.finished = true;
+    replyMissingBody();
+    return HeadersAction.StopIteration;
+  }
+  if (raiseDecoderBufferLimit) writeProperty(SET_DECODER_BUFFER_LIMIT, cfg.decoderBufferLimitText);
   return HeadersAction.StopIteration;
 }
 
@@ -114,15 +177,27 @@ function rejectBody(error: BodyError): void {
   }
 }
 
-function replyTooLarge(cfg: RouterConfig): void {
-  replyWithError(413, "request_too_large", "request body is larger than " + cfg.maxBodyBytes.toString() + " bytes");
+// A body that is not a JSON object, sent without a JSON content type: the client most likely used
+// the wrong encoding (curl -d sends a form, fetch() sends a string as text/plain).
+function replyUnsupportedMediaType(state: StreamState): void {
+  const got = state.contentType.length > 0 ? "Content-Type \"" + state.contentType + "\"" : "no Content-Type";
+  replyWithError(415, "unsupported_media_type", "request body must be a JSON object sent with Content-Type: application/json (the request has " + got + ")");
+}
+
+@inline function isNotAJsonObject(error: BodyError): bool {
+  return error == BodyError.InvalidJson || error == BodyError.NotAnObject || error == BodyError.TooDeep;
 }
 
 // Routes the complete buffered body. Returns after answering the client or preparing the request.
-function routeBody(root: RootContext, cfg: RouterConfig, body: usize, size: usize): void {
+function routeBody(state: StreamState, cfg: RouterConfig, body: usize, size: usize): void {
   scanBody(body, size, features);
-  if (features.error != BodyError.None) { rejectBody(features.error); return; }
-  const signals = unchecked(root.signals[cfg.catalog.id]);
+  if (features.error != BodyError.None) {
+    if (!state.jsonContentType && isNotAJsonObject(features.error)) replyUnsupportedMediaType(state);
+    else rejectBody(features.error);
+    return;
+  }
+  features.pathIndex = state.pathIndex;
+  const signals = unchecked(state.root!.signals[cfg.catalog.id]);
   const nowMs = <f64>(currentTimeNanos() / 1000000);
   decide(cfg, body, features, signals, nowMs, decision);
   if (decision.outcome == Outcome.PassThrough) return;
@@ -138,6 +213,8 @@ function routeBody(root: RootContext, cfg: RouterConfig, body: usize, size: usiz
   }
   replaceRequestHeader(cfg.upstreamHeader, model.upstreamBytes);
   replaceRequestHeader(cfg.modelHeader, model.nameBytes);
+  // The provider parses what the client sent as JSON only if it is labelled so.
+  if (!state.jsonContentType) replaceRequestHeader(CONTENT_TYPE, APPLICATION_JSON);
   // ABI 0.2.1 header edits already clear Envoy's route cache; the explicit call covers hosts that
   // don't (Envoy >= 1.33 registers it; older ones answer NOT_FOUND, which is fine).
   callForeignFunction(CLEAR_ROUTE_CACHE);
@@ -154,7 +231,8 @@ function finishBody(state: StreamState, cfg: RouterConfig, maxRead: usize): void
   // Own the block before routing: routing makes further host calls.
   const body = hostData, size = hostSize;
   if (size > cfg.maxBodyBytes) replyTooLarge(cfg);
-  else routeBody(state.root!, cfg, body, size);
+  else if (size == 0) replyMissingBody();
+  else routeBody(state, cfg, body, size);
   freeHostBlock(body);
 }
 
@@ -166,7 +244,14 @@ export function onRequestBody(state: StreamState, size: usize, endOfStream: bool
     replyTooLarge(cfg);
     return BodyAction.StopIterationAndBuffer;
   }
+  state.bodyBytes = size;
   if (!endOfStream) return BodyAction.StopIterationAndBuffer;
+  if (size == 0) {
+    // HTTP/2 clients end a bodiless request with an empty DATA frame.
+    state.finished = true;
+    replyMissingBody();
+    return BodyAction.StopIterationAndBuffer;
+  }
   finishBody(state, cfg, size);
   return BodyAction.Continue;
 }
@@ -175,5 +260,10 @@ export function onRequestBody(state: StreamState, size: usize, endOfStream: bool
 export function onRequestTrailers(state: StreamState): void {
   const cfg = state.config;
   if (cfg === null || state.finished) return;
+  if (state.bodyBytes == 0) {
+    state.finished = true;
+    replyMissingBody();
+    return;
+  }
   finishBody(state, cfg, cfg.maxBodyBytes + 1);
 }

@@ -151,6 +151,15 @@ export async function runInproc(log = console.log, { wasm = WASM } = {}) {
       `floor ${row.floor_us.toFixed(2)}, JS ${row.js_us.toFixed(1)} → plugin/floor ${row.ratio_plugin_floor.toFixed(2)}×, JS/plugin ${row.ratio_js_plugin.toFixed(1)}×; pages ${row.pages_after}`);
   }
 
+  // ---- requests decided from the headers alone: every request pays for the header read and the
+  // removal of client routing headers, handled or not
+  const headerOnly = {};
+  const getReq = (path, headers = {}) => ({ method: "GET", path, headers });
+  headerOnly.get_us = callbackTime(host, cb, probe, getReq("/v1/files", { accept: "application/json", "user-agent": "bench" })).us;
+  headerOnly.get_spoofed_us = callbackTime(host, cb, probe, getReq("/v1/files", { accept: "application/json", "x-llm-upstream": "groq", "x-llm-model": "x" })).us;
+  headerOnly.models_list_us = callbackTime(host, cb, probe, getReq("/v1/models")).us;
+  log(`  headers only: GET ${headerOnly.get_us.toFixed(2)} µs, GET with spoofed routing headers ${headerOnly.get_spoofed_us.toFixed(2)} µs, GET /v1/models ${headerOnly.models_list_us.toFixed(2)} µs`);
+
   // ---- routing decision alone: tiny body, N models
   const routing = [];
   const tiny = (model) => Buffer.from(JSON.stringify({ model, messages: [{ role: "user", content: "Say hello in one word." }], max_tokens: 64 }));
@@ -179,5 +188,5 @@ export async function runInproc(log = console.log, { wasm = WASM } = {}) {
     size[t] = { bytes: statSync(file).size, gzip: gzipSync(bytes, { level: 9 }).length };
   }
   log(`  module: envoy.wasm ${size.envoy.bytes} B (gzip ${size.envoy.gzip} B), higress.wasm ${size.higress.bytes} B`);
-  return { sizes, routing, compile, module: size };
+  return { sizes, headerOnly, routing, compile, module: size };
 }

@@ -79,7 +79,7 @@ export async function runSoak(ProxyWasmHost, { requests = 1_000_000, wasm, verif
       break;
     }
     if (i % verifyEvery === 0) {
-      const msg = check(c.body, c.exp, res);
+      const msg = check(c.body, c.exp, res, HEADERS["content-type"]);
       verified++;
       if (msg) failures.push(`request ${i}: ${msg}`);
     }

@@ -4,25 +4,64 @@
 import { JsonValue, JsonKind } from "../json/tree";
 import { jsonEscape } from "../json/escape";
 import { configError, fail } from "./errors";
-import { checkFields, checkUniqueKeys, isObject, join, readNumber, readString, readStringList, unknownName } from "./fields";
+import { checkFields, checkUniqueKeys, closestName, isObject, join, readNumber, readString, readStringList, unknownName } from "./fields";
 import { NameIndex } from "./name_index";
 import { readProviders } from "./providers";
 import { Catalog, ModelSpec } from "./types";
 
 const MODEL_FIELDS: string[] = [
   "name", "upstream", "upstreamModel", "price", "ttftMs", "tokensPerSecond", "contextWindow",
-  "maxOutputTokens", "capabilities", "quality", "weight",
+  "maxOutputTokens", "capabilities", "quality", "weight", "endpoints",
 ];
 const PRICE_FIELDS: string[] = ["input", "output"];
 export const BUILTIN_CAPABILITIES: string[] = ["tools", "vision", "json"];
 
-export function compileCatalog(root: JsonValue, path: string): Catalog | null {
+// `pathNames`: the configuration's handled path suffixes, which model `endpoints` refer to.
+export function compileCatalog(root: JsonValue, path: string, pathNames: string[]): Catalog | null {
   const catalog = new Catalog();
   catalog.capabilityNames = BUILTIN_CAPABILITIES.slice();
+  catalog.pathNames = pathNames;
+  catalog.defaultEndpoints = defaultEndpoints(pathNames);
   if (!readProviders(root, path, catalog)) return null;
   if (!readModels(root, path, catalog)) return null;
   catalog.modelIndex = new NameIndex(catalog.models.map<ArrayBuffer>((m) => m.nameBytes));
   return catalog;
+}
+
+// Chat-style models do not serve embeddings, and an embedding model serves nothing else: a model
+// without `endpoints` serves every path but /embeddings (all of them when none is /embeddings).
+function defaultEndpoints(pathNames: string[]): u32 {
+  let mask: u32 = 0;
+  for (let i = 0; i < pathNames.length; i++) {
+    if (!pathNames[i].endsWith("/embeddings")) mask |= (<u32>1) << i;
+  }
+  return mask != 0 ? mask : (pathNames.length >= 32 ? 0xffffffff : ((<u32>1) << pathNames.length) - 1);
+}
+
+function readEndpoints(v: JsonValue, path: string, catalog: Catalog, m: ModelSpec): bool {
+  const list = readStringList(v, "endpoints", path);
+  if (configError.length > 0) return false;
+  if (list === null) { m.endpoints = catalog.defaultEndpoints; return true; }
+  const where = join(path, "endpoints");
+  if (list.length == 0) return fail(where, "expected at least one path the model serves");
+  let mask: u32 = 0;
+  for (let i = 0; i < list.length; i++) {
+    const at = catalog.pathNames.indexOf(list[i]);
+    if (at < 0) {
+      const what = "\"" + list[i] + "\" is not a handled path";
+      const guess = closestName(list[i], catalog.pathNames);
+      return fail(where + "[" + i.toString() + "]", guess.length > 0 ? what + " (did you mean \"" + guess + "\"?)" : what + "; expected one of " + quotedList(catalog.pathNames));
+    }
+    mask |= (<u32>1) << at;
+  }
+  m.endpoints = mask;
+  return true;
+}
+
+function quotedList(names: string[]): string {
+  let text = "";
+  for (let i = 0; i < names.length; i++) text += (i > 0 ? ", \"" : "\"") + names[i] + "\"";
+  return text;
 }
 
 // The capability bits for `names`. Models may declare new capability names; a route may only
@@ -115,6 +154,7 @@ function readModel(v: JsonValue, path: string, catalog: Catalog): ModelSpec | nu
     m.capabilities = <u32>mask;
   }
   if (!readQuality(v, path, m)) return null;
+  if (!readEndpoints(v, path, catalog, m)) return null;
   return m;
 }
 

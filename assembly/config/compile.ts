@@ -11,9 +11,15 @@ import { Catalog, RouterConfig } from "./types";
 
 const DEFAULT_PATHS: string[] = ["/chat/completions", "/completions", "/responses", "/messages", "/embeddings"];
 const MAX_BODY_LIMIT: f64 = 268435456;
+// Higress's decoder buffer limit is set this far above maxBodyBytes: the body arrives in chunks
+// (HTTP/2 DATA frames are 16 KiB by default), and the chunk that crosses maxBodyBytes must still
+// reach the plugin, which answers with its JSON 413, instead of Envoy answering a bare one.
+const DECODER_BUFFER_SLACK: usize = 1048576;
+// Bit masks over `paths` (model endpoints) keep the candidate filter one AND per model.
+const MAX_PATHS = 32;
 const TOP_LEVEL_FIELDS: string[] = [
   "models", "routes", "providers", "upstreamHeader", "modelHeader", "maxBodyBytes",
-  "defaultOutputTokens", "bytesPerToken", "paths",
+  "defaultOutputTokens", "bytesPerToken", "paths", "listModels",
 ];
 
 // `shared`: a catalog compiled from the very same `models` and `providers` values (a Higress rule
@@ -25,9 +31,11 @@ export function compileRouterConfig(root: JsonValue, path: string, shared: Catal
   }
   // Keys starting with "_" belong to the host (Higress adds _rules_, _match_*_, _plugin_id_ ...).
   if (!checkFields(root, path, TOP_LEVEL_FIELDS, true)) return null;
-  const catalog = shared !== null ? shared : compileCatalog(root, path);
-  if (catalog === null) return null;
   const cfg = new RouterConfig();
+  // Paths come first: model `endpoints` name them.
+  if (!readPaths(root, path, cfg)) return null;
+  const catalog = shared !== null ? shared : compileCatalog(root, path, cfg.pathNames);
+  if (catalog === null) return null;
   cfg.catalog = catalog;
   cfg.models = catalog.models;
   cfg.modelIndex = catalog.modelIndex;
@@ -52,18 +60,38 @@ function readSettings(root: JsonValue, path: string, cfg: RouterConfig): bool {
   if (configError.length > 0) return false;
   if (maxBody != Math.floor(maxBody)) return fail(join(path, "maxBodyBytes"), "expected a whole number of bytes");
   cfg.maxBodyBytes = <usize>maxBody;
-  cfg.maxBodyBytesText = String.UTF8.encode(cfg.maxBodyBytes.toString());
-  return readPaths(root, path, cfg);
+  cfg.decoderBufferLimitText = String.UTF8.encode((cfg.maxBodyBytes + DECODER_BUFFER_SLACK).toString());
+  cfg.ownedRequestHeaders = [cfg.upstreamHeader, cfg.modelHeader];
+  return readListModels(root, path, cfg);
+}
+
+function readListModels(root: JsonValue, path: string, cfg: RouterConfig): bool {
+  const v = root.get("listModels");
+  if (v === null) return true;
+  if (v.kind != JsonKind.Bool) return fail(join(path, "listModels"), "expected true or false");
+  cfg.listModels = v.bool;
+  return true;
 }
 
 function readPaths(root: JsonValue, path: string, cfg: RouterConfig): bool {
   const paths = readStringList(root, "paths", path);
   if (configError.length > 0) return false;
   const list = paths !== null ? paths : DEFAULT_PATHS;
-  if (list.length == 0) return fail(join(path, "paths"), "expected at least one path suffix");
+  const where = join(path, "paths");
+  if (list.length == 0) return fail(where, "expected at least one path suffix");
+  if (list.length > MAX_PATHS) return fail(where, "expected at most " + MAX_PATHS.toString() + " path suffixes");
   for (let i = 0; i < list.length; i++) {
-    if (list[i].charCodeAt(0) != 0x2f) return fail(join(path, "paths") + "[" + i.toString() + "]", "expected a path suffix starting with '/'");
-    cfg.paths.push(String.UTF8.encode(list[i]));
+    const suffix = list[i];
+    const at = where + "[" + i.toString() + "]";
+    if (suffix.charCodeAt(0) != 0x2f) return fail(at, "expected a path suffix starting with '/'");
+    // Requests are matched after their path is normalised (query cut, trailing '/' dropped,
+    // %-escapes of unreserved characters decoded), so a suffix must already be in that form.
+    if (suffix.length > 1 && suffix.endsWith("/")) return fail(at, "expected a path suffix without a trailing '/'");
+    if (suffix.includes("?") || suffix.includes("#") || suffix.includes("%")) return fail(at, "expected a plain path suffix (no '?', '#' or '%')");
+    if (cfg.pathNames.includes(suffix)) return fail(at, "\"" + suffix + "\" is listed twice");
+    cfg.pathNames.push(suffix);
+    cfg.paths.push(String.UTF8.encode(suffix));
+    if (suffix.endsWith("/embeddings")) cfg.noOutputPaths |= (<u32>1) << i;
   }
   return true;
 }

@@ -1,7 +1,7 @@
 // Reads the plugin configuration from the host and compiles it. Any failure leaves exactly one
 // log line naming the field, and no configuration: the plugin never runs half-configured.
 import { BufferType, LogLevel } from "../abi/constants";
-import { freeHostBlock, hostSize, log, readBuffer, takeHostData } from "../abi/host";
+import { currentTimeNanos, freeHostBlock, hostSize, log, readBuffer, takeHostData } from "../abi/host";
 import { parseError, parseJsonTree } from "../json/tree";
 import { configError, fail, resetConfigError } from "./errors";
 import { PluginConfig, compilePluginConfig } from "./rules";
@@ -16,7 +16,7 @@ function compileConfiguration(size: usize): PluginConfig | null {
   const length = hostSize;
   const document = takeHostData();
   const tree = parseJsonTree(document, length);
-  const plugin = tree !== null ? compilePluginConfig(tree) : null;
+  const plugin = tree !== null ? compilePluginConfig(tree, <i64>(currentTimeNanos() / 1000000000)) : null;
   if (tree === null) fail("configuration", "not valid JSON: " + parseError);
   freeHostBlock(document);
   return plugin;

@@ -8,6 +8,7 @@ import { configError, fail } from "./errors";
 import { join, readStringList, unknownName } from "./fields";
 import { Catalog, RouterConfig } from "./types";
 import { compileRouterConfig } from "./compile";
+import { buildModelList } from "./model_list";
 
 const MATCH_KEYS: string[] = ["_match_route_", "_match_route_prefix_", "_match_domain_", "_match_service_"];
 
@@ -31,6 +32,19 @@ export class PluginConfig {
   rulesNeedRouteName: bool = false;
   rulesNeedClusterName: bool = false;
   rulesNeedAuthority: bool = false;
+  // Every request header any of the configurations writes (global and each rule), each name once:
+  // the filter removes client copies of all of them on every request, whichever config serves it.
+  ownedHeaders: ArrayBuffer[] = [];
+  ownedHeaderNames: string[] = [];
+
+  addOwnedHeaders(cfg: RouterConfig): void {
+    for (let i = 0; i < cfg.ownedRequestHeaders.length; i++) {
+      const name = String.UTF8.decode(cfg.ownedRequestHeaders[i]);
+      if (this.ownedHeaderNames.includes(name)) continue;
+      this.ownedHeaderNames.push(name);
+      this.ownedHeaders.push(cfg.ownedRequestHeaders[i]);
+    }
+  }
 }
 
 function overlay(global: JsonValue, rule: JsonValue): JsonValue {
@@ -48,9 +62,10 @@ function overlay(global: JsonValue, rule: JsonValue): JsonValue {
   return merged;
 }
 
-// A rule that sets neither `models` nor `providers` keeps the global catalog.
+// A rule that sets neither `models`, `providers` nor `paths` (model endpoints are bits over the
+// paths) keeps the global catalog.
 function sharedCatalog(global: RouterConfig | null, rule: JsonValue): Catalog | null {
-  if (global === null || rule.get("models") !== null || rule.get("providers") !== null) return null;
+  if (global === null || rule.get("models") !== null || rule.get("providers") !== null || rule.get("paths") !== null) return null;
   return global.catalog;
 }
 
@@ -85,7 +100,8 @@ function addCatalog(plugin: PluginConfig, catalog: Catalog): void {
   plugin.catalogs.push(catalog);
 }
 
-export function compilePluginConfig(root: JsonValue): PluginConfig | null {
+// `created`: Unix seconds, the `created` of every entry in the GET /v1/models answer.
+export function compilePluginConfig(root: JsonValue, created: i64 = 0): PluginConfig | null {
   if (root.kind != JsonKind.Object) {
     fail("", "expected a JSON object");
     return null;
@@ -95,14 +111,19 @@ export function compilePluginConfig(root: JsonValue): PluginConfig | null {
   if (rules !== null && rules.kind != JsonKind.Array) { fail("_rules_", "expected an array"); return null; }
   const hasRules = rules !== null && rules.items.length > 0;
   if (root.get("models") !== null || !hasRules) {
-    out.global = compileRouterConfig(root, "");
-    if (out.global === null) return null;
-    addCatalog(out, out.global!.catalog);
+    const global = compileRouterConfig(root, "");
+    if (global === null) return null;
+    buildModelList(global, created);
+    out.addOwnedHeaders(global);
+    out.global = global;
+    addCatalog(out, global.catalog);
   }
   if (rules === null) return out;
   for (let i = 0; i < rules.items.length; i++) {
     const rule = readRule(root, out.global, rules.items[i], "_rules_[" + i.toString() + "]");
     if (rule === null) return null;
+    buildModelList(rule.config, created);
+    out.addOwnedHeaders(rule.config);
     out.rules.push(rule);
     addCatalog(out, rule.config.catalog);
     if (rule.needsRouteName()) out.rulesNeedRouteName = true;

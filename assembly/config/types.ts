@@ -26,6 +26,8 @@ export class ModelSpec {
   taskNames: string[] = [];
   taskQualities: f64[] = [];
   weight: f64 = 1;
+  // Bit i set: the model serves the configuration's paths[i] (default: every path but /embeddings).
+  endpoints: u32 = 0;
 
   qualityFor(task: string): f64 {
     for (let i = 0; i < this.taskNames.length; i++) if (this.taskNames[i] == task) return this.taskQualities[i];
@@ -63,6 +65,7 @@ export class CandidateColumns {
   contextWindow: StaticArray<f64>;
   maxOutputTokens: StaticArray<f64>;
   capabilities: StaticArray<u32>;
+  endpoints: StaticArray<u32>;
 
   constructor(models: ModelSpec[], candidates: i32[]) {
     const n = candidates.length;
@@ -71,6 +74,7 @@ export class CandidateColumns {
     this.contextWindow = new StaticArray<f64>(n);
     this.maxOutputTokens = new StaticArray<f64>(n);
     this.capabilities = new StaticArray<u32>(n);
+    this.endpoints = new StaticArray<u32>(n);
     for (let slot = 0; slot < n; slot++) {
       const m = models[candidates[slot]];
       this.inputPrice[slot] = m.inputPrice;
@@ -78,6 +82,7 @@ export class CandidateColumns {
       this.contextWindow[slot] = m.contextWindow;
       this.maxOutputTokens[slot] = m.maxOutputTokens;
       this.capabilities[slot] = m.capabilities;
+      this.endpoints[slot] = m.endpoints;
     }
   }
 }
@@ -110,6 +115,8 @@ export class Catalog {
   modelsByName: Map<string, i32> = new Map();
   capabilityNames: string[] = [];  // bit i of a capability mask is capabilityNames[i]
   providers: ProviderSpec[] = [];
+  pathNames: string[] = [];        // bit i of a model's `endpoints` is pathNames[i]
+  defaultEndpoints: u32 = 0;
 }
 
 export class RouterConfig {
@@ -123,8 +130,28 @@ export class RouterConfig {
   upstreamHeader: ArrayBuffer = new ArrayBuffer(0);
   modelHeader: ArrayBuffer = new ArrayBuffer(0);
   maxBodyBytes: usize = 10485760;
-  maxBodyBytesText: ArrayBuffer = new ArrayBuffer(0);   // decimal, for Higress's buffer-limit property
+  decoderBufferLimitText: ArrayBuffer = new ArrayBuffer(0);   // decimal, for Higress's buffer-limit property
   defaultOutputTokens: f64 = 512;
   bytesPerToken: f64 = 4;
   paths: ArrayBuffer[] = [];
+  pathNames: string[] = [];
+  // Paths whose answers have no output tokens (embeddings): bit i for paths[i].
+  noOutputPaths: u32 = 0;
+  // Every request header this configuration writes. Clients may never send them: the filter
+  // strips them on every request, so a feature that adds a header only adds its name here.
+  ownedRequestHeaders: ArrayBuffer[] = [];
+  // GET …/models: answered with `modelList` (OpenAI's list format) unless listModels is false.
+  listModels: bool = true;
+  modelList: ModelList = new ModelList();
+}
+
+// The answer to GET /v1/models, built once per configuration: the whole list, and where in it each
+// alias (by route index) and each catalog model (by model index) sits, so GET /v1/models/<id>
+// answers with a slice of the same bytes.
+export class ModelList {
+  body: ArrayBuffer = new ArrayBuffer(0);
+  routeStart: i32[] = [];
+  routeEnd: i32[] = [];
+  modelStart: i32[] = [];
+  modelEnd: i32[] = [];
 }

@@ -1,6 +1,14 @@
 // JSON string escaping for text this plugin writes: configured model ids spliced into bodies and
 // the messages of the errors it answers with.
 export function jsonEscape(s: string): string {
+  // Names almost never need escaping: return them as they are without building a copy.
+  let i = 0;
+  while (i < s.length) {
+    const c = s.charCodeAt(i);
+    if (c == 0x22 || c == 0x5c || c < 0x20) break;
+    i++;
+  }
+  if (i == s.length) return s;
   let out = "";
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);

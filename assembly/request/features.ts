@@ -28,6 +28,9 @@ export class RequestFeatures {
   hasImages: bool = false;
   hasTools: bool = false;
   wantsJson: bool = false;
+  // Not from the body: which of the configuration's `paths` the request was sent to, set by the
+  // filter after the scan (the candidate filter keeps models whose `endpoints` include it).
+  pathIndex: i32 = 0;
 
   reset(): void {
     this.error = BodyError.None;

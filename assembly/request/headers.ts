@@ -1,18 +1,25 @@
-// Is this a request the router handles? Decided from the request headers alone, before anything
-// is buffered, so every other request continues at once. The header map is read with ONE host call
-// (proxy_get_header_map_pairs) and indexed in place; the plugin then removes only headers that are
-// really there, so a typical request costs two host calls here instead of six.
+// What the router needs from the request headers, read with ONE host call
+// (proxy_get_header_map_pairs) and indexed in place: method, path, authority, the body's framing
+// and type, and which of the routing headers the client sent (so the filter removes only headers
+// that are really there: a typical request costs one host call here).
 import { freeHostBlock, hostData, hostSize, readRequestHeaderPairs } from "../abi/host";
-import { RouterConfig } from "../config/types";
 
 export const CONTENT_LENGTH = String.UTF8.encode("content-length");
-const JSON_MEDIA_TYPE = "application/json";
+export const UNKNOWN_LENGTH: u64 = u64.MAX_VALUE;
+// Owned header names past this many are looked up again one by one (never in practice).
+const OWNED_BITS = 64;
+// Longest content type quoted back to the client in an error message.
+const MAX_QUOTED_TYPE: usize = 100;
 
 @inline function isLiteral(p: usize, n: usize, literal: string): bool {
   if (n != <usize>literal.length) return false;
   for (let i: usize = 0; i < n; i++) if (<i32>load<u8>(p + i) != literal.charCodeAt(<i32>i)) return false;
   return true;
 }
+
+@inline function lower(c: u32): u32 { return c - 0x41 < 26 ? c | 0x20 : c; }
+
+@inline function isSpace(c: u32): bool { return c == 0x20 || c == 0x09; }
 
 export class RequestHeaders {
   private block: usize = 0;      // the serialised pairs (a host block we own until release)
@@ -26,10 +33,17 @@ export class RequestHeaders {
   authorityLen: usize = 0;
   contentTypePtr: usize = 0;
   contentTypeLen: usize = 0;
+  contentEncodingPtr: usize = 0;
+  contentEncodingLen: usize = 0;
+  hasContentType: bool = false;
+  hasContentEncoding: bool = false;
   hasContentLength: bool = false;
+  contentLength: u64 = 0;        // the first content-length value; UNKNOWN_LENGTH if not a number
+  ownedPresent: u64 = 0;         // bit i: the client sent owned[i] (i < 64)
 
-  // Reads and indexes the request headers; false when the host has none to give.
-  read(): bool {
+  // Reads and indexes the request headers, noting which `owned` names are present; false when
+  // the host has none to give.
+  read(owned: ArrayBuffer[]): bool {
     this.release();
     if (!readRequestHeaderPairs()) return false;
     this.block = hostData;
@@ -44,19 +58,40 @@ export class RequestHeaders {
       const valueLen = <usize>load<u32>(this.block + 8 + 8 * <usize>i);
       const value = data + keyLen + 1;
       if (value + valueLen + 1 > end) { this.count = i; break; }
-      this.note(data, keyLen, value, valueLen);
+      if (keyLen > 0 && load<u8>(data) == 0x3a) this.notePseudo(data, keyLen, value, valueLen);
+      else this.note(data, keyLen, value, valueLen, owned);
       data = value + valueLen + 1;
     }
     return true;
   }
 
-  // Keeps the first value of the headers the router reads (header names come lower-case from Envoy).
-  private note(key: usize, keyLen: usize, value: usize, valueLen: usize): void {
+  // Keeps the first value of each pseudo-header the router reads.
+  private notePseudo(key: usize, keyLen: usize, value: usize, valueLen: usize): void {
     if (isLiteral(key, keyLen, ":method")) { if (this.methodPtr == 0) { this.methodPtr = value; this.methodLen = valueLen; } }
     else if (isLiteral(key, keyLen, ":path")) { if (this.pathPtr == 0) { this.pathPtr = value; this.pathLen = valueLen; } }
     else if (isLiteral(key, keyLen, ":authority")) { if (this.authorityPtr == 0) { this.authorityPtr = value; this.authorityLen = valueLen; } }
-    else if (isLiteral(key, keyLen, "content-type")) { if (this.contentTypePtr == 0) { this.contentTypePtr = value; this.contentTypeLen = valueLen; } }
-    else if (isLiteral(key, keyLen, "content-length")) this.hasContentLength = true;
+  }
+
+  // Header names come lower-case from Envoy (HTTP/1 names are lower-cased by its codec).
+  private note(key: usize, keyLen: usize, value: usize, valueLen: usize, owned: ArrayBuffer[]): void {
+    if (isLiteral(key, keyLen, "content-type")) {
+      if (!this.hasContentType) { this.hasContentType = true; this.contentTypePtr = value; this.contentTypeLen = valueLen; }
+      return;
+    }
+    if (isLiteral(key, keyLen, "content-length")) {
+      if (!this.hasContentLength) { this.hasContentLength = true; this.contentLength = parseLength(value, valueLen); }
+      return;
+    }
+    if (isLiteral(key, keyLen, "content-encoding")) {
+      if (!this.hasContentEncoding) { this.hasContentEncoding = true; this.contentEncodingPtr = value; this.contentEncodingLen = valueLen; }
+      return;
+    }
+    for (let i = 0; i < owned.length; i++) {
+      const name = unchecked(owned[i]);
+      if (<usize>name.byteLength != keyLen || memory.compare(key, changetype<usize>(name), keyLen) != 0) continue;
+      this.ownedPresent |= i < OWNED_BITS ? (<u64>1) << i : 0;
+      return;
+    }
   }
 
   release(): void {
@@ -64,9 +99,21 @@ export class RequestHeaders {
     this.block = 0;
     this.count = 0;
     this.size = 0;
-    this.methodPtr = this.pathPtr = this.authorityPtr = this.contentTypePtr = 0;
-    this.methodLen = this.pathLen = this.authorityLen = this.contentTypeLen = 0;
-    this.hasContentLength = false;
+    this.methodPtr = this.pathPtr = this.authorityPtr = this.contentTypePtr = this.contentEncodingPtr = 0;
+    this.methodLen = this.pathLen = this.authorityLen = this.contentTypeLen = this.contentEncodingLen = 0;
+    this.hasContentType = this.hasContentEncoding = this.hasContentLength = false;
+    this.contentLength = 0;
+    this.ownedPresent = 0;
+  }
+
+  // Whether the client sent any of the `owned` headers (as read by the last `read(owned)`).
+  sentOwned(owned: ArrayBuffer[]): bool {
+    return this.ownedPresent != 0 || owned.length > OWNED_BITS;
+  }
+
+  // Whether the client sent owned[i] (as read by the last `read(owned)`).
+  hasOwned(owned: ArrayBuffer[], i: i32): bool {
+    return i < OWNED_BITS ? (this.ownedPresent & ((<u64>1) << i)) != 0 : this.has(unchecked(owned[i]));
   }
 
   // Whether a header named exactly `name` (lower-case bytes) is present.
@@ -83,36 +130,71 @@ export class RequestHeaders {
   }
 
   isPost(): bool { return isLiteral(this.methodPtr, this.methodLen, "POST"); }
+  isGet(): bool { return isLiteral(this.methodPtr, this.methodLen, "GET"); }
 
-  // "application/json", optionally followed by parameters such as "; charset=utf-8"; any case.
+  // A JSON media type: application/json, text/json or any */*+json (RFC 6839), with or without
+  // parameters such as "; charset=utf-8", in any case.
   hasJsonContentType(): bool {
-    const p = this.contentTypePtr, n = <usize>JSON_MEDIA_TYPE.length;
-    if (this.contentTypeLen < n) return false;
-    for (let i: usize = 0; i < n; i++) {
-      if ((<i32>load<u8>(p + i) | 0x20) != (JSON_MEDIA_TYPE.charCodeAt(<i32>i) | 0x20)) return false;
+    if (!this.hasContentType) return false;
+    const p = this.contentTypePtr;
+    let i: usize = 0, n = this.contentTypeLen;
+    while (i < n && isSpace(load<u8>(p + i))) i++;
+    let slash: usize = 0;
+    let end = i;
+    while (end < n) {
+      const c = <u32>load<u8>(p + end);
+      if (c == 0x3b || isSpace(c)) break;
+      if (c == 0x2f && slash == 0) slash = end;
+      end++;
     }
-    if (this.contentTypeLen == n) return true;
-    const next = load<u8>(p + n);
-    return next == 0x3b || next == 0x20 || next == 0x09;
+    if (slash == 0 || slash == i) return false;
+    // the subtype is "json" or ends with "+json"
+    const subtype = slash + 1;
+    if (end - subtype < 4) return false;
+    for (let k: usize = 0; k < 4; k++) {
+      if (lower(load<u8>(p + end - 4 + k)) != <u32>"json".charCodeAt(<i32>k)) return false;
+    }
+    return end - subtype == 4 || load<u8>(p + end - 5) == 0x2b;
   }
 
-  // The :path without its query string ends with one of the configured suffixes.
-  pathIsHandled(cfg: RouterConfig): bool {
-    let end = this.pathLen;
-    for (let i: usize = 0; i < this.pathLen; i++) {
-      const c = load<u8>(this.pathPtr + i);
-      if (c == 0x3f || c == 0x23) { end = i; break; }
-    }
-    for (let i = 0; i < cfg.paths.length; i++) {
-      const suffix = unchecked(cfg.paths[i]);
-      const n = <usize>suffix.byteLength;
-      if (n <= end && memory.compare(this.pathPtr + end - n, changetype<usize>(suffix), n) == 0) return true;
-    }
-    return false;
+  // The content type as sent (at most 100 bytes), for error messages.
+  contentTypeText(): string {
+    return String.UTF8.decodeUnsafe(this.contentTypePtr, min(this.contentTypeLen, MAX_QUOTED_TYPE));
+  }
+
+  // No content-encoding, or "identity" (any case, surrounding spaces ignored): the plugin reads
+  // the body bytes as they are; anything else (gzip, br, "gzip, identity" ...) it cannot read.
+  hasReadableEncoding(): bool {
+    if (!this.hasContentEncoding) return true;
+    let p = this.contentEncodingPtr, n = this.contentEncodingLen;
+    while (n > 0 && isSpace(load<u8>(p))) { p++; n--; }
+    while (n > 0 && isSpace(load<u8>(p + n - 1))) n--;
+    if (n == 0) return true;
+    if (n != 8) return false;
+    for (let k: usize = 0; k < 8; k++) if (lower(load<u8>(p + k)) != <u32>"identity".charCodeAt(<i32>k)) return false;
+    return true;
+  }
+
+  contentEncodingText(): string {
+    return String.UTF8.decodeUnsafe(this.contentEncodingPtr, min(this.contentEncodingLen, MAX_QUOTED_TYPE));
   }
 
   // :authority as a string ("" when absent); only rule matching needs it.
   authority(): string {
     return this.authorityPtr == 0 ? "" : String.UTF8.decodeUnsafe(this.authorityPtr, this.authorityLen);
   }
+}
+
+// A content-length value in bytes, or UNKNOWN_LENGTH when it is not a decimal number (Envoy
+// refuses malformed or conflicting values before filters run; this only must not trap). Huge
+// values saturate, still over any limit.
+function parseLength(p: usize, n: usize): u64 {
+  if (n == 0) return UNKNOWN_LENGTH;
+  let value: u64 = 0;
+  for (let i: usize = 0; i < n; i++) {
+    const d = <u32>load<u8>(p + i) - 0x30;
+    if (d > 9) return UNKNOWN_LENGTH;
+    value = value < 100000000000000000 ? value * 10 + d : UNKNOWN_LENGTH - 1;
+  }
+  return value;
 }

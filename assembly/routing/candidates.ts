@@ -7,7 +7,7 @@ import { RequestEstimate } from "./estimate";
 import { ModelSignals } from "./signals";
 
 export const enum Drop {
-  None, Context, Output, Vision, Tools, Json, Require, MinQuality, MaxCost, MaxTtft, MinThroughput, CoolingDown,
+  None, Endpoint, Context, Output, Vision, Tools, Json, Require, MinQuality, MaxCost, MaxTtft, MinThroughput, CoolingDown,
 }
 
 export class CandidateTable {
@@ -39,6 +39,7 @@ export class CandidateTable {
 // The first rule that rules the candidate out, in the order the no-candidate message explains.
 function dropReason(c: CandidateColumns, slot: i32, route: RouteSpec, e: RequestEstimate, quality: f64, cost: f64,
   ttftMs: f64, tokensPerSecond: f64, cooling: bool): Drop {
+  if ((c.endpoints[slot] & e.endpoint) == 0) return Drop.Endpoint;
   if (e.inputTokens + e.outputTokens > c.contextWindow[slot]) return Drop.Context;
   if (e.outputTokens > c.maxOutputTokens[slot]) return Drop.Output;
   const missing = e.needs & ~c.capabilities[slot];
@@ -67,7 +68,7 @@ export function fillCandidates(route: RouteSpec, quality: StaticArray<f64>, e: R
   let cLo = Infinity, cHi = -Infinity, lLo = Infinity, lHi = -Infinity;
   let tLo = Infinity, tHi = -Infinity, qLo = Infinity, qHi = -Infinity;
   const tokens = e.inputTokens + e.outputTokens, output = e.outputTokens, input = e.inputTokens;
-  const needs = e.needs | route.require;
+  const needs = e.needs | route.require, endpoint = e.endpoint;
   const minQuality = route.minQuality, maxCost = route.maxCostUsd, maxTtft = route.maxTtftMs, minTps = route.minTokensPerSecond;
   const outputMs = e.stream ? 0 : output * 1000;
   for (let slot = 0; slot < n; slot++) {
@@ -77,7 +78,7 @@ export function fillCandidates(route: RouteSpec, quality: StaticArray<f64>, e: R
     const cost = (input * unchecked(c.inputPrice[slot]) + output * unchecked(c.outputPrice[slot])) * 1e-6;
     const latency = ttft + outputMs / tps;
     const cooling = unchecked(signals.coolingUntilMs[index]) > nowMs;
-    const passes = (tokens <= unchecked(c.contextWindow[slot])) & (output <= unchecked(c.maxOutputTokens[slot])) &
+    const passes = ((unchecked(c.endpoints[slot]) & endpoint) != 0) & (tokens <= unchecked(c.contextWindow[slot])) & (output <= unchecked(c.maxOutputTokens[slot])) &
       ((needs & ~unchecked(c.capabilities[slot])) == 0) & (q >= minQuality) & (cost <= maxCost) &
       (ttft <= maxTtft) & (tps >= minTps) & !cooling;
     unchecked(t.cost[slot] = cost);

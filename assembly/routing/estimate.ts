@@ -8,6 +8,7 @@ export class RequestEstimate {
   outputTokens: f64 = 0;
   stream: bool = false;
   needs: u32 = 0;        // capability bits the request needs
+  endpoint: u32 = 0;     // the bit of the request's path in a model's `endpoints`
 }
 
 export function estimateInputTokens(textBytes: usize, bytesPerToken: f64): f64 {
@@ -20,8 +21,11 @@ export function estimateOutputTokens(f: RequestFeatures, defaultOutputTokens: f6
 }
 
 export function fillEstimate(out: RequestEstimate, f: RequestFeatures, cfg: RouterConfig): void {
+  out.endpoint = (<u32>1) << f.pathIndex;
   out.inputTokens = estimateInputTokens(f.textBytes, cfg.bytesPerToken);
-  out.outputTokens = estimateOutputTokens(f, cfg.defaultOutputTokens);
+  // An embedding has no output tokens; counting defaultOutputTokens would drop models whose
+  // context window the input alone fits.
+  out.outputTokens = cfg.noOutputPaths & out.endpoint ? 0 : estimateOutputTokens(f, cfg.defaultOutputTokens);
   out.stream = f.stream;
   out.needs = (f.hasImages ? CAP_VISION : 0) | (f.hasTools ? CAP_TOOLS : 0) | (f.wantsJson ? CAP_JSON : 0);
 }

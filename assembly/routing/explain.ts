@@ -9,6 +9,11 @@ function formatNumber(x: f64): string {
   return x == Math.floor(x) && Math.abs(x) < 1e15 ? (<i64>x).toString() : x.toString();
 }
 
+function endpointName(cfg: RouterConfig, bit: u32): string {
+  const i = <i32>ctz(bit);
+  return i < cfg.pathNames.length ? cfg.pathNames[i] : "this path";
+}
+
 function missingCapability(cfg: RouterConfig, mask: u32): string {
   for (let bit = 0; bit < cfg.capabilityNames.length; bit++) {
     if (mask & ((<u32>1) << bit)) return cfg.capabilityNames[bit];
@@ -22,6 +27,7 @@ export function describeDrop(cfg: RouterConfig, route: RouteSpec, t: CandidateTa
   const index = route.candidates[slot];
   const m = cfg.models[index];
   switch (<Drop>t.drop[slot]) {
+    case Drop.Endpoint: return "does not serve " + endpointName(cfg, e.endpoint);
     case Drop.Context:
       return "needs " + formatNumber(e.inputTokens + e.outputTokens) + " tokens, context window is " + formatNumber(m.contextWindow);
     case Drop.Output:

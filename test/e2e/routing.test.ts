@@ -271,14 +271,15 @@ describe("errors answered by the plugin", () => {
 });
 
 describe("requests the plugin does not handle pass through to the default provider", () => {
-  it("GET /v1/models passes through unchanged to openai", async () => {
-    const reply = await send(gw().url, { method: "GET", path: "/v1/models?limit=5", headers: { "x-trace-me": "yes" } });
-    expect(reply.status, reply.text).toBe(200);
-    expect(reply.json().object).toBe("list");
+  it("a GET the plugin does not answer passes through unchanged to openai", async () => {
+    const reply = await send(gw().url, { method: "GET", path: "/v1/files?limit=5", headers: { "x-trace-me": "yes" } });
+    // the mock's own 404 JSON: the request reached the default provider as sent
+    expect(reply.status, reply.text).toBe(404);
+    expect(reply.json().error.code).toBe("unknown_url");
     const got = onlyUpstreamRequest();
     expect(got.cluster).toBe("openai");
     expect(got.request.method).toBe("GET");
-    expect(got.request.path).toBe("/v1/models?limit=5");
+    expect(got.request.path).toBe("/v1/files?limit=5");
     expect(got.request.body.length).toBe(0);
     expect(got.request.headers["x-trace-me"]).toBe("yes");
     expect(got.request.headers["x-llm-upstream"]).toBeUndefined();
@@ -286,8 +287,8 @@ describe("requests the plugin does not handle pass through to the default provid
   });
 
   it("a client's x-llm-upstream on a passed-through request is stripped, not obeyed", async () => {
-    const reply = await send(gw().url, { method: "GET", path: "/v1/models", headers: { "x-llm-upstream": "groq", "x-llm-model": "x" } });
-    expect(reply.status, reply.text).toBe(200);
+    const reply = await send(gw().url, { method: "GET", path: "/v1/files", headers: { "x-llm-upstream": "groq", "x-llm-model": "x" } });
+    expect(reply.status, reply.text).toBe(404);
     const got = onlyUpstreamRequest();
     expect(got.cluster).toBe("openai");
     expect(got.request.headers["x-llm-upstream"]).toBeUndefined();
@@ -306,14 +307,14 @@ describe("requests the plugin does not handle pass through to the default provid
     expect(got.request.headers["x-llm-upstream"]).toBeUndefined();
   });
 
-  it("a non-JSON content type is not handled (body with model auto reaches openai as sent)", async () => {
+  it("a JSON body sent as text/plain is routed all the same, and forwarded as application/json", async () => {
     const client = chatBody("auto");
     const reply = await send(gw().url, { method: "POST", path: "/v1/chat/completions", body: client, headers: { "content-type": "text/plain" } });
     expect(reply.status, reply.text).toBe(200);
     const got = onlyUpstreamRequest();
     expect(got.cluster).toBe("openai");
-    expect(got.request.body.toString("utf8")).toBe(client);
-    expect(reply.json().model).toBe("auto");
+    expect(got.request.headers["content-type"]).toBe("application/json");
+    expect(reply.json().model).toBe("gpt-4o-mini");
   });
 
   it("an unknown path gets the provider's 404 JSON through Envoy", async () => {

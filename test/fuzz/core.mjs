@@ -4,7 +4,10 @@
 //
 // Oracle: TextDecoder('utf-8', {fatal: true, ignoreBOM: true}) + JSON.parse + the rules of
 // docs/behaviour.md (depth ≤ 256, object, exactly one top-level "model" string, max_*tokens
-// non-negative integers or null). Every case is derived from (seed, index) alone, so any failure
+// non-negative integers or null), plus how the request arrives: method, path spelling (trailing
+// slashes, %-escapes, query, unhandled look-alikes), content type, content encoding and spoofed
+// routing headers. Configuration cases include typos of known field names, for which the oracle
+// names the exact error line. Every case is derived from (seed, index) alone, so any failure
 // replays with `node test/fuzz/run.mjs --seed S --replay I`.
 import { mulberry32 } from "../../bench/lib/bodies.mjs";
 import { readFileSync } from "node:fs";
@@ -21,6 +24,9 @@ const ALIASES = [...ROUTES.keys()];
 const NAMES = [...MODELS.keys()];
 const UPSTREAMS = [...new Set(CONFIG.models.map((m) => m.upstream))];
 const MAX_DEPTH = 256;
+const PATHS = CONFIG.paths ?? ["/chat/completions", "/completions", "/responses", "/messages", "/embeddings"];
+/** Which paths each model serves (`endpoints`, default every path but /embeddings). */
+const SERVES = new Map(CONFIG.models.map((m) => [m.name, m.endpoints ?? PATHS.filter((p) => !p.endsWith("/embeddings"))]));
 
 // ------------------------------------------------------------------------------------------ PRNG
 
@@ -249,12 +255,52 @@ export function generateCase(seed, index) {
     body = Uint8Array.from({ length: n }, () => (r.chance(0.8) ? r.pick(pool) : r.int(256)));
     if (r.chance(0.5)) body = Uint8Array.from([0x7b, ...body]);
   }
+  if (r.chance(0.01)) {
+    kind = "empty";
+    body = new Uint8Array(0);
+  }
   const delivery = r.f();
   const c = { body, kind };
   if (delivery < 0.25) c.chunkSize = 1 + r.int(body.length > 64 ? 64 : 8);
   else if (delivery < 0.3) c.trailers = true;
   c.higress = r.chance(0.15);
+  Object.assign(c, requestShape(r));
   return c;
+}
+
+const JSON_TYPES = ["application/json", "application/json; charset=utf-8", "Application/JSON", "text/json", "application/vnd.api+json", " application/json ;charset=UTF-8"];
+const OTHER_TYPES = ["text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/octet-stream", "", "application/jsonl", "application/x-ndjson", "json", "/json", "application/json-seq"];
+const ENCODINGS = ["identity", " Identity ", "", "gzip", "br", "deflate", "gzip, identity", "zstd"];
+const HANDLED_BASES = ["/v1/chat/completions", "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/responses", "/openai/v1/chat/completions"];
+const UNHANDLED_PATHS = ["/v1/chat/completions/extra", "/v1/chat/completion", "/v1/chat/completions%3F", "/v1/files", "/v1/audio/speech", "/", "/v1/chat/completions%2", "/v1/models/unknown-model"];
+const MODELS_PATHS = ["/v1/models", "/v1/models/", "/v1/models?limit=2", "/models", ...ALIASES.map((a) => `/v1/models/${a}`), ...NAMES.map((n) => `/v1/models/${encodeURIComponent(n)}`)];
+
+/** Spells a handled path differently: %-escapes (any case), trailing slashes, a query or fragment. */
+function spellPath(r, path) {
+  let out = "";
+  for (const ch of path) {
+    out += ch !== "/" && r.chance(0.1) ? "%" + (r.chance(0.5) ? ch.charCodeAt(0).toString(16) : ch.charCodeAt(0).toString(16).toUpperCase()) : ch === "/" && r.chance(0.05) ? "%2F" : ch;
+  }
+  if (out.startsWith("%2F")) out = "/" + out.slice(3);
+  if (r.chance(0.3)) out += "/".repeat(1 + r.int(2));
+  if (r.chance(0.2)) out += r.pick(["?stream=true", "?a=/chat/completions", "#frag", "?"]);
+  return out;
+}
+
+/** How the request arrives: mostly a plain JSON POST, sometimes anything a client might send. */
+function requestShape(r) {
+  const shape = { method: "POST", path: "/v1/chat/completions", contentType: "application/json", encoding: undefined, spoof: r.chance(0.3) };
+  if (r.chance(0.6)) return shape;
+  if (r.chance(0.5)) shape.contentType = r.chance(0.4) ? r.pick(JSON_TYPES) : r.chance(0.2) ? undefined : r.pick(OTHER_TYPES);
+  if (r.chance(0.15)) shape.encoding = r.pick(ENCODINGS);
+  const p = r.f();
+  if (p < 0.6) shape.path = spellPath(r, r.pick(HANDLED_BASES));
+  else if (p < 0.75) shape.path = r.pick(UNHANDLED_PATHS);
+  else if (p < 0.85) {
+    shape.method = "GET";
+    shape.path = r.pick(MODELS_PATHS);
+  } else if (p < 0.9) shape.method = r.pick(["GET", "PUT", "DELETE", "post"]);
+  return shape;
 }
 
 // ---------------------------------------------------------------------------------------- oracle
@@ -318,6 +364,67 @@ function topLevelMembers(b) {
   }
 }
 
+/** The path as the router compares it: query and fragment cut, %XX decoded, trailing '/' dropped. */
+export function normalisePath(path) {
+  const cut = path.search(/[?#]/);
+  const raw = Buffer.from(cut >= 0 ? path.slice(0, cut) : path, "latin1");
+  const bytes = [];
+  for (let i = 0; i < raw.length; i++) {
+    const hex = raw[i] === 0x25 && i + 2 < raw.length ? Buffer.from(raw.subarray(i + 1, i + 3)).toString("latin1") : "";
+    if (/^[0-9a-fA-F]{2}$/.test(hex)) {
+      bytes.push(parseInt(hex, 16));
+      i += 2;
+    } else bytes.push(raw[i]);
+  }
+  let out = Buffer.from(bytes).toString("latin1");
+  while (out.length > 1 && out.endsWith("/")) out = out.slice(0, -1);
+  return out;
+}
+
+/** The configured path suffix a request is for (the longest that matches), or undefined. */
+export function handledPath(path) {
+  const p = normalisePath(path);
+  return PATHS.filter((s) => p.endsWith(s)).sort((a, b) => b.length - a.length)[0];
+}
+
+/** The GET /v1/models answer for a path, or undefined when the plugin does not answer it. */
+function modelsAnswer(path) {
+  const p = normalisePath(path);
+  const entries = [
+    ...ALIASES.map((id) => ({ id, object: "model", owned_by: "model-router" })),
+    ...CONFIG.models.map((m) => ({ id: m.name, object: "model", owned_by: m.upstream })),
+  ];
+  if (p.endsWith("/models")) return { object: "list", data: entries };
+  for (let i = p.indexOf("/models/"); i >= 0; i = p.indexOf("/models/", i + 1)) {
+    const entry = entries.find((e) => e.id === p.slice(i + "/models/".length));
+    if (entry) return entry;
+  }
+  return undefined;
+}
+
+const isJsonType = (ct) => ct !== undefined && /^[ \t]*[^/;\s]+\/([^;\s]*\+)?json[ \t]*(;|$)/i.test(ct);
+const isReadable = (enc) => enc === undefined || /^[ \t]*(identity)?[ \t]*$/i.test(enc);
+
+/** What the plugin must do with this request (config/router.json). */
+export function expectForRequest(c) {
+  const method = c.method ?? "POST";
+  const path = c.path ?? "/v1/chat/completions";
+  if (method === "GET") {
+    const answer = modelsAnswer(path);
+    if (answer) return { models: answer };
+  }
+  const endpoint = method === "POST" ? handledPath(path) : undefined;
+  if (!endpoint) return { unhandled: true };
+  if (!isReadable(c.encoding)) return { reject: "unsupported_content_encoding", status: 415 };
+  if (c.body.length === 0) return { reject: "missing_body" };
+  const exp = expectFor(c.body);
+  exp.endpoint = endpoint;
+  exp.jsonType = isJsonType(c.contentType ?? undefined);
+  if (exp.reject === "invalid_json" && !exp.jsonType) return { reject: "unsupported_media_type", status: 415, why: exp.why };
+  if (exp.candidates) exp.candidates = exp.catalog ? exp.candidates : exp.candidates.filter((m) => SERVES.get(m).includes(endpoint));
+  return exp;
+}
+
 /** What the plugin must do with this body (config/router.json). */
 export function expectFor(body) {
   let text;
@@ -347,6 +454,7 @@ export function expectFor(body) {
 // ---------------------------------------------------------------------------------------- runner
 
 const HEADERS = { "content-type": "application/json" };
+const SPOOF = { "x-llm-upstream": "evil-cluster", "x-llm-model": "spoofed-by-client" };
 
 function withoutModel(v) {
   const o = { ...v };
@@ -359,18 +467,40 @@ function sameBytes(a, b) {
 }
 
 /** Checks one result against the oracle; returns null or a description of the mismatch. */
-export function check(body, exp, res) {
+export function check(body, exp, res, contentType) {
   if (res.outcome === "vm-failed") return `VM trapped: ${res.error}`;
+  // whatever happened, the client's routing headers are gone (only the router's own may be set)
+  const routedModel = res.finalHeaders.first("x-llm-model");
+  if (res.finalHeaders.all("x-llm-model").length > 1 || res.finalHeaders.all("x-llm-upstream").length > 1) return "a routing header is set twice";
+  if (routedModel === SPOOF["x-llm-model"] || res.finalHeaders.first("x-llm-upstream") === SPOOF["x-llm-upstream"]) return "a spoofed routing header survived";
+  if (exp.models) {
+    if (res.outcome !== "local" || res.localResponse.status !== 200) return `expected the model list, got ${res.outcome} ${res.localResponse?.status ?? ""}`;
+    const got = res.localResponse.json();
+    for (const e of got.data ?? [got]) {
+      if (!Number.isInteger(e.created)) return `entry ${e.id} has created ${e.created}`;
+      delete e.created;
+    }
+    if (!isDeepStrictEqual(got, exp.models)) return `model list ${JSON.stringify(got).slice(0, 300)}`;
+    return null;
+  }
+  if (exp.unhandled) {
+    if (res.returns[0]?.raw !== 0) return `expected an unhandled request (Continue from headers), got ${res.returns[0]?.raw}`;
+    if (res.outcome !== "router-404") return `expected no route (the client's upstream header is gone), got ${res.outcome} ${res.localResponse?.text ?? ""}`;
+    if (routedModel !== undefined) return "an unhandled request got x-llm-model";
+    return null;
+  }
   if (exp.reject) {
-    if (res.outcome !== "local") return `expected 400 ${exp.reject} (${exp.why ?? ""}), got outcome ${res.outcome} ${res.upstream ? "(forwarded)" : ""}`;
+    const status = exp.status ?? 400;
+    if (res.outcome !== "local") return `expected ${status} ${exp.reject} (${exp.why ?? ""}), got outcome ${res.outcome} ${res.upstream ? "(forwarded)" : ""}`;
     const code = (() => { try { return res.localResponse.json().error.code; } catch { return `<non-JSON: ${res.localResponse.text}>`; } })();
-    if (res.localResponse.status !== 400 || code !== exp.reject) return `expected 400 ${exp.reject} (${exp.why ?? ""}), got ${res.localResponse.status} ${code}`;
+    if (res.localResponse.status !== status || code !== exp.reject) return `expected ${status} ${exp.reject} (${exp.why ?? ""}), got ${res.localResponse.status} ${code}`;
     return null;
   }
   if (exp.pass) {
     if (res.outcome !== "router-404" && res.outcome !== "upstream") return `expected pass-through, got ${res.outcome} ${res.localResponse?.text ?? ""}`;
     if (!sameBytes(res.finalBody, body)) return "pass-through body was altered";
-    if (res.finalHeaders.first?.("x-llm-model") !== undefined) return "pass-through got x-llm-model";
+    if (routedModel !== undefined) return "pass-through got x-llm-model";
+    if (res.finalHeaders.first("content-type") !== contentType) return `pass-through content-type changed to ${res.finalHeaders.first("content-type")}`;
     return null;
   }
   if (res.outcome === "local") {
@@ -378,6 +508,9 @@ export function check(body, exp, res) {
     if (exp.route && res.localResponse.status === 400 && code === "model_not_available") return null;
     return `expected a rewrite (${exp.route ? `route ${exp.route}` : exp.catalog}), got ${res.localResponse.status} ${res.localResponse.text}`;
   }
+  if (exp.candidates.length === 0) return `route ${exp.route} has no model for ${exp.endpoint}, yet chose ${routedModel}`;
+  const forwardedType = res.upstream?.header("content-type");
+  if (forwardedType !== (exp.jsonType === false ? "application/json" : contentType)) return `forwarded content-type ${forwardedType}`;
   if (res.outcome !== "upstream") return `expected upstream, got ${res.outcome}`;
   const chosen = res.upstream.header("x-llm-model");
   if (!exp.candidates.includes(chosen)) return `chose ${chosen}, not one of ${exp.candidates.join(",")}`;
@@ -415,17 +548,21 @@ export async function makeHosts(ProxyWasmHost, opts = {}) {
 /** Runs one body case; returns {ok, message, exp, res}. */
 export function runCase(hosts, c) {
   const host = c.higress ? hosts.higress : hosts.envoy;
-  const req = { headers: HEADERS, body: c.body };
+  const headers = {};
+  if (c.contentType !== undefined) headers["content-type"] = c.contentType;
+  if (c.encoding !== undefined) headers["content-encoding"] = c.encoding;
+  if (c.spoof) Object.assign(headers, SPOOF);
+  const req = { method: c.method ?? "POST", path: c.path ?? "/v1/chat/completions", headers, body: c.body };
   if (c.chunkSize) req.chunkSize = c.chunkSize;
   if (c.trailers) req.trailers = { "x-trailer": "1" };
-  const exp = expectFor(c.body);
+  const exp = expectForRequest(c);
   let res;
   try {
     res = host.request(req);
   } catch (e) {
     return { ok: false, message: `host threw: ${e.stack ?? e}`, exp };
   }
-  const message = check(c.body, exp, res);
+  const message = check(c.body, exp, res, c.contentType);
   return { ok: message === null, message, exp, res };
 }
 
@@ -436,6 +573,10 @@ export function describeBody(body, max = 600) {
   return s.length > max ? `${s.slice(0, max)}… (${body.length} bytes)` : s;
 }
 
+export function describeDelivery(c) {
+  return { method: c.method, path: c.path, contentType: c.contentType, encoding: c.encoding, spoof: c.spoof, chunkSize: c.chunkSize, trailers: c.trailers, higress: c.higress };
+}
+
 /**
  * Runs `cases` body cases from `start` under `seed`. Recreates the hosts after a trap so one bug
  * does not mask others. Returns {failures: [{index, kind, message, body}], stats}.
@@ -443,18 +584,20 @@ export function describeBody(body, max = 600) {
 export async function fuzzBodies(ProxyWasmHost, { seed, cases, start = 0, maxFailures = 20, onProgress } = {}) {
   let hosts = await makeHosts(ProxyWasmHost);
   const failures = [];
-  const stats = { cases: 0, reject: {}, routed: 0, passed: 0, noCandidate: 0, kinds: {} };
+  const stats = { cases: 0, reject: {}, routed: 0, passed: 0, noCandidate: 0, unhandled: 0, models: 0, kinds: {} };
   for (let i = start; i < start + cases; i++) {
     const c = generateCase(seed, i);
     const r = runCase(hosts, c);
     stats.cases++;
     stats.kinds[c.kind] = (stats.kinds[c.kind] ?? 0) + 1;
     if (r.exp.reject) stats.reject[r.exp.reject] = (stats.reject[r.exp.reject] ?? 0) + 1;
+    else if (r.exp.unhandled) stats.unhandled++;
+    else if (r.exp.models) stats.models++;
     else if (r.exp.pass) stats.passed++;
     else if (r.res?.outcome === "local") stats.noCandidate++;
     else stats.routed++;
     if (!r.ok) {
-      failures.push({ index: i, kind: c.kind, message: r.message, body: describeBody(c.body), delivery: { chunkSize: c.chunkSize, trailers: c.trailers, higress: c.higress } });
+      failures.push({ index: i, kind: c.kind, message: r.message, body: describeBody(c.body), delivery: describeDelivery(c) });
       if (hosts.envoy.vmFailed || hosts.higress.vmFailed) hosts = await makeHosts(ProxyWasmHost);
       if (failures.length >= maxFailures) break;
     }
@@ -466,7 +609,7 @@ export async function fuzzBodies(ProxyWasmHost, { seed, cases, start = 0, maxFai
 // -------------------------------------------------------------------------------- config fuzzing
 
 const CONFIG_VALUES = [null, true, false, 0, -1, 1.5, 1e308, -0, "", "x", "openai", "auto", "gpt-4o", [], {}, [1], { a: 1 }, "a".repeat(5000), "\u0000", "é😀", 4294967296, 268435457];
-const CONFIG_KEYS = ["models", "routes", "upstreamHeader", "modelHeader", "maxBodyBytes", "defaultOutputTokens", "bytesPerToken", "paths", "name", "upstream", "upstreamModel", "price", "input", "output", "ttftMs", "tokensPerSecond", "contextWindow", "maxOutputTokens", "capabilities", "quality", "weight", "strategy", "weights", "models", "minQuality", "maxCostUsd", "maxTtftMs", "minTokensPerSecond", "task", "require", "onNoCandidate", "_rules_", "_match_route_", "unknown"];
+const CONFIG_KEYS = ["endpoints", "listModels", "models", "routes", "upstreamHeader", "modelHeader", "maxBodyBytes", "defaultOutputTokens", "bytesPerToken", "paths", "name", "upstream", "upstreamModel", "price", "input", "output", "ttftMs", "tokensPerSecond", "contextWindow", "maxOutputTokens", "capabilities", "quality", "weight", "strategy", "weights", "models", "minQuality", "maxCostUsd", "maxTtftMs", "minTokensPerSecond", "task", "require", "onNoCandidate", "_rules_", "_match_route_", "unknown"];
 
 function containersOf(v, acc = []) {
   if (v && typeof v === "object") {
@@ -476,10 +619,95 @@ function containersOf(v, acc = []) {
   return acc;
 }
 
+// The field names the plugin knows in each kind of object (the oracle's own copy: a typo of one of
+// them must be refused with the closest of them named).
+const KNOWN_FIELDS = {
+  top: ["models", "routes", "providers", "upstreamHeader", "modelHeader", "maxBodyBytes", "defaultOutputTokens", "bytesPerToken", "paths", "listModels"],
+  model: ["name", "upstream", "upstreamModel", "price", "ttftMs", "tokensPerSecond", "contextWindow", "maxOutputTokens", "capabilities", "quality", "weight", "endpoints"],
+  price: ["input", "output"],
+  route: ["strategy", "models", "exclude", "require", "minQuality", "maxCostUsd", "maxTtftMs", "minTokensPerSecond", "task", "weights", "onNoCandidate"],
+  weights: ["quality", "price", "latency", "throughput"],
+};
+
+/** Case-insensitive edit distance with adjacent transpositions (optimal string alignment). */
+function editDistance(a, b) {
+  const x = a.toLowerCase(), y = b.toLowerCase();
+  const d = Array.from({ length: x.length + 1 }, (_, i) => Array.from({ length: y.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= x.length; i++) {
+    for (let j = 1; j <= y.length; j++) {
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (x[i - 1] === y[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && x[i - 1] === y[j - 2] && x[i - 2] === y[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[x.length][y.length];
+}
+
+/** The suggestion the error must make: the first known name closest to `name`, if close enough. */
+function closestName(name, known) {
+  let best = "";
+  let bestDistance = Math.min(3, Math.max(1, Math.floor(name.length / 3))) + 1;
+  for (const k of known) {
+    const dist = editDistance(name, k);
+    if (dist < bestDistance) { best = k; bestDistance = dist; }
+  }
+  return best;
+}
+
+/** A misspelling a person makes: two letters swapped, one dropped, doubled, replaced or re-cased. */
+function typo(r, word) {
+  const i = r.int(word.length);
+  switch (r.int(5)) {
+    case 0: return i + 1 < word.length ? word.slice(0, i) + word[i + 1] + word[i] + word.slice(i + 2) : word + "s";
+    case 1: return word.length > 2 ? word.slice(0, i) + word.slice(i + 1) : word + "x";
+    case 2: return word.slice(0, i + 1) + word[i] + word.slice(i + 1);
+    case 3: return word.slice(0, i) + r.pick("aeiouxz") + word.slice(i + 1);
+    default: return word.toUpperCase() === word ? word.toLowerCase() : word.toUpperCase();
+  }
+}
+
+/** Renames one known field of the shipped configuration to a typo; returns the expected error line. */
+function misspellField(r, cfg) {
+  const spots = [["", cfg, KNOWN_FIELDS.top]];
+  cfg.models.forEach((m, i) => {
+    spots.push([`models[${i}]`, m, KNOWN_FIELDS.model]);
+    spots.push([`models[${i}].price`, m.price, KNOWN_FIELDS.price]);
+  });
+  for (const [alias, route] of Object.entries(cfg.routes)) {
+    spots.push([`routes.${alias}`, route, KNOWN_FIELDS.route]);
+    if (route.weights) spots.push([`routes.${alias}.weights`, route.weights, KNOWN_FIELDS.weights]);
+  }
+  const [path, obj, known] = r.pick(spots);
+  const key = r.pick(Object.keys(obj));
+  const bad = typo(r, key);
+  if (bad === key || known.includes(bad) || bad.startsWith("_") || bad in obj) return null;
+  // keep the member's place: the first unknown field in document order is the one reported
+  const entries = Object.entries(obj).map(([k, v]) => [k === key ? bad : k, v]);
+  for (const k of Object.keys(obj)) delete obj[k];
+  for (const [k, v] of entries) obj[k] = v;
+  const guess = closestName(bad, known);
+  const where = path ? `${path}.${bad}` : bad;
+  return `model-router: invalid configuration: ${where}: unknown field${guess ? ` (did you mean "${guess}"?)` : ""}`;
+}
+
+/** A model's endpoints naming a misspelt path; returns the expected error line. */
+function misspellEndpoint(r, cfg) {
+  const i = r.int(cfg.models.length);
+  const bad = typo(r, r.pick(PATHS));
+  if (PATHS.includes(bad)) return null;
+  cfg.models[i].endpoints = [bad];
+  const guess = closestName(bad, PATHS);
+  const what = `"${bad}" is not a handled path`;
+  return `model-router: invalid configuration: models[${i}].endpoints[0]: ${guess ? `${what} (did you mean "${guess}"?)` : `${what}; expected one of ${PATHS.map((p) => `"${p}"`).join(", ")}`}`;
+}
+
 /** A configuration text: mostly structured mutations of router.json, some byte-level damage. */
 export function generateConfig(seed, index) {
   const r = caseRng(seed ^ 0x5bd1e995, index);
   const cfg = JSON.parse(ROUTER_JSON_TEXT);
+  if (r.chance(0.25)) {
+    const expectError = r.chance(0.8) ? misspellField(r, cfg) : misspellEndpoint(r, cfg);
+    if (expectError) return { kind: "typo", bytes: Buffer.from(JSON.stringify(cfg, null, 2), "utf8"), expectError };
+  }
   const n = r.int(4); // 0 mutations: the original must be accepted
   for (let k = 0; k < n; k++) {
     const all = containersOf(cfg);
@@ -517,6 +745,10 @@ export async function runConfigCase(ProxyWasmHost, c) {
   if (host.vmFailed) return `VM trapped in on_configure: ${host.failure}`;
   const errors = host.logs.filter((l) => l.level >= 4);
   if (c.kind === "original" && !host.configured) return `original configuration rejected: ${errors.map((l) => l.message).join(" | ")}`;
+  if (c.expectError !== undefined) {
+    const got = errors.map((l) => l.message).join(" | ");
+    if (host.configured || got !== c.expectError) return `expected exactly "${c.expectError}", got ${host.configured ? "an accepted configuration" : `"${got}"`}`;
+  }
   if (!host.configured) {
     if (errors.length !== 1 || !errors[0].message.startsWith("model-router: invalid configuration: ")) {
       return `rejected with ${errors.length} error lines: ${errors.map((l) => l.message).join(" | ")}`;
@@ -538,11 +770,12 @@ export async function runConfigCase(ProxyWasmHost, c) {
 
 export async function fuzzConfigs(ProxyWasmHost, { seed, cases, start = 0, maxFailures = 20 } = {}) {
   const failures = [];
-  const stats = { cases: 0, accepted: 0, rejected: 0 };
+  const stats = { cases: 0, accepted: 0, rejected: 0, typos: 0 };
   for (let i = start; i < start + cases; i++) {
     const c = generateConfig(seed, i);
     const message = await runConfigCase(ProxyWasmHost, c);
     stats.cases++;
+    if (c.kind === "typo") stats.typos++;
     if (message) {
       failures.push({ index: i, kind: c.kind, message, config: c.bytes.toString("utf8").slice(0, 400) });
       if (failures.length >= maxFailures) break;

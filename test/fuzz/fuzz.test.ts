@@ -12,20 +12,25 @@ const CONFIG_CASES = Number(process.env.FUZZ_CONFIG_CASES ?? 150);
 const report = (failures: any[], replay: string) =>
   failures.map((f) => `case ${f.index} (${f.kind}): ${f.message}\n  ${f.body ?? f.config}\n  replay: node test/fuzz/run.mjs --seed ${SEED} ${replay} ${f.index}`).join("\n");
 
-describe("differential fuzzing against TextDecoder(fatal) + JSON.parse", () => {
+describe("differential fuzzing against TextDecoder(fatal) + JSON.parse and the request rules", () => {
   it(`${CASES} body cases (seed ${SEED}) never trap and match the oracle`, async () => {
     const { failures, stats } = await fuzzBodies(ProxyWasmHost, { seed: SEED, cases: CASES });
     expect(report(failures, "--replay")).toBe("");
     // the generator must keep reaching every branch of the oracle
     expect(stats.routed).toBeGreaterThan(CASES / 10);
     expect(stats.passed).toBeGreaterThan(CASES / 20);
-    for (const code of ["invalid_json", "duplicate_model", "missing_model", "invalid_model", "invalid_max_tokens"]) {
+    for (const code of ["invalid_json", "duplicate_model", "missing_model", "invalid_model", "invalid_max_tokens", "unsupported_media_type"]) {
       expect(stats.reject[code] ?? 0, code).toBeGreaterThan(CASES / 100);
     }
+    // and every way a request can arrive: unreadable encodings, empty bodies, unhandled requests, model lists
+    for (const code of ["unsupported_content_encoding", "missing_body"]) expect(stats.reject[code] ?? 0, code).toBeGreaterThan(CASES / 1000);
+    expect(stats.unhandled).toBeGreaterThan(CASES / 100);
+    expect(stats.models).toBeGreaterThan(CASES / 100);
   }, 120_000);
 
-  it(`${CONFIG_CASES} mutated configurations: on_configure says yes or no (one ERROR line), never traps`, async () => {
-    const { failures } = await fuzzConfigs(ProxyWasmHost, { seed: SEED, cases: CONFIG_CASES });
+  it(`${CONFIG_CASES} mutated configurations: on_configure says yes or no (one ERROR line, the exact one for a typo), never traps`, async () => {
+    const { failures, stats } = await fuzzConfigs(ProxyWasmHost, { seed: SEED, cases: CONFIG_CASES });
     expect(report(failures, "--replay-config")).toBe("");
+    expect(stats.typos, "configurations with a misspelt field").toBeGreaterThan(CONFIG_CASES / 10);
   }, 120_000);
 });

@@ -5,7 +5,7 @@
 // Node 20 cannot run the TypeScript test host, so it is bundled on the fly with rolldown (the
 // bundler vite ships; see bench/lib/ts.mjs). Runs are bounded by --cases and --max-seconds.
 import { loadHost } from "../../bench/lib/ts.mjs";
-import { describeBody, expectFor, fuzzBodies, fuzzConfigs, generateCase, generateConfig, makeHosts, runCase, runConfigCase } from "./core.mjs";
+import { describeBody, describeDelivery, expectForRequest, fuzzBodies, fuzzConfigs, generateCase, generateConfig, makeHosts, runCase, runConfigCase } from "./core.mjs";
 
 const argv = process.argv.slice(2);
 const opt = (name, def) => {
@@ -23,11 +23,11 @@ if (opt("replay") !== undefined) {
   const index = Number(opt("replay"));
   const c = generateCase(seed, index);
   const hosts = await makeHosts(ProxyWasmHost);
-  const exp = expectFor(c.body);
+  const exp = expectForRequest(c);
   const r = runCase(hosts, c);
-  console.log(`seed ${seed} case ${index} (${c.kind}; chunkSize=${c.chunkSize ?? "-"} trailers=${!!c.trailers} higress=${!!c.higress})`);
+  console.log(`seed ${seed} case ${index} (${c.kind}; ${JSON.stringify(describeDelivery(c))})`);
   console.log(`body: ${describeBody(c.body, 1e9)}`);
-  console.log(`expected: ${exp.reject ? `400 ${exp.reject} (${exp.why ?? ""})` : exp.pass ? "pass-through" : exp.route ? `route ${exp.route}` : `catalog ${exp.catalog}`}`);
+  console.log(`expected: ${exp.reject ? `${exp.status ?? 400} ${exp.reject} (${exp.why ?? ""})` : exp.unhandled ? "not handled" : exp.models ? "the model list" : exp.pass ? "pass-through" : exp.route ? `route ${exp.route} (${exp.candidates.join(",")})` : `catalog ${exp.catalog}`}`);
   console.log(`got: ${r.res?.outcome} ${r.res?.localResponse ? `${r.res.localResponse.status} ${r.res.localResponse.text}` : r.res?.upstream ? `${r.res.upstream.cluster} ${r.res.upstream.text.slice(0, 300)}` : ""}`);
   if (r.res?.logs?.length) console.log("logs:", r.res.logs.map((l) => `${l.level} ${l.message}`).join("\n"));
   console.log(r.ok ? "OK" : `FAIL: ${r.message}`);
@@ -46,7 +46,7 @@ console.log(`fuzz: seed ${seed}, ${cases} body cases from ${start}, ${configs} c
 const t0 = Date.now();
 let failures = [];
 let done = 0;
-const stats = { reject: {}, routed: 0, passed: 0, noCandidate: 0, kinds: {} };
+const stats = { reject: {}, routed: 0, passed: 0, noCandidate: 0, unhandled: 0, models: 0, kinds: {} };
 // Batches so that the time bound holds and progress shows.
 const BATCH = 50_000;
 for (let at = start; at < start + cases && (Date.now() - t0) / 1000 < maxSeconds; at += BATCH) {
@@ -59,13 +59,15 @@ for (let at = start; at < start + cases && (Date.now() - t0) / 1000 < maxSeconds
   stats.routed += r.stats.routed;
   stats.passed += r.stats.passed;
   stats.noCandidate += r.stats.noCandidate;
+  stats.unhandled += r.stats.unhandled;
+  stats.models += r.stats.models;
   const rate = Math.round(done / ((Date.now() - t0) / 1000));
   console.log(`  ${done} cases, ${failures.length} failures, ${rate} cases/s`);
   if (failures.length >= 20) break;
 }
 const cfg = await fuzzConfigs(ProxyWasmHost, { seed, cases: configs });
 console.log(`bodies: ${JSON.stringify(stats)}`);
-console.log(`configurations: ${cfg.stats.cases} cases, ${cfg.failures.length} failures`);
+console.log(`configurations: ${cfg.stats.cases} cases (${cfg.stats.typos} typos), ${cfg.failures.length} failures`);
 for (const f of failures) {
   console.log(`\nFAIL body case ${f.index} (${f.kind}): ${f.message}\n  body: ${f.body}\n  delivery: ${JSON.stringify(f.delivery)}\n  replay: node test/fuzz/run.mjs --seed ${seed} --replay ${f.index}`);
 }

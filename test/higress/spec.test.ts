@@ -59,13 +59,13 @@ describe("spec.yaml structure", () => {
     const schema = spec.spec.configSchema.openAPIV3Schema;
     expect(schema.required).toEqual(["models"]);
     expect(Object.keys(schema.properties).sort()).toEqual(
-      ["bytesPerToken", "defaultOutputTokens", "maxBodyBytes", "modelHeader", "models", "paths", "routes", "upstreamHeader"],
+      ["bytesPerToken", "defaultOutputTokens", "listModels", "maxBodyBytes", "modelHeader", "models", "paths", "routes", "upstreamHeader"],
     );
     const model = schema.properties.models.items;
     expect([...model.required].sort()).toEqual(["contextWindow", "name", "price", "tokensPerSecond", "ttftMs", "upstream"]);
     expect([...model.properties.price.required].sort()).toEqual(["input", "output"]);
     expect(Object.keys(model.properties).sort()).toEqual(
-      ["capabilities", "contextWindow", "maxOutputTokens", "name", "price", "quality", "tokensPerSecond", "ttftMs", "upstream", "upstreamModel", "weight"],
+      ["capabilities", "contextWindow", "endpoints", "maxOutputTokens", "name", "price", "quality", "tokensPerSecond", "ttftMs", "upstream", "upstreamModel", "weight"],
     );
     const route = schema.properties.routes.additionalProperties;
     expect(route.properties.strategy.enum).toEqual(["price", "latency", "throughput", "quality", "balanced", "random"]);
