@@ -18,9 +18,19 @@ import { spliceModel } from "./request/rewrite";
 import { Decision, Outcome, decide, explainNoCandidate } from "./routing/decide";
 import { ModelSignals } from "./routing/signals";
 
-// Higress caps buffered request bodies at 32 KiB unless a plugin raises the limit per request.
+// What the host needs beyond the common request path, decided once per VM by the build's entry
+// file (assembly/envoy.ts, assembly/higress.ts), never per request.
+// - Higress caps buffered request bodies at 32 KiB unless a plugin raises the limit per request.
+// - Upstream Envoy refreshes the route by itself after a header edit from an ABI 0.2.1 module
+//   (onHeadersModified); Higress does so by default too, but another plugin may have switched it off
+//   for the request (clear_route_cache=off), so the Higress build also clears the route cache
+//   explicitly (foreign function clear_route_cache; NOT_FOUND on hosts without it is harmless).
 let raiseDecoderBufferLimit = false;
-export function raiseDecoderBufferLimitPerRequest(): void { raiseDecoderBufferLimit = true; }
+let clearRouteCacheExplicitly = false;
+export function adaptToHigress(): void {
+  raiseDecoderBufferLimit = true;
+  clearRouteCacheExplicitly = true;
+}
 
 const SET_DECODER_BUFFER_LIMIT = String.UTF8.encode("set_decoder_buffer_limit");
 const CLEAR_ROUTE_CACHE = String.UTF8.encode("clear_route_cache");
@@ -215,9 +225,7 @@ function routeBody(state: StreamState, cfg: RouterConfig, body: usize, size: usi
   replaceRequestHeader(cfg.modelHeader, model.nameBytes);
   // The provider parses what the client sent as JSON only if it is labelled so.
   if (!state.jsonContentType) replaceRequestHeader(CONTENT_TYPE, APPLICATION_JSON);
-  // ABI 0.2.1 header edits already clear Envoy's route cache; the explicit call covers hosts that
-  // don't (Envoy >= 1.33 registers it; older ones answer NOT_FOUND, which is fine).
-  callForeignFunction(CLEAR_ROUTE_CACHE);
+  if (clearRouteCacheExplicitly) callForeignFunction(CLEAR_ROUTE_CACHE);
 }
 
 // Reads the buffered body (at most `maxRead` bytes) and answers or forwards it.

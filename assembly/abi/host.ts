@@ -66,8 +66,9 @@ export function readBuffer(type: BufferType, size: usize): bool {
   return takeOut(proxy_get_buffer_bytes(type, 0, size, OUT, OUT + sizeof<usize>()));
 }
 
-// Replaces the whole request body: with start 0, Envoy drains `oldSize` bytes and prepends the new
-// ones; older hosts need a length >= the current size, which oldSize also satisfies.
+// Replaces the first `oldSize` bytes of the request body with [ptr, ptr+size): with start 0, Envoy
+// drains `oldSize` bytes and prepends the new ones. oldSize = the whole body replaces all of it,
+// which older hosts (accepting only a length >= the current size) allow too.
 export function replaceRequestBody(ptr: usize, size: usize, oldSize: usize): bool {
   return proxy_set_buffer_bytes(BufferType.RequestBody, 0, oldSize, ptr, size) == Status.Ok;
 }

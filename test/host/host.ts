@@ -76,6 +76,8 @@ export interface LoadOptions {
   bufferLimit?: number;
   /** Emulate an Envoy older than 1.33: foreign function clear_route_cache answers NOT_FOUND. */
   envoyBefore133?: boolean;
+  /** Emulate an older host whose set_buffer_bytes replaces only the whole buffer (see imports.ts). */
+  wholeBufferReplaceOnly?: boolean;
   /** Envoy's log level for the wasm component; lower-level lines are dropped (default 2 = info). */
   logLevel?: number;
   /** Keep at most this many log entries in host.logs (oldest dropped; default 100000). */
@@ -255,6 +257,8 @@ export class ProxyWasmHost implements VmCore {
   mem!: GuestMemory;
   starting = false;
   logLevel: number;
+  wholeBufferReplaceOnly: boolean;
+  bufferWrites: Array<{ type: number; start: number; length: number; size: number; status: number }> = [];
   stream: StreamState | null = null;
 
   // ---- public state ----
@@ -314,6 +318,7 @@ export class ProxyWasmHost implements VmCore {
     this.vmId = options.vmId ?? "";
     this.metrics = new VmMetrics(this.process.stats);
     this.logLevel = options.logLevel ?? 2;
+    this.wholeBufferReplaceOnly = options.wholeBufferReplaceOnly ?? false;
     this.maxLogs = options.maxLogs ?? 100_000;
     this.vmConfig = toBytes(options.vmConfiguration ?? "");
     this.topology = options.upstream ?? {};

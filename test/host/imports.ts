@@ -19,6 +19,11 @@ export interface VmCore {
   /** True while _initialize/_start runs: only the allow-listed calls are permitted. */
   starting: boolean;
   logLevel: number;
+  /** Emulate a host whose set_buffer_bytes(start 0) accepts only a length covering the whole
+   *  buffer (older Envoy, proxytest): a partial replacement gets BAD_ARGUMENT. */
+  wholeBufferReplaceOnly: boolean;
+  /** Every set_buffer_bytes call's (type, start, length, size, status), oldest first (last 64). */
+  bufferWrites?: Array<{ type: number; start: number; length: number; size: number; status: number }>;
   /** The stream of the current (effective) context, null for the root context. */
   stream: StreamState | null;
   log(level: number, message: string): void;
@@ -65,6 +70,30 @@ export function buildImports(vm: VmCore): WebAssembly.Imports {
   const str = (ptr: number, len: number): string | null => {
     const v = vm.mem.view(ptr >>> 0, len >>> 0);
     return v === null ? null : dec.decode(v);
+  };
+
+  /** Envoy's Buffer::copyFrom semantics for proxy_set_buffer_bytes (see the reference, §2.8). */
+  const setBufferBytes = (type: number, start: number, length: number, ptr: number, size: number): number => {
+    if (type >>> 0 > BUFFER_TYPE_MAX) return Status.BAD_ARGUMENT;
+    const buf = vm.getBuffer(type);
+    if (buf === null) return Status.NOT_FOUND;
+    const data = vm.mem.copy(ptr >>> 0, size >>> 0);
+    if (data === null) return Status.INVALID_MEMORY_ACCESS;
+    // Envoy Buffer::copyFrom: a const buffer is immutable.
+    if (buf.mutable === null) return Status.BAD_ARGUMENT;
+    start >>>= 0;
+    length >>>= 0;
+    if (start === 0) {
+      if (vm.wholeBufferReplaceOnly && length < buf.mutable.length) return Status.BAD_ARGUMENT;
+      if (length !== 0) buf.mutable.drain(length);
+      buf.mutable.prepend(data);
+      return Status.OK;
+    }
+    if (start >= buf.mutable.length) {
+      buf.mutable.append(data);
+      return Status.OK;
+    }
+    return Status.BAD_ARGUMENT;
   };
 
   /** WasmBase::copyToPointerSize: empty → ptr 0 / size 0 without allocating. */
@@ -133,25 +162,13 @@ export function buildImports(vm: VmCore): WebAssembly.Imports {
     },
     proxy_set_buffer_bytes(type: number, start: number, length: number, ptr: number, size: number): number {
       if (vm.starting) restricted("proxy_set_buffer_bytes");
-      if (type >>> 0 > BUFFER_TYPE_MAX) return Status.BAD_ARGUMENT;
-      const buf = vm.getBuffer(type);
-      if (buf === null) return Status.NOT_FOUND;
-      const data = vm.mem.copy(ptr >>> 0, size >>> 0);
-      if (data === null) return Status.INVALID_MEMORY_ACCESS;
-      // Envoy Buffer::copyFrom: a const buffer is immutable.
-      if (buf.mutable === null) return Status.BAD_ARGUMENT;
-      start >>>= 0;
-      length >>>= 0;
-      if (start === 0) {
-        if (length !== 0) buf.mutable.drain(length);
-        buf.mutable.prepend(data);
-        return Status.OK;
+      const status = setBufferBytes(type, start, length, ptr, size);
+      const log = vm.bufferWrites;
+      if (log) {
+        log.push({ type: type >>> 0, start: start >>> 0, length: length >>> 0, size: size >>> 0, status });
+        if (log.length > 64) log.shift();
       }
-      if (start >= buf.mutable.length) {
-        buf.mutable.append(data);
-        return Status.OK;
-      }
-      return Status.BAD_ARGUMENT;
+      return status;
     },
     proxy_get_buffer_status(type: number, sizePtr: number, flagsPtr: number): number {
       if (vm.starting) restricted("proxy_get_buffer_status");

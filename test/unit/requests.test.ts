@@ -276,3 +276,44 @@ describe("requests the plugin does not handle", () => {
     expect(send(c, body, { path: "/v1/chat/completions", headers: { "x-llm-upstream": "openai" } }).returns[0].raw).toBe(0);
   });
 });
+
+describe("large bodies: only the body's start goes back to the host", () => {
+  const cfg = { models: [model("A", { upstreamModel: "a-much-longer-upstream-model-id" }), model("B", { upstreamModel: "b" })], routes: { r: { strategy: "price", models: ["A"] }, s: { strategy: "price", models: ["B"] } } };
+  const big = (modelName: string, first: boolean, bytes = 100_000) => {
+    const text = "lorem ipsum ".repeat(Math.ceil(bytes / 12)).slice(0, bytes);
+    return first ? `{"model":"${modelName}","messages":[{"role":"user","content":"${text}"}]}` : `{"messages":[{"role":"user","content":"${text}"}],"model":"${modelName}"}`;
+  };
+  const expected = (body: string, from: string, to: string) => body.replace(`"model":"${from}"`, `"model":"${to}"`);
+  it.each([["grows", "r", "a-much-longer-upstream-model-id"], ["shrinks", "s", "b"]])("model first, value %s: the prefix is replaced, the body arrives intact", async (_n, alias, id) => {
+    const h = await router(cfg);
+    const body = big(alias, true);
+    const r = send(h, body);
+    expect(r.upstream?.text).toBe(expected(body, alias, id));
+    const write = h.bufferWrites.at(-1)!;
+    expect(write).toMatchObject({ type: 0, start: 0, status: 0 });
+    expect(write.length).toBe(body.indexOf(`"${alias}"`) + alias.length + 2); // up to the end of the old value
+    expect(write.size).toBeLessThan(100);
+  });
+  it("model last: the tail side moves and the whole body is written", async () => {
+    const h = await router(cfg);
+    const body = big("r", false);
+    const r = send(h, body);
+    expect(r.upstream?.text).toBe(expected(body, "r", "a-much-longer-upstream-model-id"));
+    expect(h.bufferWrites.at(-1)!.length).toBe(Buffer.byteLength(body));
+  });
+  it("small bodies are written whole", async () => {
+    const h = await router(cfg);
+    const body = big("r", true, 2000);
+    const r = send(h, body);
+    expect(r.upstream?.text).toBe(expected(body, "r", "a-much-longer-upstream-model-id"));
+    expect(h.bufferWrites.at(-1)!.length).toBe(Buffer.byteLength(body));
+  });
+  it("a host that replaces only whole buffers: the plugin falls back at once and stops trying", async () => {
+    const h = await router(cfg, { wholeBufferReplaceOnly: true });
+    const body = big("r", true);
+    for (let i = 0; i < 3; i++) expect(send(h, body).upstream?.text).toBe(expected(body, "r", "a-much-longer-upstream-model-id"));
+    const writes = h.bufferWrites.filter((w) => w.type === 0);
+    expect(writes.map((w) => w.status)).toEqual([2, 0, 0, 0]); // one refusal, then whole bodies only
+    expect(writes.slice(1).every((w) => w.length === Buffer.byteLength(body))).toBe(true);
+  });
+});
