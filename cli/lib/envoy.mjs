@@ -45,6 +45,7 @@ const T = {
   fixedHeap: "type.googleapis.com/envoy.extensions.resource_monitors.fixed_heap.v3.FixedHeapConfig",
   connections: "type.googleapis.com/envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig",
   stringValue: "type.googleapis.com/google.protobuf.StringValue",
+  celFilter: "type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter",
 };
 
 const socket = (host, port) => ({ socket_address: flow({ address: host, port_value: port }) });
@@ -89,6 +90,7 @@ export function buildBootstrap(config, options = {}) {
       common_http_protocol_options: { idle_timeout: "300s" },
       http2_protocol_options: { max_concurrent_streams: 100, initial_stream_window_size: 65536, initial_connection_window_size: 1048576 },
       access_log: [accessLog()],
+      local_reply_config: localReplies(o),
       route_config: annotate(
         {
           name: "llm_routes",
@@ -132,6 +134,9 @@ export function buildBootstrap(config, options = {}) {
         "streamed answer is never cut; stream_idle_timeout ends streams silent in both directions.",
       http2_protocol_options: "Small HTTP/2 windows bound what one client connection can make Envoy hold.",
       access_log: "One line per request: the route and cluster chosen, the model the plugin picked, Envoy's response flags.",
+      local_reply_config:
+        "Envoy's own refusals (timeouts, overload, an unreachable provider) in the OpenAI error format the\n" +
+        "plugin uses, so clients and SDKs read every gateway error the same way.",
       http_filters: filterNotes(o),
     },
   );
@@ -207,6 +212,44 @@ function accessLog() {
   return {
     name: "envoy.access_loggers.stdout",
     typed_config: { "@type": T.stdout, log_format: { text_format_source: { inline_string: format } } },
+  };
+}
+
+function openAiError(message, type, code) {
+  return { json_format: { error: { message, type, param: null, code } }, content_type: "application/json" };
+}
+
+function localReplies(o) {
+  const flags = (list) => ({ response_flag_filter: { flags: list } });
+  return {
+    mappers: [
+      {
+        // The overload manager's refusal carries no response flag, only its details.
+        filter: {
+          extension_filter: {
+            name: "envoy.access_loggers.extension_filters.cel",
+            typed_config: { "@type": T.celFilter, expression: "response.code_details == 'overload'" },
+          },
+        },
+        body_format_override: openAiError("The gateway is overloaded; retry later.", "server_error", "gateway_overloaded"),
+      },
+      {
+        filter: flags(["UF", "UH", "UO", "URX", "UC", "UR", "LR"]),
+        body_format_override: openAiError("The provider could not be reached: %LOCAL_REPLY_BODY%", "server_error", "provider_unavailable"),
+      },
+      {
+        filter: flags(["UT"]),
+        body_format_override: openAiError("The provider did not answer in time.", "server_error", "provider_timeout"),
+      },
+      {
+        filter: { status_code_filter: { comparison: { op: "EQ", value: flow({ default_value: 408, runtime_key: "llm_router.timeout_status" }) } } },
+        body_format_override: openAiError(
+          `The request timed out: the whole request must arrive within ${o.requestTimeoutSeconds} s, and a stream may not stay silent for ${o.streamIdleTimeoutSeconds} s.`,
+          "invalid_request_error",
+          "request_timeout",
+        ),
+      },
+    ],
   };
 }
 
