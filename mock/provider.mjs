@@ -16,7 +16,8 @@
 // `/openai/deployments/<deployment>`...): POST .../chat/completions, POST .../completions (both stream
 // as SSE with "stream":true), POST .../embeddings, GET .../models; anything else is a 404 OpenAI error.
 // With `apiKey` set (CLI --api-key) a request must carry it (Authorization: Bearer, api-key or
-// x-api-key), as a real provider would, or it gets 401.
+// x-api-key), as a real provider would, or it gets 401. A chat request that forces a tool
+// (tool_choice "required" or a named function) is answered with a call to that tool.
 // Every answer carries the header `x-mock-provider: <name>`; completions also name the instance in
 // `system_fingerprint` ("mock-<name>") and echo the received model in `model`.
 // Knobs: ttftMs (delay before the first token / before a non-streaming answer), tokensPerSecond
@@ -41,6 +42,17 @@ const POST_APIS = ["/chat/completions", "/completions", "/embeddings"];
 function credentialOf(headers) {
   const bearer = /^Bearer (.+)$/.exec(headers.authorization ?? "");
   return bearer ? bearer[1] : headers["api-key"] ?? headers["x-api-key"] ?? null;
+}
+
+// A chat request that forces a tool (tool_choice "required" or a named function) gets a call to
+// it with empty arguments, as a real model would answer: enough for clients to parse tool_calls.
+function forcedToolCall(parsed) {
+  const tools = Array.isArray(parsed.tools) ? parsed.tools.filter((t) => t?.type === "function" && t.function?.name) : [];
+  if (tools.length === 0) return null;
+  const choice = parsed.tool_choice;
+  if (choice === "required") return { name: tools[0].function.name, arguments: "{}" };
+  if (choice?.type === "function" && tools.some((t) => t.function.name === choice.function?.name)) return { name: choice.function.name, arguments: "{}" };
+  return null;
 }
 
 function errorJson(message, type, code) {
@@ -202,6 +214,14 @@ export async function startMockProvider(options = {}) {
     const tokens = Array.from({ length: n }, (_, i) => (i < WORDS.length ? WORDS[i] : ` ${i}`));
     const usage = { prompt_tokens: promptTokens(entry.body), completion_tokens: n, total_tokens: promptTokens(entry.body) + n };
     const gap = knobs.tokensPerSecond > 0 ? 1000 / knobs.tokensPerSecond : 0;
+
+    const toolCall = chat && !stream ? forcedToolCall(parsed) : null;
+    if (toolCall) {
+      await sleep(knobs.ttftMs);
+      const message = { role: "assistant", content: null, tool_calls: [{ id: `call_${id}`, type: "function", function: toolCall }] };
+      const body = { id, object: "chat.completion", created, model, system_fingerprint: fingerprint, choices: [{ index: 0, message, logprobs: null, finish_reason: "tool_calls" }], usage };
+      return send(res, 200, JSON.stringify(body), { "x-mock-model": model });
+    }
 
     if (!stream) {
       await sleep(knobs.ttftMs + (gap > 0 ? n * gap : 0));
