@@ -4,7 +4,7 @@
 // Skips the compiler when both binaries are newer than every input (`--force` rebuilds), so
 // `npm start` and `npm test` do not recompile an unchanged plugin.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -31,6 +31,12 @@ if (upToDate) {
 } else {
   mkdirSync(join(root, "build"), { recursive: true });
   for (const target of targets) {
-    execFileSync(asc, [`assembly/${target}.ts`, "--config", "asconfig.json", "--target", target], { cwd: root, stdio: "inherit" });
+    // Written next to the old binary, then renamed over it: an Envoy starting meanwhile never
+    // reads a half-written module.
+    const out = join("build", `${target}.wasm`);
+    const text = join("build", `${target}.wat`);
+    execFileSync(asc, [`assembly/${target}.ts`, "--config", "asconfig.json", "--target", target, "--outFile", `${out}.tmp`, "--textFile", `${text}.tmp`], { cwd: root, stdio: "inherit" });
+    renameSync(join(root, `${text}.tmp`), join(root, text));
+    renameSync(join(root, `${out}.tmp`), join(root, out));
   }
 }

@@ -149,7 +149,8 @@ function startCli(command: string, args: string[], env = cleanEnv()): Promise<St
     const timer = setTimeout(() => reject(new Error(`not ready in 90 s:\n${text}`)), 90_000);
     const poll = setInterval(() => {
       const m = /gateway ready at (http:\/\/[\d.:]+) \(admin (http:\/\/[\d.:]+)/.exec(text);
-      if (m) {
+      // the banner ends with the line on how to stop
+      if (m && text.includes("stops Envoy and the mocks")) {
         clearInterval(poll);
         clearTimeout(timer);
         const mockPorts = [...text.matchAll(/local mock http:\/\/127\.0\.0\.1:(\d+)/g)].map((x) => Number(x[1]));
