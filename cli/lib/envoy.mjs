@@ -74,9 +74,9 @@ export function buildBootstrap(config, options = {}) {
   const hasAzure = providers.some((p) => p.apiVersion !== null);
 
   const routes = [];
-  for (const p of providers) routes.push(...providerRoutes(p, view));
+  for (const p of providers) routes.push(...providerRoutes(p, view, o));
   const fallback = o.defaultProvider ? providers.find((p) => p.name === o.defaultProvider) : null;
-  routes.push(...(fallback ? [defaultProviderRoute(fallback, view)] : unroutedRoutes(view)));
+  routes.push(...(fallback ? [defaultProviderRoute(fallback, view, o)] : unroutedRoutes(view)));
 
   const hcm = annotate(
     {
@@ -88,7 +88,11 @@ export function buildBootstrap(config, options = {}) {
       request_timeout: seconds(o.requestTimeoutSeconds),
       stream_idle_timeout: seconds(o.streamIdleTimeoutSeconds),
       common_http_protocol_options: { idle_timeout: "300s" },
-      http2_protocol_options: { max_concurrent_streams: 100, initial_stream_window_size: 65536, initial_connection_window_size: 1048576 },
+      http2_protocol_options: {
+        max_concurrent_streams: 100,
+        initial_stream_window_size: bufferLimit(view.maxBodyBytes),
+        initial_connection_window_size: bufferLimit(view.maxBodyBytes),
+      },
       access_log: [accessLog()],
       local_reply_config: localReplies(o),
       route_config: annotate(
@@ -132,7 +136,10 @@ export function buildBootstrap(config, options = {}) {
         "The whole request (headers and body) must arrive within request_timeout: a stalled or trickled upload\n" +
         "is closed (408) and its buffered body freed. The timer stops once the request is complete, so a long\n" +
         "streamed answer is never cut; stream_idle_timeout ends streams silent in both directions.",
-      http2_protocol_options: "Small HTTP/2 windows bound what one client connection can make Envoy hold.",
+      http2_protocol_options:
+        "Envoy limits what it buffers for an HTTP/2 request to the stream window: like the listener's\n" +
+        "buffer limit it must exceed maxBodyBytes, or Envoy answers its own bare 413 before the plugin's JSON\n" +
+        "one (Envoy's default window is 256 MiB).",
       access_log: "One line per request: the route and cluster chosen, the model the plugin picked, Envoy's response flags.",
       local_reply_config:
         "Envoy's own refusals (timeouts, overload, an unreachable provider) in the OpenAI error format the\n" +
@@ -270,12 +277,12 @@ function pathRewrite(p, deployment) {
   return { pattern: { regex: "^(?:/v1)?(/.*)$" }, substitution: `${base}\\1` };
 }
 
-function providerRouteAction(p) {
+function providerRouteAction(p, o) {
   return {
     cluster: p.name,
     host_rewrite_literal: p.defaultPort ? p.host : `${p.host.includes(":") ? `[${p.host}]` : p.host}:${p.port}`,
     timeout: "0s",
-    idle_timeout: seconds(DEFAULTS.streamIdleTimeoutSeconds),
+    idle_timeout: seconds(o.streamIdleTimeoutSeconds),
   };
 }
 
@@ -289,14 +296,14 @@ function providerHeaders(p, view) {
   };
 }
 
-function providerRoutes(p, view) {
+function providerRoutes(p, view, o) {
   const upstreamMatch = { name: view.upstreamHeader, string_match: flow({ exact: p.name }) };
   if (p.apiVersion === null) {
     return [
       {
         name: `provider.${p.name}`,
         match: { prefix: "/", headers: [upstreamMatch] },
-        route: { ...providerRouteAction(p), regex_rewrite: pathRewrite(p) },
+        route: { ...providerRouteAction(p, o), regex_rewrite: pathRewrite(p) },
         ...providerHeaders(p, view),
       },
     ];
@@ -307,7 +314,7 @@ function providerRoutes(p, view) {
     .map((m) => ({
       name: `provider.${p.name}.${m.name}`,
       match: { prefix: "/", headers: [upstreamMatch, { name: view.modelHeader, string_match: flow({ exact: m.name }) }] },
-      route: { ...providerRouteAction(p), regex_rewrite: pathRewrite(p, m.upstreamModel ?? m.name) },
+      route: { ...providerRouteAction(p, o), regex_rewrite: pathRewrite(p, m.upstreamModel ?? m.name) },
       ...providerHeaders(p, view),
       typed_per_filter_config: {
         [AZURE_QUERY_FILTER]: {
@@ -322,12 +329,12 @@ function providerRoutes(p, view) {
     }));
 }
 
-function defaultProviderRoute(p, view) {
+function defaultProviderRoute(p, view, o) {
   return annotate(
     {
       name: `default.${p.name}`,
       match: { prefix: "/" },
-      route: { ...providerRouteAction(p), regex_rewrite: pathRewrite(p) },
+      route: { ...providerRouteAction(p, o), regex_rewrite: pathRewrite(p) },
       ...providerHeaders(p, view),
     },
     { name: `--default-provider ${p.name}: everything the plugin did not route goes to ${p.name}, with its key.` },

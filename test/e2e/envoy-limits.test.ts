@@ -2,6 +2,7 @@
 // 413, a stalled upload is cut by the request timeout while a long streamed answer is not, gzip
 // bodies are decompressed before the plugin, and a flood of held bodies is refused, not fatal.
 import { randomBytes } from "node:crypto";
+import http2 from "node:http2";
 import { connect } from "node:net";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -113,6 +114,41 @@ describe("limits of the generated bootstrap", () => {
           expect(gw().received()).toHaveLength(0);
         });
       }
+    }
+
+    for (const withLength of [true, false]) {
+      it(`HTTP/2 (h2c), ${withLength ? "with" : "without"} content-length, just over the limit, 8 times`, async () => {
+        const body = chatOfSize("auto", MAX_BODY + 1);
+        const session = http2.connect(gw().url);
+        try {
+          for (let round = 0; round < 8; round++) {
+            const reply = await new Promise<{ status: number; type: string; text: string }>((resolve, reject) => {
+              const headers: Record<string, string> = { ":method": "POST", ":path": "/v1/chat/completions", "content-type": "application/json" };
+              if (withLength) headers["content-length"] = String(body.length);
+              const req = session.request(headers);
+              let status = 0;
+              let type = "";
+              let text = "";
+              req.on("response", (h) => {
+                status = Number(h[":status"]);
+                type = String(h["content-type"] ?? "");
+              });
+              req.on("data", (d) => (text += d));
+              req.on("end", () => resolve({ status, type, text }));
+              req.on("error", reject);
+              // in pieces, as a client streaming its upload would
+              for (let at = 0; at < body.length; at += 16384) req.write(body.subarray(at, at + 16384));
+              req.end();
+            });
+            expect(reply.status, `round ${round}: ${reply.text.slice(0, 200)}`).toBe(413);
+            expect(reply.type).toMatch(/^application\/json/);
+            expect(JSON.parse(reply.text).error.code).toBe("request_too_large");
+          }
+        } finally {
+          session.close();
+        }
+        expect(gw().received()).toHaveLength(0);
+      });
     }
 
     it("a body of exactly maxBodyBytes is routed, both framings", async () => {
