@@ -307,3 +307,52 @@ describe("overload: a flood of held request bodies", () => {
     expect(after).toBe(200);
   });
 });
+
+describe("connection limit", () => {
+  const LIMIT = 4;
+  let gw: Gateway | undefined;
+  beforeAll(async () => {
+    gw = await startGateway({ pluginConfig: readRouterConfig(), generator: { maxConnections: LIMIT } });
+  });
+  afterAll(async () => {
+    await gw?.stop();
+  });
+  beforeEach((ctx) => printLogOnFailure(ctx, () => gw));
+
+  /** Opens a keep-alive connection and completes one request on it; resolves with the status (0: refused). */
+  function openAndAsk(): Promise<{ socket: ReturnType<typeof connect>; status: number }> {
+    return new Promise((resolve) => {
+      const socket = connect(gw!.port, "127.0.0.1");
+      let data = "";
+      const done = (status: number) => resolve({ socket, status });
+      socket.on("data", (d) => {
+        data += d.toString();
+        const m = /^HTTP\/1\.1 (\d+)/.exec(data);
+        if (m && data.includes("\r\n\r\n")) done(Number(m[1]));
+      });
+      socket.on("error", () => done(0));
+      socket.on("close", () => done(0));
+      socket.write("GET /v1/files HTTP/1.1\r\nhost: gw\r\n\r\n");
+    });
+  }
+
+  it(`the ${LIMIT + 1}th concurrent client connection is refused; once one closes, a new one is served`, async () => {
+    const open: ReturnType<typeof connect>[] = [];
+    try {
+      for (let i = 0; i < LIMIT; i++) {
+        const c = await openAndAsk();
+        expect(c.status, `connection ${i + 1}`).toBe(404); // the gateway's own JSON 404: served
+        open.push(c.socket);
+      }
+      const over = await openAndAsk();
+      expect(over.status).toBe(0);
+      open.pop()!.destroy();
+      await new Promise((r) => setTimeout(r, 300));
+      const again = await openAndAsk();
+      expect(again.status).toBe(404);
+      open.push(again.socket);
+    } finally {
+      for (const s of open) s.destroy();
+    }
+  });
+});
