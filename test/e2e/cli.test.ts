@@ -5,13 +5,24 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { ROOT, assertWasmBuilt, postJson, readRouterConfig, send, validateEnvoyConfig } from "./harness";
 
 const CLI = join(ROOT, "cli", "llm-router.mjs");
 const KEYS = ["OPENAI_API_KEY", "DEEPSEEK_API_KEY", "GROQ_API_KEY"];
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+// Every gateway a test starts is stopped after it, also when an assertion failed midway.
+const running: Started[] = [];
+afterEach(async () => {
+  for (const s of running.splice(0)) {
+    if (s.child.exitCode === null && s.child.signalCode === null) {
+      s.child.kill("SIGTERM");
+      await Promise.race([s.exited, new Promise((r) => setTimeout(r, 10_000))]);
+    }
+  }
+});
 
 function tempDir(): string {
   const d = mkdtempSync(join(tmpdir(), "llm-router-cli-"));
@@ -146,7 +157,10 @@ function startCli(command: string, args: string[], env = cleanEnv()): Promise<St
   child.stderr!.on("data", (d) => (text += d));
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not ready in 90 s:\n${text}`)), 90_000);
+    const timer = setTimeout(() => {
+      child.kill("SIGTERM");
+      reject(new Error(`not ready in 90 s:\n${text}`));
+    }, 90_000);
     const poll = setInterval(() => {
       const m = /gateway ready at (http:\/\/[\d.:]+) \(admin (http:\/\/[\d.:]+)/.exec(text);
       // the banner ends with the line on how to stop
@@ -154,7 +168,9 @@ function startCli(command: string, args: string[], env = cleanEnv()): Promise<St
         clearInterval(poll);
         clearTimeout(timer);
         const mockPorts = [...text.matchAll(/local mock http:\/\/127\.0\.0\.1:(\d+)/g)].map((x) => Number(x[1]));
-        resolve({ child, output: () => text, url: m[1], admin: m[2], mockPorts, exited });
+        const started = { child, output: () => text, url: m[1], admin: m[2], mockPorts, exited };
+        running.push(started);
+        resolve(started);
       }
     }, 50);
     exited.then((code) => {
