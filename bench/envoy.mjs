@@ -2,7 +2,7 @@
 // and throughput (at fixed concurrency) of
 //   direct      the mock provider itself (the floor of the floor)
 //   envoy       the same Envoy configuration WITHOUT the Wasm filter (client sends x-llm-upstream)
-//   envoy+wasm  envoy.yaml with the plugin (model "auto" → routed, body rewritten)
+//   envoy+wasm  the generated bootstrap (llm-router) with the plugin (model "auto" → routed, body rewritten)
 //   portkey     Portkey's open-source gateway (bench/peers), conditional routing auto → mock
 //   litellm     LiteLLM proxy (bench/.venv-peers), model_list alias auto → openai/<model>
 // all in front of ONE mock provider (mock/provider.mjs, in this process, no artificial delay).
@@ -19,6 +19,8 @@ import { startMockProvider } from "../mock/provider.mjs";
 import { chatBody, SIZES } from "./lib/bodies.mjs";
 import { benchConfig } from "./lib/configs.mjs";
 import { ROOT } from "./lib/ts.mjs";
+import { buildBootstrap } from "../cli/lib/envoy.mjs";
+import { toYaml } from "../cli/lib/yaml.mjs";
 
 const BENCH = join(ROOT, "bench");
 const ENVOY_BIN = join(ROOT, ".venv", "bin", "envoy");
@@ -82,12 +84,18 @@ function startProcess(cmd, args, opts = {}) {
 // the cost any body-reading router pays before it can decide), "noop" (a Wasm filter that does
 // nothing: the cost of Envoy's Wasm machinery), "wasm" (the plugin).
 function envoyConfig({ port, adminPort, mockPort, mode, wasm }) {
-  const cfg = YAML.parse(readFileSync(join(ROOT, "envoy.yaml"), "utf8"));
-  cfg.admin.address.socket_address = { address: "127.0.0.1", port_value: adminPort };
+  // The bootstrap `llm-router start --mock` runs: every provider pointed at the one mock.
+  const text = readFileSync(join(ROOT, "config", "router.json"), "utf8");
+  const json = JSON.parse(text);
+  const mocks = Object.fromEntries(Object.keys(json.providers).map((name) => [name, [{ host: "127.0.0.1", port: mockPort }]]));
+  const bootstrap = buildBootstrap({ json, text }, { listen: { host: "127.0.0.1", port }, admin: { host: "127.0.0.1", port: adminPort }, wasmPath: wasm, mocks });
+  const cfg = YAML.parse(toYaml(bootstrap));
   const listener = cfg.static_resources.listeners[0];
-  listener.address.socket_address = { address: "127.0.0.1", port_value: port };
   const hcm = listener.filter_chains[0].filters.find((f) => f.name === "envoy.filters.network.http_connection_manager").typed_config;
   delete hcm.access_log; // no per-request logging in a benchmark (same for both variants)
+  // Without the plugin the baselines route on a client-sent x-llm-upstream, which the gateway
+  // otherwise drops as internal-only.
+  if (mode !== "wasm") delete hcm.route_config.internal_only_headers;
   const wasmIdx = hcm.http_filters.findIndex((f) => f.typed_config?.["@type"]?.endsWith("filters.http.wasm.v3.Wasm"));
   if (mode === "wasm" || mode === "noop") {
     const plugin = hcm.http_filters[wasmIdx].typed_config.config;
@@ -99,10 +107,6 @@ function envoyConfig({ port, adminPort, mockPort, mode, wasm }) {
       typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer", max_request_bytes: listener.per_connection_buffer_limit_bytes },
     };
   } else hcm.http_filters.splice(wasmIdx, 1);
-  for (const c of cfg.static_resources.clusters) {
-    c.type = "STATIC";
-    c.load_assignment = { cluster_name: c.name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: mockPort } } } }] }] };
-  }
   return cfg;
 }
 
@@ -121,7 +125,9 @@ async function startEnvoy(mockPort, mode, wasm) {
   const adminPort = await freePort();
   const file = join(dir, "envoy.yaml");
   writeFileSync(file, YAML.stringify(envoyConfig({ port, adminPort, mockPort, mode, wasm })));
-  const child = startProcess(ENVOY_BIN, ["-c", file, "--disable-hot-restart", "--concurrency", "1", "-l", "warning", "--base-id", String(10000 + (process.pid % 50000))], { cwd: ROOT });
+  // Envoy reads the provider key variables at start: placeholders for the mock.
+  const keys = Object.fromEntries(Object.values(JSON.parse(readFileSync(join(ROOT, "config", "router.json"), "utf8")).providers).map((p) => [p.apiKeyEnv, "bench-key"]));
+  const child = startProcess(ENVOY_BIN, ["-c", file, "--disable-hot-restart", "--concurrency", "1", "-l", "warning", "--base-id", String(10000 + (process.pid % 50000))], { cwd: ROOT, env: { ...process.env, ...keys } });
   await waitHttp(`http://127.0.0.1:${adminPort}/ready`, { ok: (s) => s === 200, proc: child });
   return {
     url: `http://127.0.0.1:${port}`, child, adminPort,

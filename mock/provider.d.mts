@@ -12,6 +12,8 @@ export interface MockProviderOptions extends Partial<MockKnobs> {
   host?: string;
   port?: number;
   name?: string;
+  /** when set, requests must carry this key (Authorization: Bearer, api-key or x-api-key), else 401 */
+  apiKey?: string;
   log?: (line: string) => void;
 }
 

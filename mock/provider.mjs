@@ -12,8 +12,12 @@
 //   node mock/provider.mjs --instances '[{"name":"openai-1","port":18001,"ttftMs":200,"tokensPerSecond":80},
 //                                        {"name":"groq","port":18004,"ttftMs":50,"tokensPerSecond":400}]'
 //
-// Endpoints: POST /v1/chat/completions, POST /v1/completions (both stream as SSE with "stream":true),
-// POST /v1/embeddings, GET /v1/models; anything else is a 404 OpenAI error JSON.
+// Endpoints, under any base path (a provider's `/v1`, Groq's `/openai/v1`, Azure's
+// `/openai/deployments/<deployment>`...): POST .../chat/completions, POST .../completions (both stream
+// as SSE with "stream":true), POST .../embeddings, GET .../models; anything else is a 404 OpenAI error.
+// With `apiKey` set (CLI --api-key) a request must carry it (Authorization: Bearer, api-key or
+// x-api-key), as a real provider would, or it gets 401. A chat request that forces a tool
+// (tool_choice "required" or a named function) is answered with a call to that tool.
 // Every answer carries the header `x-mock-provider: <name>`; completions also name the instance in
 // `system_fingerprint` ("mock-<name>") and echo the received model in `model`.
 // Knobs: ttftMs (delay before the first token / before a non-streaming answer), tokensPerSecond
@@ -30,6 +34,25 @@ const WORDS = ["Hello", " from", " the", " mock", " provider", ".", " This", " i
 
 function sleep(ms) {
   return ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve();
+}
+
+// "/chat/completions" before "/completions": the first suffix that matches names the API.
+const POST_APIS = ["/chat/completions", "/completions", "/embeddings"];
+
+function credentialOf(headers) {
+  const bearer = /^Bearer (.+)$/.exec(headers.authorization ?? "");
+  return bearer ? bearer[1] : headers["api-key"] ?? headers["x-api-key"] ?? null;
+}
+
+// A chat request that forces a tool (tool_choice "required" or a named function) gets a call to
+// it with empty arguments, as a real model would answer: enough for clients to parse tool_calls.
+function forcedToolCall(parsed) {
+  const tools = Array.isArray(parsed.tools) ? parsed.tools.filter((t) => t?.type === "function" && t.function?.name) : [];
+  if (tools.length === 0) return null;
+  const choice = parsed.tool_choice;
+  if (choice === "required") return { name: tools[0].function.name, arguments: "{}" };
+  if (choice?.type === "function" && tools.some((t) => t.function.name === choice.function?.name)) return { name: choice.function.name, arguments: "{}" };
+  return null;
 }
 
 function errorJson(message, type, code) {
@@ -69,6 +92,7 @@ export async function startMockProvider(options = {}) {
     failureRate: options.failureRate ?? 0,
     failureStatus: options.failureStatus ?? 503,
   };
+  const apiKey = options.apiKey ?? null;
   const log = options.log ?? (() => {});
   const requests = [];
   let closed = false;
@@ -123,12 +147,14 @@ export async function startMockProvider(options = {}) {
   async function handle(req, res, entry) {
     const path = (req.url ?? "/").split("?")[0];
     const method = req.method ?? "GET";
-    const known =
-      (method === "POST" && (path === "/v1/chat/completions" || path === "/v1/completions" || path === "/v1/embeddings")) ||
-      (method === "GET" && path === "/v1/models");
-    if (!known) {
+    const api = method === "POST" ? POST_APIS.find((a) => path.endsWith(a)) : method === "GET" && path.endsWith("/models") ? "/models" : undefined;
+    if (!api) {
       log(`[${name}] ${method} ${req.url} -> 404`);
       return send(res, 404, errorJson(`Unknown request URL: ${method} ${path}`, "invalid_request_error", "unknown_url"));
+    }
+    if (apiKey !== null && credentialOf(req.headers) !== apiKey) {
+      log(`[${name}] ${method} ${req.url} -> 401`);
+      return send(res, 401, errorJson("mock provider: incorrect API key provided", "invalid_request_error", "invalid_api_key"));
     }
     if (knobs.failureRate > 0 && Math.random() < knobs.failureRate) {
       const status = knobs.failureStatus;
@@ -169,7 +195,7 @@ export async function startMockProvider(options = {}) {
     const stream = parsed.stream === true;
     log(`[${name}] POST ${req.url} model=${model}${stream ? " stream" : ""} -> 200`);
 
-    if (path === "/v1/embeddings") {
+    if (api === "/embeddings") {
       await sleep(knobs.ttftMs);
       const inputs = Array.isArray(parsed.input) ? parsed.input : [parsed.input ?? ""];
       const data = inputs.map((_, index) => ({
@@ -183,11 +209,19 @@ export async function startMockProvider(options = {}) {
       });
     }
 
-    const chat = path === "/v1/chat/completions";
+    const chat = api === "/chat/completions";
     const n = tokenCount(parsed);
     const tokens = Array.from({ length: n }, (_, i) => (i < WORDS.length ? WORDS[i] : ` ${i}`));
     const usage = { prompt_tokens: promptTokens(entry.body), completion_tokens: n, total_tokens: promptTokens(entry.body) + n };
     const gap = knobs.tokensPerSecond > 0 ? 1000 / knobs.tokensPerSecond : 0;
+
+    const toolCall = chat && !stream ? forcedToolCall(parsed) : null;
+    if (toolCall) {
+      await sleep(knobs.ttftMs);
+      const message = { role: "assistant", content: null, tool_calls: [{ id: `call_${id}`, type: "function", function: toolCall }] };
+      const body = { id, object: "chat.completion", created, model, system_fingerprint: fingerprint, choices: [{ index: 0, message, logprobs: null, finish_reason: "tool_calls" }], usage };
+      return send(res, 200, JSON.stringify(body), { "x-mock-model": model });
+    }
 
     if (!stream) {
       await sleep(knobs.ttftMs + (gap > 0 ? n * gap : 0));
@@ -298,6 +332,7 @@ function parseArgs(argv) {
       case "--tps": one.tokensPerSecond = num(flag, value); i++; break;
       case "--failure-rate": one.failureRate = num(flag, value); i++; break;
       case "--failure-status": one.failureStatus = num(flag, value); i++; break;
+      case "--api-key": one.apiKey = value; i++; break;
       case "--instances": instances = JSON.parse(value); i++; break;
       case "--quiet": quiet = true; break;
       case "-h":
@@ -324,7 +359,7 @@ async function main() {
   if (parsed.help) {
     console.log(
       "usage: node mock/provider.mjs [--host H] [--port P] [--name N] [--ttft-ms MS] [--tps N] " +
-        "[--failure-rate R] [--failure-status S] [--quiet]\n" +
+        "[--failure-rate R] [--failure-status S] [--api-key KEY] [--quiet]\n" +
         "       node mock/provider.mjs --instances '[{\"name\":\"a\",\"port\":18001,\"ttftMs\":200,\"tokensPerSecond\":80}]'",
     );
     return;

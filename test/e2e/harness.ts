@@ -1,7 +1,8 @@
 // End-to-end harness: mock providers on free loopback ports plus a real Envoy (.venv/bin/envoy)
-// running a configuration derived from the top-level envoy.yaml. Every Envoy gets its own admin
-// port and listener port (both bound as port 0 and read back, so files running side by side never
-// collide), its own temporary directory and its own log.
+// running the bootstrap `llm-router envoy` generates for config/router.json, with every provider's
+// cluster pointed at its mocks (plain HTTP; path, Host and key injection as for the real provider).
+// Every Envoy gets its own admin port and listener port (both bound as port 0 and read back, so
+// files running side by side never collide), its own temporary directory and its own log.
 import { afterAll, beforeAll, beforeEach } from "vitest";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from "node:fs";
@@ -11,6 +12,8 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import YAML from "yaml";
 import { startMockProvider, type MockKnobs, type MockProvider, type RecordedRequest } from "../../mock/provider.mjs";
+import { buildBootstrap } from "../../cli/lib/envoy.mjs";
+import { toYaml } from "../../cli/lib/yaml.mjs";
 
 export type { MockProvider, RecordedRequest };
 export type Knobs = MockKnobs;
@@ -77,48 +80,77 @@ export function clustersOf(cfg: any): any[] {
   return cfg?.static_resources?.clusters ?? [];
 }
 
-function setEndpoints(cluster: any, ports: number[]): void {
-  cluster.type = "STATIC";
-  cluster.load_assignment = {
-    cluster_name: cluster.name,
-    endpoints: [
-      {
-        lb_endpoints: ports.map((port) => ({
-          endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: port } } },
-        })),
-      },
-    ],
-  };
+/** Options of the generator (cli/lib/envoy.mjs) a test may set: timeouts, limits, client keys... */
+export interface GeneratorOptions {
+  requestTimeoutSeconds?: number;
+  streamIdleTimeoutSeconds?: number;
+  maxHeapBytes?: number;
+  maxConnections?: number;
+  clientKeysEnv?: string;
+  defaultProvider?: string;
+  caFile?: string;
 }
 
 export interface DeriveOptions {
-  /** cluster name -> ports of its endpoints (127.0.0.1) */
+  /** cluster (provider) name -> ports of its mock endpoints (127.0.0.1, plain HTTP) */
   endpoints: Record<string, number[]>;
-  /** the plugin configuration: a JSON value (serialised) or the exact string */
+  /**
+   * The plugin configuration: a JSON value (serialised) or the exact string. A value with its own
+   * `providers` also shapes the bootstrap (clusters, routes, headers); anything else replaces only the
+   * plugin's configuration in the bootstrap generated for config/router.json.
+   */
   pluginConfig?: unknown;
   wasmPath?: string;
+  generator?: GeneratorOptions;
   /** last-minute edits of the parsed Envoy configuration */
   mutate?: (cfg: any) => void;
 }
 
-/** envoy.yaml with loopback port 0 for admin and listener, the given endpoints and plugin config. */
+const isObject = (v: unknown): v is Record<string, any> => v !== null && typeof v === "object" && !Array.isArray(v);
+
+/** The generated bootstrap with loopback port 0 for admin and listener, mock endpoints and plugin config. */
 export function deriveEnvoyConfig(opts: DeriveOptions): any {
-  const cfg = readEnvoyYaml();
-  cfg.admin.address.socket_address = { address: "127.0.0.1", port_value: 0 };
-  listenerOf(cfg).address.socket_address = { address: "127.0.0.1", port_value: 0 };
-  for (const cluster of clustersOf(cfg)) {
-    const ports = opts.endpoints[cluster.name];
-    if (!ports || ports.length === 0) throw new Error(`no mock endpoint for cluster ${cluster.name}`);
-    setEndpoints(cluster, ports);
+  const text = readRouterConfigText();
+  const shaped = isObject(opts.pluginConfig) && isObject(opts.pluginConfig.providers);
+  const source = shaped
+    ? { json: opts.pluginConfig as Record<string, any>, text: JSON.stringify(opts.pluginConfig, null, 2) }
+    : { json: JSON.parse(text), text };
+  const mocks: Record<string, { host: string; port: number }[]> = {};
+  for (const name of Object.keys(source.json.providers ?? {})) {
+    const ports = opts.endpoints[name];
+    if (!ports || ports.length === 0) throw new Error(`no mock endpoint for cluster ${name}`);
+    mocks[name] = ports.map((port) => ({ host: "127.0.0.1", port }));
   }
-  const plugin = wasmPluginConfigOf(cfg);
-  plugin.vm_config.code.local.filename = opts.wasmPath ?? ENVOY_WASM;
-  if (opts.pluginConfig !== undefined) {
-    plugin.configuration.value =
+  const bootstrap = buildBootstrap(source, {
+    ...opts.generator,
+    listen: { host: "127.0.0.1", port: 0 },
+    admin: { host: "127.0.0.1", port: 0 },
+    wasmPath: opts.wasmPath ?? ENVOY_WASM,
+    mocks,
+  });
+  const cfg = YAML.parse(toYaml(bootstrap));
+  if (opts.pluginConfig !== undefined && !shaped) {
+    wasmPluginConfigOf(cfg).configuration.value =
       typeof opts.pluginConfig === "string" ? opts.pluginConfig : JSON.stringify(opts.pluginConfig, null, 2);
   }
   opts.mutate?.(cfg);
   return cfg;
+}
+
+/** The key a mock stands in for: what the harness puts in a provider's key variable. */
+export const mockKeyFor = (provider: string) => `mock-${provider}-key`;
+
+/**
+ * The environment Envoy needs for a bootstrap: every provider key variable it reads (Envoy refuses
+ * to start without them) set to that provider's mock key, unless `env` already sets it.
+ */
+export function envoyEnvironment(cfg: any, env: Record<string, string> = {}): Record<string, string> {
+  const out: Record<string, string> = { ...(process.env as Record<string, string>) };
+  for (const secret of cfg?.static_resources?.secrets ?? []) {
+    const variable = secret?.generic_secret?.secret?.environment_variable;
+    if (typeof variable === "string") out[variable] = mockKeyFor(String(secret.name).replace(/-api-key$/, ""));
+  }
+  return { ...out, ...env };
 }
 
 export function assertWasmBuilt(path = ENVOY_WASM): void {
@@ -141,7 +173,7 @@ export interface EnvoyProcess {
   stop(): Promise<void>;
 }
 
-export function spawnEnvoy(cfg: any, extraArgs: string[] = []): EnvoyProcess {
+export function spawnEnvoy(cfg: any, extraArgs: string[] = [], env: Record<string, string> = {}): EnvoyProcess {
   const dir = mkdtempSync(join(tmpdir(), "llm-router-e2e-"));
   const configFile = join(dir, "envoy.yaml");
   writeFileSync(configFile, YAML.stringify(cfg));
@@ -162,7 +194,7 @@ export function spawnEnvoy(cfg: any, extraArgs: string[] = []): EnvoyProcess {
     "100",
     ...extraArgs,
   ];
-  const child = spawn(ENVOY_BIN, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(ENVOY_BIN, args, { cwd: ROOT, env: envoyEnvironment(cfg, env), stdio: ["ignore", "pipe", "pipe"] });
   let text = "";
   const sink = (chunk: Buffer) => {
     const s = chunk.toString("utf8");
@@ -265,6 +297,9 @@ export interface GatewayOptions {
   providers?: ProviderSpec[];
   pluginConfig?: unknown;
   wasmPath?: string;
+  generator?: GeneratorOptions;
+  /** extra environment for Envoy (e.g. client keys) */
+  env?: Record<string, string>;
   mutate?: (cfg: any) => void;
 }
 
@@ -289,8 +324,8 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
       initial[name] = { ...p.knobs };
       (endpoints[cluster] ??= []).push(p.port);
     }
-    const cfg = deriveEnvoyConfig({ endpoints, pluginConfig: opts.pluginConfig, wasmPath: opts.wasmPath, mutate: opts.mutate });
-    envoy = spawnEnvoy(cfg);
+    const cfg = deriveEnvoyConfig({ endpoints, pluginConfig: opts.pluginConfig, wasmPath: opts.wasmPath, generator: opts.generator, mutate: opts.mutate });
+    envoy = spawnEnvoy(cfg, [], opts.env);
     const { adminPort, port } = await waitForEnvoy(envoy);
     const gw: Gateway = {
       url: `http://127.0.0.1:${port}`,
@@ -465,9 +500,13 @@ export function sseData(text: string): string[] {
     .filter((d) => d.length > 0);
 }
 
-/** Runs `envoy --mode validate -c <file>`. */
-export function validateEnvoyConfig(file: string): { status: number | null; output: string } {
-  const r = spawnSync(ENVOY_BIN, ["--mode", "validate", "-c", file], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+/**
+ * Runs `envoy --mode validate -c <file>` with the provider key variables the file reads set to mock
+ * keys (Envoy refuses a bootstrap whose variables are missing); `env` adds or overrides variables.
+ */
+export function validateEnvoyConfig(file: string, env: Record<string, string> = {}): { status: number | null; output: string } {
+  const cfg = YAML.parse(readFileSync(file, "utf8"));
+  const r = spawnSync(ENVOY_BIN, ["--mode", "validate", "-c", file], { cwd: ROOT, env: envoyEnvironment(cfg, env), encoding: "utf8", timeout: 60_000 });
   return { status: r.status, output: `${r.stdout ?? ""}${r.stderr ?? ""}${r.error ? `\n${r.error.message}` : ""}` };
 }
 

@@ -1,7 +1,7 @@
 // Real Envoy with a derived plugin configuration (config/router.json with a small maxBodyBytes, so
 // the 413 case stays fast) and the openai cluster's two mock endpoints, one of them failing.
 import { describe, expect, it } from "vitest";
-import { postJson, readRouterConfig, useGateway } from "./harness";
+import { mockKeyFor, postJson, readRouterConfig, useGateway } from "./harness";
 
 const MAX_BODY = 2048;
 const gw = useGateway({ pluginConfig: { ...readRouterConfig(), maxBodyBytes: MAX_BODY } });
@@ -57,7 +57,11 @@ describe("retries inside the two-endpoint openai cluster", () => {
       const retried = good.requests[good.requests.length - 1];
       expect(retried.body.toString()).toBe(failed.body.toString());
       expect(JSON.parse(retried.body.toString()).model).toBe("gpt-4o");
-      expect(retried.headers["x-llm-upstream"]).toBe("openai");
+      // every attempt carries the provider's key and none of the routing headers
+      for (const attempt of [failed, retried]) {
+        expect(attempt.headers.authorization).toBe(`Bearer ${mockKeyFor("openai")}`);
+        expect(attempt.headers["x-llm-upstream"]).toBeUndefined();
+      }
       // nothing went to the other clusters
       expect(gw().received().every((r) => r.cluster === "openai")).toBe(true);
     });

@@ -27,7 +27,10 @@
 // - max_tokens 20000 exceeds every maxOutputTokens (16384, 16384, 8192, 8192) -> no candidate,
 //   routes have no onNoCandidate -> 400 model_not_available naming all four models.
 import { describe, expect, it } from "vitest";
-import { postJson, send, sseData, useGateway, type Reply } from "./harness";
+import { mockKeyFor, postJson, send, sseData, useGateway, type Reply } from "./harness";
+
+// Each provider's base path (config/router.json `providers`): a client's /v1/<api> reaches <base>/<api>.
+const BASE_PATH: Record<string, string> = { openai: "/v1", deepseek: "/v1", groq: "/openai/v1" };
 
 const gw = useGateway();
 
@@ -47,7 +50,14 @@ function onlyUpstreamRequest() {
   return all[0];
 }
 
-function expectRouted(reply: Reply, cluster: string, modelName: string, upstreamModel: string) {
+/** The gateway's access-log line for the last request (the routing decision Envoy recorded). */
+async function lastAccessLine(): Promise<string> {
+  await new Promise((r) => setTimeout(r, 250)); // the harness flushes the access log every 100 ms
+  const lines = gw().envoy.log().split("\n").filter((l) => l.startsWith("[access]"));
+  return lines[lines.length - 1] ?? "";
+}
+
+function expectRouted(reply: Reply, cluster: string, modelName: string, upstreamModel: string, api = "/chat/completions") {
   expect(reply.status, reply.text).toBe(200);
   const got = onlyUpstreamRequest();
   expect(got.cluster).toBe(cluster);
@@ -57,8 +67,12 @@ function expectRouted(reply: Reply, cluster: string, modelName: string, upstream
   expect(reply.json().system_fingerprint).toBe(`mock-${got.provider}`);
   const sent = JSON.parse(got.request.body.toString("utf8"));
   expect(sent.model).toBe(upstreamModel);
-  expect(got.request.headers["x-llm-upstream"]).toBe(cluster);
-  expect(got.request.headers["x-llm-model"]).toBe(modelName);
+  // the provider's own path and key; the routing headers stayed inside the gateway
+  expect(got.request.path.split("?")[0]).toBe(`${BASE_PATH[cluster]}${api}`);
+  expect(got.request.headers.authorization).toBe(`Bearer ${mockKeyFor(cluster)}`);
+  expect(got.request.headers["x-llm-upstream"]).toBeUndefined();
+  expect(got.request.headers["x-llm-model"]).toBeUndefined();
+  void modelName;
   return got;
 }
 
@@ -98,13 +112,13 @@ describe("aliases from config/router.json reach the expected provider and model"
 
   it("mix picks gpt-4o-mini (openai) or deepseek-chat (deepseek), and both over many requests", async () => {
     const seen = new Set<string>();
-    const allowed = new Set(["openai gpt-4o-mini gpt-4o-mini", "deepseek deepseek-chat deepseek-chat"]);
+    const allowed = new Set(["openai gpt-4o-mini", "deepseek deepseek-chat"]);
     for (let i = 0; i < 40 && seen.size < 2; i++) {
       gw().resetRequests();
       const reply = await postJson(gw(), "/v1/chat/completions", chatBody("mix"));
       expect(reply.status, reply.text).toBe(200);
       const got = onlyUpstreamRequest();
-      const key = `${got.cluster} ${got.request.headers["x-llm-model"]} ${JSON.parse(got.request.body.toString()).model}`;
+      const key = `${got.cluster} ${JSON.parse(got.request.body.toString()).model}`;
       expect(allowed).toContain(key);
       seen.add(key);
     }
@@ -157,6 +171,25 @@ describe("body and headers", () => {
     expect(got.request.body.toString("utf8")).toBe(client);
   });
 
+  it("the access log records the route, cluster and chosen model of a routed request", async () => {
+    const reply = await postJson(gw(), "/v1/chat/completions?trace=1", chatBody("fast"));
+    const got = expectRouted(reply, "groq", "llama-3.1-8b", "llama-3.1-8b-instant");
+    expect(got.request.path).toBe("/openai/v1/chat/completions?trace=1");
+    const line = await lastAccessLine();
+    expect(line).toContain('"POST /v1/chat/completions?trace=1 HTTP/1.1" 200');
+    expect(line).toContain("route=provider.groq cluster=groq model=llama-3.1-8b ");
+  });
+
+  it("the client's own credentials never reach a provider: the provider's key replaces them", async () => {
+    const reply = await postJson(gw(), "/v1/chat/completions", chatBody("auto"), {
+      authorization: "Bearer client-secret",
+      "api-key": "client-secret",
+      "x-api-key": "client-secret",
+    });
+    const got = expectRouted(reply, "openai", "gpt-4o-mini", "gpt-4o-mini");
+    expect(JSON.stringify(got.request.headers)).not.toContain("client-secret");
+  });
+
   it("spoofed x-llm-upstream / x-llm-model from the client are ignored", async () => {
     const reply = await postJson(gw(), "/v1/chat/completions", chatBody("auto"), {
       "x-llm-upstream": "deepseek",
@@ -173,14 +206,15 @@ describe("body and headers", () => {
 
   it("the legacy completions and the embeddings endpoints are routed as well", async () => {
     const completion = await postJson(gw(), "/v1/completions", JSON.stringify({ model: "bulk", prompt: "Once upon a time" }));
-    expectRouted(completion, "groq", "llama-3.1-8b", "llama-3.1-8b-instant");
+    expectRouted(completion, "groq", "llama-3.1-8b", "llama-3.1-8b-instant", "/completions");
     expect(completion.json().object).toBe("text_completion");
     gw().resetRequests();
     const embedding = await postJson(gw(), "/v1/embeddings", JSON.stringify({ model: "gpt-4o-mini", input: "hello" }));
     expect(embedding.status, embedding.text).toBe(200);
     const got = onlyUpstreamRequest();
     expect(got.cluster).toBe("openai");
-    expect(got.request.headers["x-llm-model"]).toBe("gpt-4o-mini");
+    expect(got.request.path).toBe("/v1/embeddings");
+    expect(JSON.parse(got.request.body.toString()).model).toBe("gpt-4o-mini");
   });
 });
 
@@ -270,41 +304,29 @@ describe("errors answered by the plugin", () => {
   });
 });
 
-describe("requests the plugin does not handle pass through to the default provider", () => {
-  it("a GET the plugin does not answer passes through unchanged to openai", async () => {
-    const reply = await send(gw().url, { method: "GET", path: "/v1/files?limit=5", headers: { "x-trace-me": "yes" } });
-    // the mock's own 404 JSON: the request reached the default provider as sent
-    expect(reply.status, reply.text).toBe(404);
-    expect(reply.json().error.code).toBe("unknown_url");
-    const got = onlyUpstreamRequest();
-    expect(got.cluster).toBe("openai");
-    expect(got.request.method).toBe("GET");
-    expect(got.request.path).toBe("/v1/files?limit=5");
-    expect(got.request.body.length).toBe(0);
-    expect(got.request.headers["x-trace-me"]).toBe("yes");
-    expect(got.request.headers["x-llm-upstream"]).toBeUndefined();
-    expect(got.request.headers["x-llm-model"]).toBeUndefined();
+describe("requests the plugin does not route never reach a provider", () => {
+  function expectJsonError(reply: Reply, status: number, code: string) {
+    expect(reply.status, reply.text).toBe(status);
+    expect(reply.headers["content-type"]).toMatch(/^application\/json/);
+    expect(reply.json().error.code).toBe(code);
+    expect(gw().received()).toHaveLength(0);
+  }
+
+  it("an unknown path gets the gateway's 404 unknown_url (JSON), nothing is forwarded", async () => {
+    expectJsonError(await send(gw().url, { method: "GET", path: "/v1/files" }), 404, "unknown_url");
+    expectJsonError(await send(gw().url, { method: "DELETE", path: "/v1/files/file-abc" }), 404, "unknown_url");
   });
 
-  it("a client's x-llm-upstream on a passed-through request is stripped, not obeyed", async () => {
+  it("a client's x-llm-upstream on an unrouted request is not obeyed", async () => {
     const reply = await send(gw().url, { method: "GET", path: "/v1/files", headers: { "x-llm-upstream": "groq", "x-llm-model": "x" } });
-    expect(reply.status, reply.text).toBe(404);
-    const got = onlyUpstreamRequest();
-    expect(got.cluster).toBe("openai");
-    expect(got.request.headers["x-llm-upstream"]).toBeUndefined();
-    expect(got.request.headers["x-llm-model"]).toBeUndefined();
+    expectJsonError(reply, 404, "unknown_url");
   });
 
-  it("an unknown model name passes through with the body untouched", async () => {
-    const client = chatBody("some-model-the-router-does-not-know");
-    const reply = await postJson(gw(), "/v1/chat/completions", client);
-    expect(reply.status, reply.text).toBe(200);
-    const got = onlyUpstreamRequest();
-    expect(got.cluster).toBe("openai");
-    expect(got.request.body.toString("utf8")).toBe(client);
-    // (content-length may be gone: the plugin drops it in the headers phase, before it knows the model)
-    expect(got.request.headers["x-llm-model"]).toBeUndefined();
-    expect(got.request.headers["x-llm-upstream"]).toBeUndefined();
+  it("an unknown model name gets 404 model_not_found like OpenAI's own, nothing is forwarded", async () => {
+    const reply = await postJson(gw(), "/v1/chat/completions", chatBody("some-model-the-router-does-not-know"));
+    expectJsonError(reply, 404, "model_not_found");
+    const line = await lastAccessLine();
+    expect(line).toContain("route=unrouted.model cluster=- ");
   });
 
   it("a JSON body sent as text/plain is routed all the same, and forwarded as application/json", async () => {
@@ -315,12 +337,5 @@ describe("requests the plugin does not handle pass through to the default provid
     expect(got.cluster).toBe("openai");
     expect(got.request.headers["content-type"]).toBe("application/json");
     expect(reply.json().model).toBe("gpt-4o-mini");
-  });
-
-  it("an unknown path gets the provider's 404 JSON through Envoy", async () => {
-    const reply = await send(gw().url, { method: "GET", path: "/v1/unknown" });
-    expect(reply.status).toBe(404);
-    expect(reply.json().error.code).toBe("unknown_url");
-    expect(onlyUpstreamRequest().cluster).toBe("openai");
   });
 });

@@ -28,6 +28,14 @@ export function loadYaml(...parts: string[]): any {
 export const loadSpec = () => loadYaml("config", "higress", "spec.yaml");
 export const loadWasmPlugin = () => loadYaml("config", "higress", "wasmplugin.yaml");
 export const loadRouterJson = (): JsonObject => JSON.parse(readText("config", "router.json"));
+/**
+ * config/router.json as Higress gets it (`llm-router higress`): without `providers`, which describe
+ * the Envoy clusters; on Higress the providers are Higress's own.
+ */
+export const loadRouterJsonForHigress = (): JsonObject => {
+  const { providers, ...rest } = loadRouterJson() as JsonObject & { providers?: unknown };
+  return rest;
+};
 
 // ---------------------------------------------------------------------------------------------
 // OpenAPI 3.0 Schema Object -> JSON Schema (draft-07, what Ajv 8's default export implements).

@@ -1,0 +1,168 @@
+// Reading a router configuration file and the checks only the whole file allows: the plugin judges
+// the configuration itself (plugin-host.mjs); this module adds what the gateway around it needs
+// (every upstream names a provider, the key variables are set, Azure deployment names fit a path).
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { configurePlugin } from "./plugin-host.mjs";
+
+export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+export const ENVOY_WASM = join(PACKAGE_ROOT, "build", "envoy.wasm");
+export const HIGRESS_WASM = join(PACKAGE_ROOT, "build", "higress.wasm");
+
+export const DEFAULT_UPSTREAM_HEADER = "x-llm-upstream";
+export const DEFAULT_MODEL_HEADER = "x-llm-model";
+export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
+export const DEFAULT_PATHS = ["/chat/completions", "/completions", "/responses", "/messages", "/embeddings"];
+const AZURE_DEPLOYMENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/** An error found in a configuration: `path` is the field path ("providers.groq.apiKeyEnv"). */
+export class ConfigProblem {
+  constructor(path, message, severity = "error") {
+    this.path = path;
+    this.message = message;
+    this.severity = severity;
+  }
+  toString() {
+    return this.path ? `${this.path}: ${this.message}` : this.message;
+  }
+}
+
+/** Reads and parses a configuration file; throws an Error naming the file for I/O or JSON errors. */
+export function readConfigFile(file) {
+  let text;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new Error(`${file}: cannot read (${err.code ?? err.message})`);
+  }
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${file}: not valid JSON: ${err.message}`);
+  }
+  if (json === null || typeof json !== "object" || Array.isArray(json)) throw new Error(`${file}: expected a JSON object`);
+  return { file, text, json };
+}
+
+/** The plugin's own verdict (build/envoy.wasm unless another build is named). */
+export function pluginProblems(configText, wasmPath = ENVOY_WASM) {
+  if (!existsSync(wasmPath)) {
+    throw new Error(`${wasmPath} is missing: run \`npm run build\` first (it builds the plugin the check runs)`);
+  }
+  const { ok, logs } = configurePlugin(wasmPath, configText);
+  const errors = logs.filter((l) => l.level >= 4).map((l) => l.message);
+  if (ok) return [];
+  const prefix = "model-router: invalid configuration: ";
+  const lines = errors.length > 0 ? errors : ["the plugin refused the configuration without saying why"];
+  return lines.map((line) => {
+    const rest = line.startsWith(prefix) ? line.slice(prefix.length) : line;
+    const colon = rest.indexOf(": ");
+    return colon > 0 && !rest.slice(0, colon).includes(" ")
+      ? new ConfigProblem(rest.slice(0, colon), rest.slice(colon + 2))
+      : new ConfigProblem("", rest);
+  });
+}
+
+/** A provider as the generator needs it (the plugin has already validated the fields). */
+export function parseProvider(name, spec) {
+  const url = new URL(spec.baseUrl);
+  const secure = url.protocol === "https:";
+  const host = url.hostname.replace(/^\[(.*)\]$/, "$1").toLowerCase();
+  const port = url.port ? Number(url.port) : secure ? 443 : 80;
+  const basePath = url.pathname.replace(/\/+$/, "");
+  return {
+    name,
+    baseUrl: spec.baseUrl,
+    secure,
+    host,
+    port,
+    defaultPort: port === (secure ? 443 : 80),
+    isIp: /^[0-9.]+$/.test(host) || host.includes(":"),
+    basePath,
+    auth: spec.auth ?? "bearer",
+    apiKeyEnv: spec.apiKeyEnv ?? null,
+    headers: Object.entries(spec.headers ?? {}),
+    apiVersion: spec.apiVersion ?? null,
+  };
+}
+
+/** Everything the Envoy side needs from a configuration. */
+export function gatewayView(json) {
+  const providers = Object.entries(json.providers ?? {}).map(([name, spec]) => parseProvider(name, spec));
+  const maxBodyBytes = Math.max(
+    json.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    ...(Array.isArray(json._rules_) ? json._rules_.map((r) => r?.maxBodyBytes ?? 0) : []),
+  );
+  return {
+    providers,
+    models: json.models ?? [],
+    upstreamHeader: json.upstreamHeader ?? DEFAULT_UPSTREAM_HEADER,
+    modelHeader: json.modelHeader ?? DEFAULT_MODEL_HEADER,
+    maxBodyBytes,
+    paths: json.paths ?? DEFAULT_PATHS,
+  };
+}
+
+/**
+ * What only the whole file can know. `env` is the environment the gateway will run with; pass
+ * null to skip the key check (a file meant for another machine).
+ */
+export function gatewayProblems(json, { env = process.env, defaultProvider = null } = {}) {
+  const problems = [];
+  const providers = json.providers;
+  const models = Array.isArray(json.models) ? json.models : [];
+  if (providers === undefined) {
+    const upstreams = [...new Set(models.map((m) => m?.upstream).filter((u) => typeof u === "string"))];
+    problems.push(
+      new ConfigProblem(
+        "providers",
+        `required by llm-router: one entry per upstream (${upstreams.join(", ") || "none"}) saying where its API lives, ` +
+          `e.g. "providers": {"openai": {"baseUrl": "https://api.openai.com/v1", "apiKeyEnv": "OPENAI_API_KEY"}}`,
+      ),
+    );
+    return problems;
+  }
+  const view = gatewayView(json);
+  const byName = new Map(view.providers.map((p) => [p.name, p]));
+  models.forEach((m, i) => {
+    const p = byName.get(m.upstream);
+    if (!p) {
+      problems.push(new ConfigProblem(`models[${i}].upstream`, `"${m.upstream}" names no provider (known: ${[...byName.keys()].join(", ")})`));
+      return;
+    }
+    const deployment = m.upstreamModel ?? m.name;
+    if (p.apiVersion !== null && !AZURE_DEPLOYMENT.test(deployment)) {
+      problems.push(
+        new ConfigProblem(
+          `models[${i}].${m.upstreamModel !== undefined ? "upstreamModel" : "name"}`,
+          `"${deployment}" is the Azure deployment in the request path of provider ${p.name}: use only letters, digits, '.', '_' and '-'`,
+        ),
+      );
+    }
+  });
+  const used = new Set(models.map((m) => m.upstream));
+  for (const p of view.providers) {
+    if (!used.has(p.name) && p.name !== defaultProvider) {
+      problems.push(new ConfigProblem(`providers.${p.name}`, "no model uses this provider", "warning"));
+    }
+    if (env && p.apiKeyEnv && !env[p.apiKeyEnv]) {
+      problems.push(
+        new ConfigProblem(
+          `providers.${p.name}.apiKeyEnv`,
+          `${p.apiKeyEnv} is not set: export ${p.apiKeyEnv}=<your ${p.name} key> before starting the gateway` +
+            " (or use --mock for local mock providers)",
+        ),
+      );
+    }
+  }
+  if (defaultProvider !== null) {
+    const p = byName.get(defaultProvider);
+    if (!p) problems.push(new ConfigProblem("--default-provider", `"${defaultProvider}" names no provider`));
+    else if (p.apiVersion !== null) {
+      problems.push(new ConfigProblem("--default-provider", `${p.name} is an Azure deployment provider: unrouted requests have no deployment to go to`));
+    }
+  }
+  return problems;
+}
