@@ -14,6 +14,7 @@ import { BodyError, RequestFeatures } from "./request/features";
 import { CONTENT_LENGTH, RequestHeaders } from "./request/headers";
 import { replyWithError } from "./request/local_reply";
 import { spliceModel } from "./request/rewrite";
+import { TASK_HEADER_VALUES, TIER_HEADER_VALUES } from "./config/tasks";
 import { Decision, Outcome, decide, noCandidateMessage } from "./routing/decide";
 
 // Higress caps buffered request bodies at 32 KiB unless a plugin raises the limit per request.
@@ -73,6 +74,7 @@ export function onRequestHeaders(state: StreamState, endOfStream: bool): Headers
   // Only this plugin may name the upstream: drop whatever the client sent.
   if (headers.has(cfg.upstreamHeader)) removeRequestHeader(cfg.upstreamHeader);
   if (headers.has(cfg.modelHeader)) removeRequestHeader(cfg.modelHeader);
+  removeClientDetectionHeaders(cfg);
   // The body will change length; Envoy does not fix Content-Length itself.
   if (headers.hasContentLength) removeRequestHeader(CONTENT_LENGTH);
   headers.release();
@@ -85,7 +87,19 @@ export function onRequestHeaders(state: StreamState, endOfStream: bool): Headers
   return HeadersAction.StopIteration;
 }
 
+// Upstream policies may trust the task headers: only this plugin sets them.
+function removeClientDetectionHeaders(cfg: RouterConfig): void {
+  if (cfg.detection === null) return;
+  if (headers.has(cfg.taskHeader)) removeRequestHeader(cfg.taskHeader);
+  if (headers.has(cfg.complexityHeader)) removeRequestHeader(cfg.complexityHeader);
+}
+
 // ---- request body --------------------------------------------------------------------------
+
+function setDetectionHeaders(cfg: RouterConfig, d: Decision): void {
+  replaceRequestHeader(cfg.taskHeader, unchecked(TASK_HEADER_VALUES[d.task]));
+  replaceRequestHeader(cfg.complexityHeader, unchecked(TIER_HEADER_VALUES[d.tier]));
+}
 
 function rejectBody(error: BodyError): void {
   switch (error) {
@@ -126,6 +140,7 @@ function routeBody(cfg: RouterConfig, body: usize, size: usize): void {
   }
   replaceRequestHeader(cfg.upstreamHeader, model.upstreamBytes);
   replaceRequestHeader(cfg.modelHeader, model.nameBytes);
+  if (decision.detected) setDetectionHeaders(cfg, decision);
   // ABI 0.2.1 header edits already clear Envoy's route cache; the explicit call covers hosts that
   // don't (Envoy >= 1.33 registers it; older ones answer NOT_FOUND, which is fine).
   callForeignFunction(CLEAR_ROUTE_CACHE);

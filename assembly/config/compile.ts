@@ -5,13 +5,15 @@ import { describe, isObject, join, readNumber, readString, readStringList } from
 import { ModelSpec, RouteSpec, RouterConfig, Strategy } from "./types";
 import { jsonEscape } from "../json/escape";
 import { NameIndex } from "./name_index";
+import { delegatesEveryRequest, readDetectionSettings, readRouteDelegations } from "./detection";
+import { TASK_DEFAULT, TASK_NAMES } from "./tasks";
 
 const DEFAULT_PATHS: string[] = ["/chat/completions", "/completions", "/responses", "/messages", "/embeddings"];
 const MAX_BODY_LIMIT: f64 = 268435456;
 // Keys starting with "_" belong to the host (Higress adds _rules_, _match_*_, _plugin_id_ ...).
 const KNOWN_TOP_LEVEL: string[] = [
   "models", "routes", "upstreamHeader", "modelHeader", "maxBodyBytes", "defaultOutputTokens",
-  "bytesPerToken", "paths",
+  "bytesPerToken", "paths", "detection", "taskHeader", "complexityHeader",
 ];
 
 export function compileRouterConfig(root: JsonValue, path: string): RouterConfig | null {
@@ -31,6 +33,7 @@ export function compileRouterConfig(root: JsonValue, path: string): RouterConfig
   if (!readModels(root, path, cfg)) return null;
   if (!readRoutes(root, path, cfg)) return null;
   if (!readSettings(root, path, cfg)) return null;
+  if (!readDetectionSettings(root, path, cfg)) return null;
   cfg.modelIndex = new NameIndex(cfg.models.map<ArrayBuffer>((m) => m.nameBytes));
   cfg.routeIndex = new NameIndex(cfg.routes.map<ArrayBuffer>((r) => r.nameBytes));
   return cfg;
@@ -157,7 +160,21 @@ function readRoutes(root: JsonValue, path: string, cfg: RouterConfig): bool {
     if (route === null) return false;
     route.name = name;
     route.nameBytes = String.UTF8.encode(name);
+    if (route.taskAuto && !readTaskVariants(routes.values[i], routePath, cfg, route)) return false;
     cfg.routes.push(route);
+  }
+  return readRouteDelegations(routes, where, cfg);
+}
+
+// A "task": "auto" route ranks with the detected task's quality: one variant of the route per
+// built-in task, read by the same code, so the request path only picks variant[task].
+function readTaskVariants(v: JsonValue, path: string, cfg: RouterConfig, route: RouteSpec): bool {
+  for (let t = 0; t <= TASK_DEFAULT; t++) {
+    const variant = readRoute(v, path, cfg, TASK_NAMES[t]);
+    if (variant === null) return false;
+    variant.name = route.name;
+    variant.nameBytes = route.nameBytes;
+    route.taskVariants.push(variant);
   }
   return true;
 }
@@ -186,11 +203,15 @@ function readModelNames(v: JsonValue, key: string, path: string, cfg: RouterConf
   return out;
 }
 
-function readRoute(v: JsonValue, path: string, cfg: RouterConfig): RouteSpec | null {
+function readRoute(v: JsonValue, path: string, cfg: RouterConfig, taskOverride: string | null = null): RouteSpec | null {
   if (!isObject(v)) { fail(path, "expected an object"); return null; }
   const r = new RouteSpec();
-  const strategy = readString(v, "strategy", path, true);
-  if (strategy === null) return null;
+  // A route that hands every request to another route (byTask "default", or all four tiers)
+  // never ranks itself and needs no strategy.
+  const strategyRequired = !delegatesEveryRequest(v);
+  const read = readString(v, "strategy", path, strategyRequired);
+  if (read === null && configError.length > 0) return null;
+  const strategy = read !== null ? read : "balanced";
   const s = parseStrategy(strategy);
   if (s < 0) {
     fail(join(path, "strategy"), "unknown strategy \"" + strategy + "\" (expected price, latency, throughput, quality, balanced or random)");
@@ -210,8 +231,9 @@ function readRoute(v: JsonValue, path: string, cfg: RouterConfig): RouteSpec | n
   r.maxTtftMs = readNumber(v, "maxTtftMs", path, false, Infinity, 0, false);
   r.minTokensPerSecond = readNumber(v, "minTokensPerSecond", path, false, -Infinity, 0, false);
   if (configError.length > 0) return null;
-  const task = readString(v, "task", path, false);
+  let task = taskOverride !== null ? taskOverride : readString(v, "task", path, false);
   if (configError.length > 0) return null;
+  if (task == "auto") { r.taskAuto = true; task = "default"; }
   for (let i = 0; i < r.candidates.length; i++) {
     const model = cfg.models[r.candidates[i]];
     r.candidateQuality.push(task !== null ? model.qualityFor(task) : model.quality);
