@@ -11,8 +11,8 @@ import {
 } from "./keyword_automaton";
 import { BUILTIN_RULES } from "./task_rules";
 import {
-  MARKER_NAMES, MARKER_SIGNALS, SIGNAL_CODE_SYNTAX, SIGNAL_COUNT, TASK_COUNT, TASK_DEFAULT, TASK_NAMES,
-  TIER_COUNT, TIER_NAMES,
+  MARKER_NAMES, MARKER_SIGNALS, SIGNAL_CODE_SYNTAX, SIGNAL_COUNT, SIGNAL_QUANTITY, TASK_COUNT, TASK_DEFAULT,
+  TASK_MATH, TASK_NAMES, TIER_COUNT, TIER_NAMES,
 } from "./tasks";
 import { RouteSpec, RouterConfig } from "./types";
 
@@ -180,7 +180,7 @@ function readRuleGroup(detection: JsonValue, key: string, names: string[], signa
 function builtinSpecs(d: DetectionConfig, specs: KeywordSpec[]): void {
   for (let signal = 0; signal < SIGNAL_COUNT; signal++) {
     // Code syntax stays on with coding off: it also tells the complexity tier that code is present.
-    if (signal != SIGNAL_CODE_SYNTAX && !d.builtinOn(signal)) continue;
+    if (signal == SIGNAL_QUANTITY ? !d.builtinOn(TASK_MATH) : signal != SIGNAL_CODE_SYNTAX && !d.builtinOn(signal)) continue;
     const lines = BUILTIN_RULES[signal];
     for (let i = 0; i < lines.length; i++) {
       const space = lines[i].indexOf(" ");

@@ -24,6 +24,7 @@ export class KeywordSpec {
     public signal: u8,
     public weight: f32,
     public prefix: bool,   // a trailing '*' in the source: no word boundary after it
+    public suffix: bool,   // a leading '*': no word boundary before it
   ) {}
 }
 
@@ -49,12 +50,17 @@ export class KeywordAutomaton {
 }
 
 // Normalises a configured or built-in keyword: ASCII letters lowercased, a trailing '*' taken as
-// "prefix". Returns null for an empty keyword or one longer than MAX_KEYWORD_BYTES.
+// "any word that starts with it", a leading '*' as "any word that ends with it". Returns null
+// for an empty keyword or one longer than MAX_KEYWORD_BYTES.
 export function keywordSpec(text: string, signal: u8, weight: f32): KeywordSpec | null {
-  let prefix = false;
+  let prefix = false, suffix = false;
   if (text.endsWith("*")) {
     prefix = true;
     text = text.substring(0, text.length - 1);
+  }
+  if (text.startsWith("*")) {
+    suffix = true;
+    text = text.substring(1);
   }
   const utf8 = Uint8Array.wrap(String.UTF8.encode(text));
   if (utf8.length == 0 || utf8.length > MAX_KEYWORD_BYTES) return null;
@@ -62,7 +68,7 @@ export function keywordSpec(text: string, signal: u8, weight: f32): KeywordSpec 
     const c = utf8[i];
     if (c >= 0x41 && c <= 0x5a) utf8[i] = c | 0x20;
   }
-  return new KeywordSpec(utf8, signal, weight, prefix);
+  return new KeywordSpec(utf8, signal, weight, prefix, suffix);
 }
 
 function addState(go: Array<i32>, terminal: Array<i32>, width: i32): i32 {
@@ -174,7 +180,7 @@ export function buildAutomaton(specs: KeywordSpec[]): KeywordAutomaton | null {
     a.entryWeight[i] = spec.weight;
     a.entryLength[i] = <u16>b.length;
     let bounds: u8 = 0;
-    if (isWordByte(b[0])) bounds |= BOUND_LEFT;
+    if (!spec.suffix && isWordByte(b[0])) bounds |= BOUND_LEFT;
     if (!spec.prefix && isWordByte(b[b.length - 1])) bounds |= BOUND_RIGHT;
     a.entryBounds[i] = bounds;
   }

@@ -21,13 +21,15 @@ export const TIER_REASONING: i32 = 3;
 export const TIER_COUNT: i32 = 4;
 export const TIER_NAMES: string[] = ["simple", "medium", "complex", "reasoning"];
 
-// What a keyword scores: signals 0..6 are the tasks (same numbers), then the complexity markers
-// and code syntax (which counts for `coding` and marks the request as containing code).
+// What a keyword scores: signals 0..6 are the tasks (same numbers), then the complexity markers,
+// code syntax (which counts for `coding` and marks the request as containing code) and quantity
+// questions (which count for `math` when the text has numbers).
 export const SIGNAL_TIER_REASONING: u8 = 7;
 export const SIGNAL_TIER_COMPLEX: u8 = 8;
 export const SIGNAL_TIER_SIMPLE: u8 = 9;
 export const SIGNAL_CODE_SYNTAX: u8 = 10;
-export const SIGNAL_COUNT: i32 = 11;
+export const SIGNAL_QUANTITY: u8 = 11;   // "how many", "多少": math only next to numbers
+export const SIGNAL_COUNT: i32 = 12;
 
 // Configuration names of the complexity markers (`detection.complexity.<name>`), by signal.
 export const MARKER_NAMES: string[] = ["reasoning", "complex", "simple"];

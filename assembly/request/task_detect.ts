@@ -6,7 +6,7 @@
 import { DetectionConfig } from "../config/detection_config";
 import { BOUND_LEFT, BOUND_RIGHT, KeywordAutomaton, isWordByte } from "../config/keyword_automaton";
 import {
-  SIGNAL_CODE_SYNTAX, SIGNAL_COUNT, SIGNAL_TIER_COMPLEX, SIGNAL_TIER_REASONING, SIGNAL_TIER_SIMPLE,
+  SIGNAL_CODE_SYNTAX, SIGNAL_COUNT, SIGNAL_QUANTITY, SIGNAL_TIER_COMPLEX, SIGNAL_TIER_REASONING, SIGNAL_TIER_SIMPLE,
   TASK_CODING, TASK_DEFAULT, TASK_MATH, TASK_REASONING, TASK_TRANSLATION, TIER_COMPLEX, TIER_MEDIUM,
   TIER_REASONING, TIER_SIMPLE,
 } from "../config/tasks";
@@ -199,14 +199,14 @@ function decodeUserText(body: usize, f: RequestFeatures, d: DetectionConfig): i3
 // ---- character classes -------------------------------------------------------------------------
 // One nibble lookup per byte (Langdale/Lemire style): class bits = LO[low nibble] & HI[high
 // nibble]. Classes are disjoint: a-o, p-z, digits, CJK lead bytes (U+4000..U+9FFF), code marks
-// ; < = > [ \ ] ^ { | } ~, math marks * + /, '?', newline.
+// ; < = > [ \ ] ^ { | } ~, math marks % * + /, '?', newline.
 const LETTER_AO: u8 = 1, LETTER_PZ: u8 = 2, DIGIT: u8 = 4, CJK_LEAD: u8 = 8, CODE: u8 = 16, MATH: u8 = 32;
 const QUESTION: u8 = 64, NEWLINE: u8 = 128;
 
 @inline function classLow(): v128 {
   return i8x16(
     LETTER_PZ | DIGIT, LETTER_AO | LETTER_PZ | DIGIT, LETTER_AO | LETTER_PZ | DIGIT, LETTER_AO | LETTER_PZ | DIGIT,
-    LETTER_AO | LETTER_PZ | DIGIT | CJK_LEAD, LETTER_AO | LETTER_PZ | DIGIT | CJK_LEAD,
+    LETTER_AO | LETTER_PZ | DIGIT | CJK_LEAD, LETTER_AO | LETTER_PZ | DIGIT | CJK_LEAD | MATH,
     LETTER_AO | LETTER_PZ | DIGIT | CJK_LEAD, LETTER_AO | LETTER_PZ | DIGIT | CJK_LEAD,
     LETTER_AO | LETTER_PZ | DIGIT | CJK_LEAD, LETTER_AO | LETTER_PZ | DIGIT | CJK_LEAD,
     <i8>(LETTER_AO | LETTER_PZ | MATH | NEWLINE), LETTER_AO | CODE | MATH, LETTER_AO | CODE, LETTER_AO | CODE,
@@ -361,13 +361,20 @@ function structuralSignals(d: DetectionConfig, len: i32, contextCode: bool): voi
   if (d.builtinOn(TASK_CODING)) {
     addScore(TASK_CODING, score(SIGNAL_CODE_SYNTAX));
     // code-shaped text: many of ; < = > [ ] { } | ~ ^
-    if (len >= 40 && codeMarks >= 6 && codeMarks * 100 >= len * 3) addScore(TASK_CODING, codeMarks * 100 >= len * 6 ? 3 : 2);
+    // (unless it is LaTeX: math notation uses \ { } ^ _ as much as code does)
+    const latex = score(TASK_MATH) >= 3 && score(TASK_MATH) > score(SIGNAL_CODE_SYNTAX);
+    if (!latex && len >= 40 && codeMarks >= 6 && codeMarks * 100 >= len * 3) addScore(TASK_CODING, codeMarks * 100 >= len * 6 ? 3 : 2);
     if (contextCode) addScore(TASK_CODING, 1.5);
   }
   if (d.builtinOn(TASK_MATH)) {
     // number-heavy questions: "3+2*4=?", "what is 17% of 2,340"
     if (digits >= 2 && mathMarks + codeMarks >= 1 && (digits + mathMarks) * 100 >= (len - cjk * 2) * 15) addScore(TASK_MATH, 2);
     else if (digits >= 6 && digits * 100 >= len * 10) addScore(TASK_MATH, 1);
+    if (digits >= 2) addScore(TASK_MATH, min(score(SIGNAL_QUANTITY), 2.5));
+  }
+  if (d.builtinOn(TASK_REASONING)) {
+    // an explicit request to reason step by step, with no other task, is a reasoning task
+    addScore(TASK_REASONING, 0.5 * min(score(SIGNAL_TIER_REASONING), 3));
   }
   if (d.builtinOn(TASK_TRANSLATION)) {
     // mixed scripts: a Latin passage with a Chinese request, or the other way round
@@ -430,4 +437,9 @@ export function detectTask(body: usize, f: RequestFeatures, d: DetectionConfig, 
   const examined = min(raw, <f64>d.maxBytes);
   const length = examined > 0 ? <f64>len * raw / examined : 0;
   out.tier = pickTier(d, out.task, length, hasCode || contextCode);
+}
+
+// The score of `signal` in the last detection (for the detection benchmark's diagnostics).
+export function lastScore(signal: i32): f64 {
+  return signal >= 0 && signal < SIGNAL_COUNT ? unchecked(scores[signal]) : 0;
 }
