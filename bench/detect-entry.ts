@@ -38,9 +38,14 @@ export function scanMany(p: usize, n: usize, times: i32): i32 {
   return errors;
 }
 
-// Detection alone on an already scanned body.
-export function detectMany(p: usize, n: usize, times: i32): i32 {
+// Scans a body once (detectMany then runs detection alone on it).
+export function prepare(p: usize, n: usize): bool {
   scanBody(p, n, features);
+  return features.error == BodyError.None;
+}
+
+// Detection alone on the body last prepared.
+export function detectMany(p: usize, times: i32): i32 {
   let sum = 0;
   for (let i = 0; i < times; i++) { detectTask(p, features, config!.detection!, detected); sum += detected.task; }
   return sum;

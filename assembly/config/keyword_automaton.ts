@@ -1,11 +1,12 @@
 // A multi-keyword matcher built once at configure time: an Aho–Corasick automaton turned into a
-// dense transition table (one u16 load per text byte, no failure-link walks at match time), over
-// byte classes so a table row has one entry per byte value that occurs in some keyword. Keywords
-// are lowercase UTF-8; the text it runs on is lowercased ASCII (see request/task_detect.ts), which
-// gives ASCII case-insensitive matching. Latin keywords match whole words (checked per match);
-// keywords in other scripts match as plain substrings.
+// deterministic one (no failure-link walks at match time): a dense u16 transition table over
+// byte classes, one class per byte value that occurs in some keyword (about 140 with the
+// built-in English and Chinese keywords: letters, digits, punctuation, UTF-8 lead and
+// continuation bytes). Keywords are lowercase UTF-8; the text it runs on is lowercased ASCII
+// (see request/task_detect.ts), which gives ASCII case-insensitive matching. Latin keywords match
+// whole words (checked per match); other keywords match as substrings.
 
-// Bigger automata are a configuration error: the table is states × row bytes (at most 8 MiB).
+// Bigger automata are a configuration error (the table is states × classes × 2 bytes).
 export const MAX_AUTOMATON_STATES: i32 = 16384;
 export const MAX_KEYWORD_BYTES: i32 = 64;
 
@@ -29,13 +30,13 @@ export class KeywordSpec {
 }
 
 export class KeywordAutomaton {
-  rowShift: u32 = 0;                        // a row holds 1 << rowShift classes
   classes: StaticArray<u8> = new StaticArray<u8>(256);
-  next: StaticArray<u16> = new StaticArray<u16>(0);
-  // States numbered so that every state at which some keyword ends (itself or through a suffix)
-  // is >= firstOutputState: the match loop tests one comparison per byte.
-  firstOutputState: u32 = 0;
-  stateCount: i32 = 0;
+  classCount: u32 = 1;
+  next: StaticArray<u16> = new StaticArray<u16>(0);         // [state * classCount + class]
+  // States at which some keyword ends (itself or through a suffix) are numbered from
+  // firstOutput up: the match loop tests one comparison per byte. Per output state
+  // (index state - firstOutput):
+  firstOutput: u32 = 0;
   stateEntry: StaticArray<i32> = new StaticArray<i32>(0);  // first keyword ending exactly here, or -1
   dictLink: StaticArray<i32> = new StaticArray<i32>(0);    // nearest proper suffix state with a keyword, or -1
   entryNext: StaticArray<i32> = new StaticArray<i32>(0);   // next keyword ending at the same state, or -1
@@ -44,6 +45,7 @@ export class KeywordAutomaton {
   entryLength: StaticArray<u16> = new StaticArray<u16>(0);
   entryBounds: StaticArray<u8> = new StaticArray<u8>(0);
   maxLength: i32 = 0;
+  stateCount: i32 = 0;
   // Request scratch, the only mutable part: the request stamp of the last match of each keyword,
   // so a keyword counts once per request without clearing anything between requests.
   seen: StaticArray<u32> = new StaticArray<u32>(0);
@@ -71,11 +73,49 @@ export function keywordSpec(text: string, signal: u8, weight: f32): KeywordSpec 
   return new KeywordSpec(utf8, signal, weight, prefix, suffix);
 }
 
-function addState(go: Array<i32>, terminal: Array<i32>, width: i32): i32 {
-  const id = terminal.length;
-  for (let c = 0; c < width; c++) go.push(-1);
-  terminal.push(-1);
-  return id;
+// ---- building -----------------------------------------------------------------------------------
+
+// The trie with sparse children (first child / next sibling lists) and the Aho–Corasick links.
+class Trie {
+  childClass: i32[] = [];
+  childState: i32[] = [];
+  childNext: i32[] = [];
+  firstChild: i32[] = [-1];
+  terminal: i32[] = [-1];   // first keyword ending at the state, -1
+  fail: i32[] = [0];
+  dict: i32[] = [-1];
+
+  get count(): i32 { return this.terminal.length; }
+
+  child(s: i32, cls: i32): i32 {
+    for (let k = this.firstChild[s]; k >= 0; k = this.childNext[k]) if (this.childClass[k] == cls) return this.childState[k];
+    return -1;
+  }
+
+  addChild(s: i32, cls: i32): i32 {
+    const t = this.terminal.length;
+    this.terminal.push(-1);
+    this.firstChild.push(-1);
+    this.fail.push(0);
+    this.dict.push(-1);
+    this.childClass.push(cls);
+    this.childState.push(t);
+    this.childNext.push(this.firstChild[s]);
+    this.firstChild[s] = this.childClass.length - 1;
+    return t;
+  }
+
+  // Where the complete automaton goes from s on cls.
+  step(s: i32, cls: i32): i32 {
+    while (true) {
+      const t = this.child(s, cls);
+      if (t >= 0) return t;
+      if (s == 0) return 0;
+      s = this.fail[s];
+    }
+  }
+
+  hasOutput(s: i32): bool { return this.terminal[s] >= 0 || this.dict[s] >= 0; }
 }
 
 // Builds the automaton; null when it would exceed MAX_AUTOMATON_STATES.
@@ -92,16 +132,7 @@ export function buildAutomaton(specs: KeywordSpec[]): KeywordAutomaton | null {
       }
     }
   }
-  if (classCount > 256) return null; // cannot happen with 256 byte values, kept for the u8 cast
-  let shift: u32 = 0;
-  while ((1 << shift) < classCount) shift++;
-  a.rowShift = shift;
-  const width = 1 << shift;
-
-  // Trie in a growable dense goto table (-1 = no edge), built state by state.
-  const go = new Array<i32>(0);
-  const terminal = new Array<i32>(0); // first entry ending at the state, -1
-  addState(go, terminal, width);
+  const trie = new Trie();
   const entryNext = new Array<i32>(specs.length);
   let maxLength = 0;
   for (let i = 0; i < specs.length; i++) {
@@ -109,62 +140,58 @@ export function buildAutomaton(specs: KeywordSpec[]): KeywordAutomaton | null {
     let s = 0;
     for (let j = 0; j < b.length; j++) {
       const cls = <i32>a.classes[b[j]];
-      let t = go[(s << shift) + cls];
+      let t = trie.child(s, cls);
       if (t < 0) {
-        if (terminal.length == MAX_AUTOMATON_STATES) return null;
-        t = addState(go, terminal, width);
-        go[(s << shift) + cls] = t;
+        if (trie.count == MAX_AUTOMATON_STATES) return null;
+        t = trie.addChild(s, cls);
       }
       s = t;
     }
-    entryNext[i] = terminal[s];
-    terminal[s] = i;
+    entryNext[i] = trie.terminal[s];
+    trie.terminal[s] = i;
     if (b.length > maxLength) maxLength = b.length;
   }
-  const n = terminal.length;
-
-  // Breadth-first: failure links, complete transitions, dictionary links.
-  const fail = new Array<i32>(n);
-  const dict = new Array<i32>(n);
-  const order = new Array<i32>(0);
-  fail[0] = 0;
-  dict[0] = -1;
-  for (let c = 0; c < width; c++) {
-    const t = go[c];
-    if (t < 0) go[c] = 0;
-    else { fail[t] = 0; dict[t] = -1; order.push(t); }
-  }
+  // Failure and dictionary links, breadth first (a state's links are shorter, so already known).
+  const order: i32[] = [0];
   for (let k = 0; k < order.length; k++) {
     const u = order[k];
-    const f = fail[u];
-    for (let c = 0; c < width; c++) {
-      const t = go[(u << shift) + c];
-      const viaFail = go[(f << shift) + c];
-      if (t < 0) { go[(u << shift) + c] = viaFail; continue; }
-      fail[t] = viaFail;
-      dict[t] = terminal[viaFail] >= 0 ? viaFail : dict[viaFail];
+    for (let c = trie.firstChild[u]; c >= 0; c = trie.childNext[c]) {
+      const t = trie.childState[c];
+      const f = u == 0 ? 0 : trie.step(trie.fail[u], trie.childClass[c]);
+      trie.fail[t] = f;
+      trie.dict[t] = trie.terminal[f] >= 0 ? f : trie.dict[f];
       order.push(t);
     }
   }
-
-  // Renumber: states without output first (the root stays 0), states with output last.
-  const renamed = new Array<i32>(n);
+  const n = trie.count;
+  // Numbering: states without output first (the start state stays 0), states with output last.
+  const id = new Array<i32>(n);
   let low = 0;
-  for (let s = 0; s < n; s++) if (terminal[s] < 0 && dict[s] < 0) renamed[s] = low++;
-  a.firstOutputState = <u32>low;
+  for (let s = 0; s < n; s++) if (!trie.hasOutput(s)) id[s] = low++;
+  a.firstOutput = <u32>low;
   let high = low;
-  for (let s = 0; s < n; s++) if (terminal[s] >= 0 || dict[s] >= 0) renamed[s] = high++;
-
-  a.stateCount = n;
-  a.next = new StaticArray<u16>(n << shift);
-  a.stateEntry = new StaticArray<i32>(n);
-  a.dictLink = new StaticArray<i32>(n);
-  for (let s = 0; s < n; s++) {
-    const r = renamed[s];
-    for (let c = 0; c < width; c++) a.next[(r << shift) + c] = <u16>renamed[go[(s << shift) + c]];
-    a.stateEntry[r] = terminal[s];
-    a.dictLink[r] = dict[s] >= 0 ? renamed[dict[s]] : -1;
+  for (let s = 0; s < n; s++) if (trie.hasOutput(s)) id[s] = high++;
+  // Complete transitions in breadth-first order: a missing edge goes where the failure state goes.
+  const width = classCount;
+  a.classCount = <u32>width;
+  a.next = new StaticArray<u16>(n * width);
+  for (let k = 0; k < order.length; k++) {
+    const s = order[k];
+    const row = id[s] * width, failRow = id[trie.fail[s]] * width;
+    for (let c = 0; c < width; c++) {
+      const t = trie.child(s, c);
+      a.next[row + c] = <u16>(t >= 0 ? id[t] : s == 0 ? 0 : a.next[failRow + c]);
+    }
   }
+  const outputs = n - low;
+  a.stateEntry = new StaticArray<i32>(outputs);
+  a.dictLink = new StaticArray<i32>(outputs);
+  for (let s = 0; s < n; s++) {
+    if (!trie.hasOutput(s)) continue;
+    a.stateEntry[id[s] - low] = trie.terminal[s];
+    a.dictLink[id[s] - low] = trie.dict[s] >= 0 ? id[trie.dict[s]] : -1;
+  }
+  a.stateCount = n;
   const m = specs.length;
   a.entryNext = new StaticArray<i32>(m);
   a.entrySignal = new StaticArray<u8>(m);

@@ -36,16 +36,55 @@ let newlines: i32 = 0;
 
 @inline function lowerAscii(c: u32): u32 { return c - 0x41 < 26 ? c | 0x20 : c; }
 
+// Hex digit values by byte, 255 for anything else.
+const HEX = memory.data<u8>([
+  255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+  255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 255, 255, 255, 255, 255, 255,
+  255, 10, 11, 12, 13, 14, 15, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+  255, 10, 11, 12, 13, 14, 15, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+  255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+  255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+  255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+  255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+]);
+
 @inline function hexDigit(c: u32): i32 {
-  if (c - 0x30 < 10) return <i32>(c - 0x30);
-  const l = c | 0x20;
-  return l - 0x61 < 6 ? <i32>(l - 0x61 + 10) : -1;
+  const v = <i32>load<u8>(HEX + <usize>(c & 0xff));
+  return v == 255 ? -1 : v;
 }
 
 // The 4 hex digits at p as a UTF-16 unit, or -1 (the caller checked that 4 bytes exist).
 @inline function hex4(p: usize): i32 {
-  const a = hexDigit(load<u8>(p)), b = hexDigit(load<u8>(p, 1)), c = hexDigit(load<u8>(p, 2)), d = hexDigit(load<u8>(p, 3));
-  return (a | b | c | d) < 0 ? -1 : (a << 12) | (b << 8) | (c << 4) | d;
+  const a = <i32>load<u8>(HEX + <usize>load<u8>(p)), b = <i32>load<u8>(HEX + <usize>load<u8>(p, 1));
+  const c = <i32>load<u8>(HEX + <usize>load<u8>(p, 2)), d = <i32>load<u8>(HEX + <usize>load<u8>(p, 3));
+  return (a | b | c | d) > 15 ? -1 : (a << 12) | (b << 8) | (c << 4) | d;
+}
+
+// The two UTF-16 units of "\uXXXX\uXXXX" at p (16 bytes readable) as first << 16 | second, or
+// 0xffffffff when a digit is not hex: the eight digits converted with SIMD in one go.
+@inline function hexPair(p: usize): u32 {
+  const digits = i8x16.swizzle(v128.load(p), i8x16(2, 3, 4, 5, 8, 9, 10, 11, 2, 3, 4, 5, 8, 9, 10, 11));
+  const lower = v128.or(digits, i8x16.splat(0x20));
+  const d = i8x16.sub(lower, i8x16.splat(0x30));
+  const l = i8x16.sub(lower, i8x16.splat(0x61));
+  const isDigit = i8x16.lt_u(d, i8x16.splat(10));
+  if (!i8x16.all_true(v128.or(isDigit, i8x16.lt_u(l, i8x16.splat(6))))) return 0xffffffff;
+  const nibbles = v128.bitselect(d, i8x16.add(l, i8x16.splat(10)), isDigit);
+  // u16 lane k = nibble 2k | nibble 2k+1 << 8 → the byte nibble 2k << 4 | nibble 2k+1
+  const bytes = v128.or(i16x8.shl(v128.and(nibbles, i16x8.splat(0xff)), 4), i16x8.shr_u(nibbles, 8));
+  return (<u32>i16x8.extract_lane_u(bytes, 0) << 24) | (<u32>i16x8.extract_lane_u(bytes, 1) << 16) |
+    (<u32>i16x8.extract_lane_u(bytes, 2) << 8) | <u32>i16x8.extract_lane_u(bytes, 3);
+}
+
+// A unit that encodes as 3 UTF-8 bytes and needs no folding: U+0800..U+FFFF without surrogates
+// and full-width ASCII forms.
+@inline function isThreeByteUnit(u: u32): bool {
+  return u >= 0x800 && u - 0xd800 >= 0x800 && u - 0xff01 >= 0x5e;
+}
+
+// The 3 UTF-8 bytes of a unit, first byte lowest.
+@inline function utf8Three(u: u32): u32 {
+  return (0xe0 | (u >> 12)) | ((0x80 | ((u >> 6) & 0x3f)) << 8) | ((0x80 | (u & 0x3f)) << 16);
 }
 
 // Writes code point cp as the detector sees it: ASCII lowercased, full-width ASCII forms
@@ -76,58 +115,92 @@ function emit(dst: usize, cp: u32): usize {
 // escape cut by srcEnd is dropped. Output never exceeds input. Returns the new dst.
 function decodeRaw(src: usize, srcEnd: usize, dst: usize, dstEnd: usize): usize {
   while (src < srcEnd) {
-    if (src + 16 <= srcEnd && dst + 16 <= dstEnd) {
-      // Plain text 16 bytes at a time: store it lowercased, up to the first '\' or 0xEF lead byte.
+    // Plain text 16 bytes at a time, stored lowercased, up to the first '\' or 0xEF lead byte
+    // (the pointers advance by a constant, so iterations do not wait on each other).
+    while (src + 16 <= srcEnd && dst + 16 <= dstEnd) {
       const v = v128.load(src);
-      const special = i8x16.bitmask(v128.or(i8x16.eq(v, i8x16.splat(0x5c)), i8x16.eq(v, i8x16.splat(<i8>0xef))));
+      const special = v128.or(i8x16.eq(v, i8x16.splat(0x5c)), i8x16.eq(v, i8x16.splat(<i8>0xef)));
       const upper = v128.and(i8x16.ge_u(v, i8x16.splat(0x41)), i8x16.le_u(v, i8x16.splat(0x5a)));
       v128.store(dst, v128.or(v, v128.and(upper, i8x16.splat(0x20))));
-      const run: usize = special == 0 ? 16 : <usize>ctz(special);
-      src += run;
-      dst += run;
-      if (run == 16) continue;
-    }
-    if (src >= srcEnd || dst + 4 > dstEnd) break;
-    const c = <u32>load<u8>(src);
-    if (c == 0x5c) {
-      if (src + 2 > srcEnd) break;
-      const e = <u32>load<u8>(src, 1);
-      if (e != 0x75) {
-        const plain = e == 0x6e ? 0x0a : e == 0x74 ? 0x20 : e == 0x72 ? 0x0a : e == 0x62 || e == 0x66 ? 0x20 : e;
-        store<u8>(dst, <u8>lowerAscii(plain));
-        dst++;
-        src += 2;
-        continue;
+      if (v128.any_true(special)) {
+        const run = <usize>ctz(i8x16.bitmask(special));
+        src += run;
+        dst += run;
+        break;
       }
-      if (src + 6 > srcEnd) break;
-      let unit = hex4(src + 2);
-      if (unit < 0) { store<u8>(dst, 0x5c); dst++; src++; continue; }
-      src += 6;
-      let cp = <u32>unit;
-      if (cp - 0xd800 < 0x400 && src + 6 <= srcEnd && load<u8>(src) == 0x5c && load<u8>(src, 1) == 0x75) {
-        const low = hex4(src + 2);
-        if (low >= 0xdc00 && low < 0xe000) {
-          cp = 0x10000 + ((cp - 0xd800) << 10) + (<u32>low - 0xdc00);
-          src += 6;
+      src += 16;
+      dst += 16;
+    }
+    // Runs of \uXXXX escapes of 3-byte characters (Chinese sent by Python's json.dumps): a loop
+    // of its own, without the general token dispatch.
+    while (src + 6 <= srcEnd && dst + 8 <= dstEnd && load<u16>(src) == 0x755c) {
+      if (src + 16 <= srcEnd && load<u16>(src, 6) == 0x755c) {
+        const pair = hexPair(src);
+        const first = pair >> 16, second = pair & 0xffff;
+        if (pair != 0xffffffff && isThreeByteUnit(first) && isThreeByteUnit(second)) {
+          store<u32>(dst, utf8Three(first) | (utf8Three(second) << 24));
+          store<u16>(dst, <u16>(utf8Three(second) >> 8), 4);
+          src += 12;
+          dst += 6;
+          continue;
         }
       }
-      if (cp - 0xd800 < 0x800) cp = 0xfffd;
-      dst += emit(dst, cp);
-      continue;
+      const unit = <u32>hex4(src + 2);
+      if (unit < 0x800 || unit - 0xd800 < 0x800 || unit - 0xff01 < 0x5e || unit > 0xffff) break;
+      store<u16>(dst, <u16>((0xe0 | (unit >> 12)) | ((0x80 | ((unit >> 6) & 0x3f)) << 8)));
+      store<u8>(dst, <u8>(0x80 | (unit & 0x3f)), 2);
+      src += 6;
+      dst += 3;
     }
-    if (c == 0xef && src + 3 <= srcEnd) {
-      const b1 = <u32>load<u8>(src, 1), b2 = <u32>load<u8>(src, 2);
-      if ((b1 == 0xbc || b1 == 0xbd) && (b2 & 0xc0) == 0x80) {
-        dst += emit(dst, 0xf000 | ((b1 & 0x3f) << 6) | (b2 & 0x3f));
-        src += 3;
-        continue;
-      }
-    }
-    store<u8>(dst, <u8>lowerAscii(c));
-    dst++;
-    src++;
+    if (src >= srcEnd) break;
+    // One token at a time while escapes follow each other, or to the end when fewer than 16
+    // bytes are left.
+    do {
+      if (dst + 4 > dstEnd) return dst;
+      const step = decodeToken(src, srcEnd, dst);
+      if (step == 0) return dst; // an escape cut by the end of the window
+      src += step & 0xff;
+      dst += step >> 8;
+    } while (src < srcEnd && (src + 16 > srcEnd || load<u8>(src) == 0x5c || load<u8>(src) == 0xef));
   }
   return dst;
+}
+
+// Decodes the token (escape, full-width form or byte) at src into dst. Returns the bytes read
+// plus 256 × the bytes written, or 0 when an escape does not fit before srcEnd.
+@inline function decodeToken(src: usize, srcEnd: usize, dst: usize): u32 {
+  const c = <u32>load<u8>(src);
+  if (c == 0x5c) {
+    if (src + 2 > srcEnd) return 0;
+    const e = <u32>load<u8>(src, 1);
+    if (e != 0x75) {
+      const plain = e == 0x6e ? 0x0a : e == 0x74 ? 0x20 : e == 0x72 ? 0x0a : e == 0x62 || e == 0x66 ? 0x20 : e;
+      store<u8>(dst, <u8>lowerAscii(plain));
+      return 2 | (1 << 8);
+    }
+    if (src + 6 > srcEnd) return 0;
+    const unit = hex4(src + 2);
+    if (unit < 0) { store<u8>(dst, 0x5c); return 1 | (1 << 8); } // a broken escape is text
+    let cp = <u32>unit;
+    let read: u32 = 6;
+    if (cp - 0xd800 < 0x400 && src + 12 <= srcEnd && load<u8>(src, 6) == 0x5c && load<u8>(src, 7) == 0x75) {
+      const low = hex4(src + 8);
+      if (low >= 0xdc00 && low < 0xe000) {
+        cp = 0x10000 + ((cp - 0xd800) << 10) + (<u32>low - 0xdc00);
+        read = 12;
+      }
+    }
+    if (cp - 0xd800 < 0x800) cp = 0xfffd;
+    return read | (<u32>emit(dst, cp) << 8);
+  }
+  if (c == 0xef && src + 3 <= srcEnd) {
+    const b1 = <u32>load<u8>(src, 1), b2 = <u32>load<u8>(src, 2);
+    if ((b1 == 0xbc || b1 == 0xbd) && (b2 & 0xc0) == 0x80) {
+      return 3 | (<u32>emit(dst, 0xf000 | ((b1 & 0x3f) << 6) | (b2 & 0x3f)) << 8);
+    }
+  }
+  store<u8>(dst, <u8>lowerAscii(c));
+  return 1 | (1 << 8);
 }
 
 // A position at or after q (within [q, end)) where decoding can start: not inside an escape or a
@@ -221,42 +294,55 @@ const QUESTION: u8 = 64, NEWLINE: u8 = 128;
   );
 }
 
-@inline function countClass(bits: v128, mask: u8): i32 {
-  return <i32>popcnt(i8x16.bitmask(i8x16.ne(v128.and(bits, i8x16.splat(<i8>mask)), i8x16.splat(0))));
+// Per-lane byte counters, flushed before they can overflow.
+@inline function laneSum(acc: v128): i32 {
+  const pairs = i32x4.extadd_pairwise_i16x8_u(i16x8.extadd_pairwise_i8x16_u(acc));
+  return i32x4.extract_lane(pairs, 0) + i32x4.extract_lane(pairs, 1) + i32x4.extract_lane(pairs, 2) + i32x4.extract_lane(pairs, 3);
+}
+
+@inline function isIn(bits: v128, mask: u8): v128 {
+  return i8x16.min_u(v128.and(bits, i8x16.splat(<i8>mask)), i8x16.splat(1));
 }
 
 function countClasses(text: usize, len: i32): void {
   letters = 0; digits = 0; cjk = 0; codeMarks = 0; mathMarks = 0; questions = 0; newlines = 0;
   v128.store(text + <usize>len, i8x16.splat(0)); // the last partial vector counts zeros past the end
   const low = classLow(), high = classHigh();
-  for (let i = 0; i < len; i += 16) {
-    const v = v128.load(text + <usize>i);
-    const bits = v128.and(
-      i8x16.swizzle(low, v128.and(v, i8x16.splat(0x0f))),
-      i8x16.swizzle(high, i8x16.shr_u(v, 4)));
-    if (!v128.any_true(bits)) continue;
-    letters += countClass(bits, LETTER_AO | LETTER_PZ);
-    digits += countClass(bits, DIGIT);
-    cjk += countClass(bits, CJK_LEAD);
-    codeMarks += countClass(bits, CODE);
-    mathMarks += countClass(bits, MATH);
-    questions += countClass(bits, QUESTION);
-    newlines += countClass(bits, NEWLINE);
+  let i = 0;
+  while (i < len) {
+    let aLetters = i8x16.splat(0), aDigits = i8x16.splat(0), aCjk = i8x16.splat(0), aCode = i8x16.splat(0);
+    let aMath = i8x16.splat(0), aQuestions = i8x16.splat(0), aNewlines = i8x16.splat(0);
+    const stop = min(len, i + 255 * 16);
+    for (; i < stop; i += 16) {
+      const v = v128.load(text + <usize>i);
+      const bits = v128.and(
+        i8x16.swizzle(low, v128.and(v, i8x16.splat(0x0f))),
+        i8x16.swizzle(high, i8x16.shr_u(v, 4)));
+      aLetters = i8x16.add(aLetters, isIn(bits, LETTER_AO | LETTER_PZ));
+      aDigits = i8x16.add(aDigits, isIn(bits, DIGIT));
+      aCjk = i8x16.add(aCjk, isIn(bits, CJK_LEAD));
+      aCode = i8x16.add(aCode, isIn(bits, CODE));
+      aMath = i8x16.add(aMath, isIn(bits, MATH));
+      aQuestions = i8x16.add(aQuestions, isIn(bits, QUESTION));
+      aNewlines = i8x16.add(aNewlines, isIn(bits, NEWLINE));
+    }
+    letters += laneSum(aLetters); digits += laneSum(aDigits); cjk += laneSum(aCjk); codeMarks += laneSum(aCode);
+    mathMarks += laneSum(aMath); questions += laneSum(aQuestions); newlines += laneSum(aNewlines);
   }
 }
 
 // ---- keywords -----------------------------------------------------------------------------------
 
-// Every keyword ending at text offset `at` (in state `state`): checks word boundaries, counts each
-// keyword once per request.
-function onMatch(a: KeywordAutomaton, text: usize, len: i32, state: i32, at: i32): void {
-  for (let s = state; s >= 0; s = unchecked(a.dictLink[s])) {
-    for (let e = unchecked(a.stateEntry[s]); e >= 0; e = unchecked(a.entryNext[e])) {
+// Every keyword ending at text offset `at` in output state `state`: checks word
+// boundaries, counts each keyword once per request.
+function onMatch(a: KeywordAutomaton, text: usize, state: u32, at: i32): void {
+  for (let s = <i32>state; s >= 0; s = unchecked(a.dictLink[s - <i32>a.firstOutput])) {
+    for (let e = unchecked(a.stateEntry[s - <i32>a.firstOutput]); e >= 0; e = unchecked(a.entryNext[e])) {
       if (unchecked(a.seen[e]) == stamp) continue;
       const bounds = unchecked(a.entryBounds[e]);
       if (bounds != 0) {
         const start = at - <i32>unchecked(a.entryLength[e]) + 1;
-        // offsets -1 and len are the newline sentinels, so both loads stay inside the scratch
+        // offsets -1 and len are sentinels, so both loads stay inside the scratch
         if ((bounds & BOUND_LEFT) != 0 && isWordByte(load<u8>(text + <usize>(start - 1)))) continue;
         if ((bounds & BOUND_RIGHT) != 0 && isWordByte(load<u8>(text + <usize>(at + 1)))) continue;
       }
@@ -267,19 +353,19 @@ function onMatch(a: KeywordAutomaton, text: usize, len: i32, state: i32, at: i32
   }
 }
 
-@inline function step(next: usize, classes: usize, shift: u32, state: u32, c: u32): u32 {
-  return <u32>load<u16>(next + ((<usize>((state << shift) | <u32>load<u8>(classes + c))) << 1));
+@inline function step(next: usize, width: u32, classes: usize, state: u32, c: u32): u32 {
+  return <u32>load<u16>(next + (<usize>(state * width + <u32>load<u8>(classes + c)) << 1));
 }
 
-// Runs the automaton over text [from, to) starting in the root state, reporting matches that end
-// at or after `reportFrom`.
-function runStream(a: KeywordAutomaton, text: usize, len: i32, from: i32, reportFrom: i32, to: i32): void {
-  const next = changetype<usize>(a.next), classes = changetype<usize>(a.classes);
-  const shift = a.rowShift, out = a.firstOutputState;
+// Runs the automaton over text [from, to) from the start state, reporting matches that end at
+// or after `reportFrom`.
+function runStream(a: KeywordAutomaton, text: usize, from: i32, reportFrom: i32, to: i32): void {
+  const next = changetype<usize>(a.next), width = a.classCount;
+  const classes = changetype<usize>(a.classes), out = a.firstOutput;
   let s: u32 = 0;
   for (let i = from; i < to; i++) {
-    s = step(next, classes, shift, s, load<u8>(text + <usize>i));
-    if (s >= out && i >= reportFrom) onMatch(a, text, len, <i32>s, i);
+    s = step(next, width, classes, s, load<u8>(text + <usize>i));
+    if (s >= out && i >= reportFrom) onMatch(a, text, s, i);
   }
 }
 
@@ -287,37 +373,37 @@ function runStream(a: KeywordAutomaton, text: usize, len: i32, from: i32, report
 // dependent loads, so independent chains let the CPU overlap them (about 2.5× faster). Each
 // stream starts maxLength-1 bytes early so it is in the exact state where its quarter begins.
 function runAutomaton(a: KeywordAutomaton, text: usize, len: i32): void {
-  if (len < 256) { runStream(a, text, len, 0, 0, len); return; }
+  if (len < 256) { runStream(a, text, 0, 0, len); return; }
   const warm = a.maxLength - 1;
   const quarter = (len + 3) >> 2;
   const b1 = quarter, b2 = 2 * quarter, b3 = 3 * quarter;
-  // warm-up of streams 1..3 (nothing to report: these bytes belong to the previous quarter)
-  const next = changetype<usize>(a.next), classes = changetype<usize>(a.classes);
-  const shift = a.rowShift, out = a.firstOutputState;
+  const next = changetype<usize>(a.next), width = a.classCount;
+  const classes = changetype<usize>(a.classes), out = a.firstOutput;
   let s0: u32 = 0, s1: u32 = 0, s2: u32 = 0, s3: u32 = 0;
-  for (let i = max(0, b1 - warm); i < b1; i++) s1 = step(next, classes, shift, s1, load<u8>(text + <usize>i));
-  for (let i = max(0, b2 - warm); i < b2; i++) s2 = step(next, classes, shift, s2, load<u8>(text + <usize>i));
-  for (let i = max(0, b3 - warm); i < b3; i++) s3 = step(next, classes, shift, s3, load<u8>(text + <usize>i));
+  // warm-up of streams 1..3 (nothing to report: these bytes belong to the previous quarter)
+  for (let i = max(0, b1 - warm); i < b1; i++) s1 = step(next, width, classes, s1, load<u8>(text + <usize>i));
+  for (let i = max(0, b2 - warm); i < b2; i++) s2 = step(next, width, classes, s2, load<u8>(text + <usize>i));
+  for (let i = max(0, b3 - warm); i < b3; i++) s3 = step(next, width, classes, s3, load<u8>(text + <usize>i));
   const last = len - b3; // the last quarter may be shorter
   for (let i = 0; i < last; i++) {
-    s0 = step(next, classes, shift, s0, load<u8>(text + <usize>i));
-    s1 = step(next, classes, shift, s1, load<u8>(text + <usize>(b1 + i)));
-    s2 = step(next, classes, shift, s2, load<u8>(text + <usize>(b2 + i)));
-    s3 = step(next, classes, shift, s3, load<u8>(text + <usize>(b3 + i)));
+    s0 = step(next, width, classes, s0, load<u8>(text + <usize>i));
+    s1 = step(next, width, classes, s1, load<u8>(text + <usize>(b1 + i)));
+    s2 = step(next, width, classes, s2, load<u8>(text + <usize>(b2 + i)));
+    s3 = step(next, width, classes, s3, load<u8>(text + <usize>(b3 + i)));
     if (max(max(s0, s1), max(s2, s3)) >= out) {
-      if (s0 >= out) onMatch(a, text, len, <i32>s0, i);
-      if (s1 >= out) onMatch(a, text, len, <i32>s1, b1 + i);
-      if (s2 >= out) onMatch(a, text, len, <i32>s2, b2 + i);
-      if (s3 >= out) onMatch(a, text, len, <i32>s3, b3 + i);
+      if (s0 >= out) onMatch(a, text, s0, i);
+      if (s1 >= out) onMatch(a, text, s1, b1 + i);
+      if (s2 >= out) onMatch(a, text, s2, b2 + i);
+      if (s3 >= out) onMatch(a, text, s3, b3 + i);
     }
   }
   for (let i = last; i < quarter; i++) {
-    s0 = step(next, classes, shift, s0, load<u8>(text + <usize>i));
-    if (s0 >= out) onMatch(a, text, len, <i32>s0, i);
-    s1 = step(next, classes, shift, s1, load<u8>(text + <usize>(b1 + i)));
-    if (s1 >= out) onMatch(a, text, len, <i32>s1, b1 + i);
-    s2 = step(next, classes, shift, s2, load<u8>(text + <usize>(b2 + i)));
-    if (s2 >= out) onMatch(a, text, len, <i32>s2, b2 + i);
+    s0 = step(next, width, classes, s0, load<u8>(text + <usize>i));
+    if (s0 >= out) onMatch(a, text, s0, i);
+    s1 = step(next, width, classes, s1, load<u8>(text + <usize>(b1 + i)));
+    if (s1 >= out) onMatch(a, text, s1, b1 + i);
+    s2 = step(next, width, classes, s2, load<u8>(text + <usize>(b2 + i)));
+    if (s2 >= out) onMatch(a, text, s2, b2 + i);
   }
 }
 
