@@ -117,6 +117,10 @@ function readHeaders(root: JsonValue, path: string, cfg: RouterConfig): bool {
 
 // ---- keywords -----------------------------------------------------------------------------------
 
+function formatNumber(x: f64): string {
+  return isFinite(x) && x == Math.floor(x) && Math.abs(x) < 1e15 ? (<i64>x).toString() : x.toString();
+}
+
 function hasControlCharacter(s: string): bool {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) < 0x20 || s.charCodeAt(i) == 0x7f) return true;
   return false;
@@ -135,7 +139,7 @@ function readKeywords(rule: JsonValue, path: string, signal: u8, specs: KeywordS
     if (hasControlCharacter(text)) return fail(at, "a keyword must not contain control characters");
     const weight = list.values[i];
     if (weight.kind != JsonKind.Number || !isFinite(weight.num) || Math.abs(weight.num) > MAX_KEYWORD_WEIGHT || weight.num == 0) {
-      return fail(at, "expected a weight between -10 and 10, not 0, got " + (weight.kind == JsonKind.Number ? weight.num.toString() : describe(weight)));
+      return fail(at, "expected a weight between -10 and 10, not 0, got " + (weight.kind == JsonKind.Number ? formatNumber(weight.num) : describe(weight)));
     }
     const spec = keywordSpec(text, signal, <f32>weight.num);
     if (spec === null) return fail(at, "expected 1 to " + MAX_KEYWORD_BYTES.toString() + " bytes of text (a trailing * marks a prefix)");

@@ -450,7 +450,7 @@ function structuralSignals(d: DetectionConfig, len: i32, contextCode: bool): voi
     // (unless it is LaTeX: math notation uses \ { } ^ _ as much as code does)
     const latex = score(TASK_MATH) >= 3 && score(TASK_MATH) > score(SIGNAL_CODE_SYNTAX);
     if (!latex && len >= 40 && codeMarks >= 6 && codeMarks * 100 >= len * 3) addScore(TASK_CODING, codeMarks * 100 >= len * 6 ? 3 : 2);
-    if (contextCode) addScore(TASK_CODING, 1.5);
+    if (contextCode) addScore(TASK_CODING, 2); // a follow-up in a conversation about code
   }
   if (d.builtinOn(TASK_MATH)) {
     // number-heavy questions: "3+2*4=?", "what is 17% of 2,340"
