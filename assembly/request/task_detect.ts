@@ -60,31 +60,36 @@ const HEX = memory.data<u8>([
   return (a | b | c | d) > 15 ? -1 : (a << 12) | (b << 8) | (c << 4) | d;
 }
 
-// The two UTF-16 units of "\uXXXX\uXXXX" at p (16 bytes readable) as first << 16 | second, or
-// 0xffffffff when a digit is not hex: the eight digits converted with SIMD in one go.
-@inline function hexPair(p: usize): u32 {
+// Decodes "\uXXXX\uXXXX" at p (16 bytes readable) into the 6 UTF-8 bytes of two characters
+// at dst (16 bytes writable) when both are 3-byte characters needing no folding (U+0800..U+FFFF
+// without surrogates and full-width ASCII forms; Chinese text sent by Python's json.dumps).
+// Returns false, writing nothing that matters, otherwise. All in SIMD: a scalar decoder spends
+// about 6 ns per escape.
+@inline function decodeEscapePair(p: usize, dst: usize): bool {
+  // the eight hex digits, as nibbles
   const digits = i8x16.swizzle(v128.load(p), i8x16(2, 3, 4, 5, 8, 9, 10, 11, 2, 3, 4, 5, 8, 9, 10, 11));
   const lower = v128.or(digits, i8x16.splat(0x20));
   const d = i8x16.sub(lower, i8x16.splat(0x30));
   const l = i8x16.sub(lower, i8x16.splat(0x61));
   const isDigit = i8x16.lt_u(d, i8x16.splat(10));
-  if (!i8x16.all_true(v128.or(isDigit, i8x16.lt_u(l, i8x16.splat(6))))) return 0xffffffff;
+  if (!i8x16.all_true(v128.or(isDigit, i8x16.lt_u(l, i8x16.splat(6))))) return false;
   const nibbles = v128.bitselect(d, i8x16.add(l, i8x16.splat(10)), isDigit);
-  // u16 lane k = nibble 2k | nibble 2k+1 << 8 → the byte nibble 2k << 4 | nibble 2k+1
+  // u16 lane k = nibble 2k | nibble 2k+1 << 8 → the byte nibble 2k << 4 | nibble 2k+1 (lanes 0..3)
   const bytes = v128.or(i16x8.shl(v128.and(nibbles, i16x8.splat(0xff)), 4), i16x8.shr_u(nibbles, 8));
-  return (<u32>i16x8.extract_lane_u(bytes, 0) << 24) | (<u32>i16x8.extract_lane_u(bytes, 1) << 16) |
-    (<u32>i16x8.extract_lane_u(bytes, 2) << 8) | <u32>i16x8.extract_lane_u(bytes, 3);
-}
-
-// A unit that encodes as 3 UTF-8 bytes and needs no folding: U+0800..U+FFFF without surrogates
-// and full-width ASCII forms.
-@inline function isThreeByteUnit(u: u32): bool {
-  return u >= 0x800 && u - 0xd800 >= 0x800 && u - 0xff01 >= 0x5e;
-}
-
-// The 3 UTF-8 bytes of a unit, first byte lowest.
-@inline function utf8Three(u: u32): u32 {
-  return (0xe0 | (u >> 12)) | ((0x80 | ((u >> 6) & 0x3f)) << 8) | ((0x80 | (u & 0x3f)) << 16);
+  // u16 lanes 0, 1 = the two units (high byte first in the text)
+  const units = i8x16.swizzle(bytes, i8x16(2, 0, 6, 4, 2, 0, 6, 4, 2, 0, 6, 4, 2, 0, 6, 4));
+  const ok = v128.and(v128.and(
+    i16x8.ge_u(units, i16x8.splat(0x800)),
+    v128.or(i16x8.lt_u(units, i16x8.splat(<i16>0xd800)), i16x8.ge_u(units, i16x8.splat(<i16>0xe000)))),
+    v128.or(i16x8.lt_u(units, i16x8.splat(<i16>0xff01)), i16x8.gt_u(units, i16x8.splat(<i16>0xff5e))));
+  if (!i16x8.all_true(ok)) return false;
+  const lead = v128.or(i16x8.shr_u(units, 12), i16x8.splat(0xe0));
+  const middle = v128.or(v128.and(i16x8.shr_u(units, 6), i16x8.splat(0x3f)), i16x8.splat(0x80));
+  const last = v128.or(v128.and(units, i16x8.splat(0x3f)), i16x8.splat(0x80));
+  // bytes: lead0 middle0 last0 lead1 middle1 last1
+  const first = i8x16.shuffle(lead, middle, 0, 16, 0, 2, 18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+  v128.store(dst, i8x16.shuffle(first, last, 0, 1, 16, 3, 4, 18, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+  return true;
 }
 
 // Writes code point cp as the detector sees it: ASCII lowercased, full-width ASCII forms
@@ -133,24 +138,16 @@ function decodeRaw(src: usize, srcEnd: usize, dst: usize, dstEnd: usize): usize 
     }
     // Runs of \uXXXX escapes of 3-byte characters (Chinese sent by Python's json.dumps): a loop
     // of its own, without the general token dispatch.
-    while (src + 6 <= srcEnd && dst + 8 <= dstEnd && load<u16>(src) == 0x755c) {
-      if (src + 16 <= srcEnd && load<u16>(src, 6) == 0x755c) {
-        const pair = hexPair(src);
-        const first = pair >> 16, second = pair & 0xffff;
-        if (pair != 0xffffffff && isThreeByteUnit(first) && isThreeByteUnit(second)) {
-          store<u32>(dst, utf8Three(first) | (utf8Three(second) << 24));
-          store<u16>(dst, <u16>(utf8Three(second) >> 8), 4);
-          src += 12;
-          dst += 6;
-          continue;
-        }
+    while (src + 6 <= srcEnd && dst + 4 <= dstEnd && load<u16>(src) == 0x755c) {
+      if (src + 16 <= srcEnd && dst + 16 <= dstEnd && load<u16>(src, 6) == 0x755c && decodeEscapePair(src, dst)) {
+        src += 12;
+        dst += 6;
+        continue;
       }
       const unit = <u32>hex4(src + 2);
-      if (unit < 0x800 || unit - 0xd800 < 0x800 || unit - 0xff01 < 0x5e || unit > 0xffff) break;
-      store<u16>(dst, <u16>((0xe0 | (unit >> 12)) | ((0x80 | ((unit >> 6) & 0x3f)) << 8)));
-      store<u8>(dst, <u8>(0x80 | (unit & 0x3f)), 2);
+      if (unit - 0xd800 < 0x800 || unit > 0xffff) break; // surrogates and broken escapes: the general path
+      dst += emit(dst, unit);
       src += 6;
-      dst += 3;
     }
     if (src >= srcEnd) break;
     // One token at a time while escapes follow each other, or to the end when fewer than 16

@@ -60,6 +60,18 @@ describe("built-in signals, English and Chinese", () => {
     }
   });
 
+  it("escaped and raw text detect the same on random mixes of Chinese, full-width forms, ASCII and emoji", async () => {
+    // (maxBytes counts raw bytes, 6 per escaped character: make both forms fit the window)
+    const h = await router({ ...AUTO, detection: { maxBytes: 65536 } });
+    const pieces = ["翻译", "成英文", "总结", "代码", "，", "。", "？", "ｐｙｔｈｏｎ", "Ａ", "write a poem", "😀", "\n", "é", "一步一步", "多少", "12", "+", "提取", "的"];
+    let x = 12345;
+    const rnd = (n: number) => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) % n);
+    for (let i = 0; i < 60; i++) {
+      const text = Array.from({ length: 5 + rnd(120) }, () => pieces[rnd(pieces.length)]).join("");
+      expect(detected(h, pythonJson(chat(text))), text).toEqual(detected(h, chat(text)));
+    }
+  });
+
   it("ASCII letters match case-insensitively and full-width forms fold to ASCII", async () => {
     expect(await taskOf("TRANSLATE THIS INTO GERMAN: GOOD MORNING")).toBe("translation");
     expect(await taskOf("ｐｙｔｈｏｎ怎么安装第三方库？")).toBe("coding");
