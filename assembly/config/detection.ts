@@ -185,10 +185,11 @@ function builtinSpecs(d: DetectionConfig, specs: KeywordSpec[]): void {
   for (let signal = 0; signal < SIGNAL_COUNT; signal++) {
     // Code syntax stays on with coding off: it also tells the complexity tier that code is present.
     if (signal == SIGNAL_QUANTITY ? !d.builtinOn(TASK_MATH) : signal != SIGNAL_CODE_SYNTAX && !d.builtinOn(signal)) continue;
-    const lines = BUILTIN_RULES[signal];
-    for (let i = 0; i < lines.length; i++) {
-      const space = lines[i].indexOf(" ");
-      const spec = keywordSpec(lines[i].substring(space + 1), <u8>signal, <f32>parseFloat(lines[i].substring(0, space)));
+    const entries = BUILTIN_RULES[signal].replaceAll("\n", "").split("|");
+    for (let i = 0; i < entries.length; i++) {
+      const space = entries[i].indexOf(" ");
+      if (space <= 0) continue;
+      const spec = keywordSpec(entries[i].substring(space + 1), <u8>signal, <f32>parseFloat(entries[i].substring(0, space)));
       if (spec !== null) specs.push(spec);
     }
   }
