@@ -47,8 +47,10 @@ export class KeywordAutomaton {
   maxLength: i32 = 0;
   stateCount: i32 = 0;
   // Request scratch, the only mutable part: the request stamp of the last match of each keyword,
-  // so a keyword counts once per request without clearing anything between requests.
+  // so a keyword counts once per request without clearing anything between requests, and per
+  // output state the stamp of the request in which all its keywords have counted already.
   seen: StaticArray<u32> = new StaticArray<u32>(0);
+  stateDone: StaticArray<u32> = new StaticArray<u32>(0);
 }
 
 // Normalises a configured or built-in keyword: ASCII letters lowercased, a trailing '*' taken as
@@ -185,6 +187,7 @@ export function buildAutomaton(specs: KeywordSpec[]): KeywordAutomaton | null {
   }
   const outputs = n - low;
   a.stateEntry = new StaticArray<i32>(outputs);
+  a.stateDone = new StaticArray<u32>(outputs);
   a.dictLink = new StaticArray<i32>(outputs);
   for (let s = 0; s < n; s++) {
     if (!trie.hasOutput(s)) continue;

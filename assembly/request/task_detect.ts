@@ -330,9 +330,11 @@ function countClasses(text: usize, len: i32): void {
 
 // ---- keywords -----------------------------------------------------------------------------------
 
-// Every keyword ending at text offset `at` in output state `state`: checks word
-// boundaries, counts each keyword once per request.
+// Every keyword ending at text offset `at` in output state `state`: checks word boundaries,
+// counts each keyword once per request. A state whose keywords have all counted is marked done,
+// so a word repeated through the text costs one comparison per repetition.
 function onMatch(a: KeywordAutomaton, text: usize, state: u32, at: i32): void {
+  let complete = true;
   for (let s = <i32>state; s >= 0; s = unchecked(a.dictLink[s - <i32>a.firstOutput])) {
     for (let e = unchecked(a.stateEntry[s - <i32>a.firstOutput]); e >= 0; e = unchecked(a.entryNext[e])) {
       if (unchecked(a.seen[e]) == stamp) continue;
@@ -340,14 +342,20 @@ function onMatch(a: KeywordAutomaton, text: usize, state: u32, at: i32): void {
       if (bounds != 0) {
         const start = at - <i32>unchecked(a.entryLength[e]) + 1;
         // offsets -1 and len are sentinels, so both loads stay inside the scratch
-        if ((bounds & BOUND_LEFT) != 0 && isWordByte(load<u8>(text + <usize>(start - 1)))) continue;
-        if ((bounds & BOUND_RIGHT) != 0 && isWordByte(load<u8>(text + <usize>(at + 1)))) continue;
+        if ((bounds & BOUND_LEFT) != 0 && isWordByte(load<u8>(text + <usize>(start - 1)))) { complete = false; continue; }
+        if ((bounds & BOUND_RIGHT) != 0 && isWordByte(load<u8>(text + <usize>(at + 1)))) { complete = false; continue; }
       }
       unchecked(a.seen[e] = stamp);
       const signal = <i32>unchecked(a.entrySignal[e]);
       unchecked(scores[signal] += <f64>unchecked(a.entryWeight[e]));
     }
   }
+  if (complete) unchecked(a.stateDone[<i32>state - <i32>a.firstOutput] = stamp);
+}
+
+// An output state worth looking at: not yet done in this request.
+@inline function pending(done: usize, out: u32, state: u32): bool {
+  return state >= out && load<u32>(done + (<usize>(state - out) << 2)) != stamp;
 }
 
 @inline function step(next: usize, width: u32, classes: usize, state: u32, c: u32): u32 {
@@ -358,11 +366,11 @@ function onMatch(a: KeywordAutomaton, text: usize, state: u32, at: i32): void {
 // or after `reportFrom`.
 function runStream(a: KeywordAutomaton, text: usize, from: i32, reportFrom: i32, to: i32): void {
   const next = changetype<usize>(a.next), width = a.classCount;
-  const classes = changetype<usize>(a.classes), out = a.firstOutput;
+  const classes = changetype<usize>(a.classes), out = a.firstOutput, done = changetype<usize>(a.stateDone);
   let s: u32 = 0;
   for (let i = from; i < to; i++) {
     s = step(next, width, classes, s, load<u8>(text + <usize>i));
-    if (s >= out && i >= reportFrom) onMatch(a, text, s, i);
+    if (pending(done, out, s) && i >= reportFrom) onMatch(a, text, s, i);
   }
 }
 
@@ -375,7 +383,7 @@ function runAutomaton(a: KeywordAutomaton, text: usize, len: i32): void {
   const quarter = (len + 3) >> 2;
   const b1 = quarter, b2 = 2 * quarter, b3 = 3 * quarter;
   const next = changetype<usize>(a.next), width = a.classCount;
-  const classes = changetype<usize>(a.classes), out = a.firstOutput;
+  const classes = changetype<usize>(a.classes), out = a.firstOutput, done = changetype<usize>(a.stateDone);
   let s0: u32 = 0, s1: u32 = 0, s2: u32 = 0, s3: u32 = 0;
   // warm-up of streams 1..3 (nothing to report: these bytes belong to the previous quarter)
   for (let i = max(0, b1 - warm); i < b1; i++) s1 = step(next, width, classes, s1, load<u8>(text + <usize>i));
@@ -388,19 +396,19 @@ function runAutomaton(a: KeywordAutomaton, text: usize, len: i32): void {
     s2 = step(next, width, classes, s2, load<u8>(text + <usize>(b2 + i)));
     s3 = step(next, width, classes, s3, load<u8>(text + <usize>(b3 + i)));
     if (max(max(s0, s1), max(s2, s3)) >= out) {
-      if (s0 >= out) onMatch(a, text, s0, i);
-      if (s1 >= out) onMatch(a, text, s1, b1 + i);
-      if (s2 >= out) onMatch(a, text, s2, b2 + i);
-      if (s3 >= out) onMatch(a, text, s3, b3 + i);
+      if (pending(done, out, s0)) onMatch(a, text, s0, i);
+      if (pending(done, out, s1)) onMatch(a, text, s1, b1 + i);
+      if (pending(done, out, s2)) onMatch(a, text, s2, b2 + i);
+      if (pending(done, out, s3)) onMatch(a, text, s3, b3 + i);
     }
   }
   for (let i = last; i < quarter; i++) {
     s0 = step(next, width, classes, s0, load<u8>(text + <usize>i));
-    if (s0 >= out) onMatch(a, text, s0, i);
+    if (pending(done, out, s0)) onMatch(a, text, s0, i);
     s1 = step(next, width, classes, s1, load<u8>(text + <usize>(b1 + i)));
-    if (s1 >= out) onMatch(a, text, s1, b1 + i);
+    if (pending(done, out, s1)) onMatch(a, text, s1, b1 + i);
     s2 = step(next, width, classes, s2, load<u8>(text + <usize>(b2 + i)));
-    if (s2 >= out) onMatch(a, text, s2, b2 + i);
+    if (pending(done, out, s2)) onMatch(a, text, s2, b2 + i);
   }
 }
 
@@ -498,8 +506,9 @@ export function detectTask(body: usize, f: RequestFeatures, d: DetectionConfig, 
   for (let i = 0; i < SIGNAL_COUNT; i++) unchecked(scores[i] = 0);
   stamp++;
   if (stamp == 0) { // wrapped: forget every old stamp once
-    const seen = d.automaton.seen;
+    const seen = d.automaton.seen, done = d.automaton.stateDone;
     for (let i = 0; i < seen.length; i++) unchecked(seen[i] = 0);
+    for (let i = 0; i < done.length; i++) unchecked(done[i] = 0);
     stamp = 1;
   }
   out.task = TASK_DEFAULT;
