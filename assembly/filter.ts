@@ -87,9 +87,9 @@ export function onRequestHeaders(state: StreamState, endOfStream: bool): Headers
   return HeadersAction.StopIteration;
 }
 
-// Upstream policies may trust the task headers: only this plugin sets them.
+// Upstream policies may trust the task headers: only this plugin sets them (also when it does
+// not detect, so a header name configured for detection later was never the client's).
 function removeClientDetectionHeaders(cfg: RouterConfig): void {
-  if (cfg.detection === null) return;
   if (headers.has(cfg.taskHeader)) removeRequestHeader(cfg.taskHeader);
   if (headers.has(cfg.complexityHeader)) removeRequestHeader(cfg.complexityHeader);
 }

@@ -122,6 +122,8 @@ describe("headers and when detection runs", () => {
     expect(headers(send(h, { model: "fixed", ...user(HELLO) }, spoof))).toEqual({ task: undefined, tier: undefined });
     expect(headers(send(h, { model: "elsewhere", ...user(HELLO) }, spoof))).toEqual({ task: undefined, tier: undefined });
     expect(headers(send(h, { model: "smart", ...user(HELLO) }, spoof))).toEqual({ task: "default", tier: "simple" });
+    const none = await router({ models, routes: { fixed: { strategy: "price" } } });
+    expect(headers(send(none, { model: "fixed", ...user(HELLO) }, spoof))).toEqual({ task: undefined, tier: undefined });
   });
 });
 
