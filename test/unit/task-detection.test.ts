@@ -187,6 +187,31 @@ describe("the examined window (detection.maxBytes)", () => {
     const h = await router({ ...AUTO, detection: { maxBytes: 64 } });
     expect(detected(h, chat(filler(300) + " translate it into French. " + filler(300))).task).toBe("default");
   });
+  it("random text, randomly escaped, under random windows: never traps, always a task and a tier", async () => {
+    const TASKS = ["coding", "math", "reasoning", "writing", "translation", "summarization", "extraction", "default"];
+    const TIERS = ["simple", "medium", "complex", "reasoning"];
+    let x = 99;
+    const rnd = (n: number) => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) % n);
+    const units = ["\\", "\"", "\u0000", "\ud800", "\udfff", "\ud83d\ude00", "\uff1f", "é", "翻", "译", "\n", "```", " ", "a", "Z", "7", "\t", "\u4e2d"];
+    for (const maxBytes of [64, 65, 97, 128, 333, 4096]) {
+      const h = await router({ ...AUTO, detection: { maxBytes } });
+      for (let i = 0; i < 40; i++) {
+        // JSON string content built from raw units, each unit escaped or not at random
+        let content = "";
+        for (let k = rnd(400); k > 0; k--) {
+          const u = units[rnd(units.length)];
+          content += rnd(3) === 0 ? [...u].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`).join("") : JSON.stringify(u).slice(1, -1);
+        }
+        const r = send(h, `{"model":"auto","messages":[{"role":"user","content":"${content}"}]}`);
+        if (r.outcome === "local") { expect(r.localResponse!.status).toBe(400); continue; } // invalid JSON is the scan's answer
+        expect(r.outcome).toBe("upstream");
+        expect(TASKS).toContain(r.upstream!.header("x-llm-task"));
+        expect(TIERS).toContain(r.upstream!.header("x-llm-complexity"));
+      }
+      expect(h.vmFailed).toBe(false);
+    }
+  });
+
   it("never traps on broken escapes cut by the window, lone surrogates or odd text", async () => {
     const h = await router({ ...AUTO, detection: { maxBytes: 64 } });
     for (const content of ["\\".repeat(301), "\ud800\udc00".repeat(50), "\\u4e2d".repeat(40) + "x", "\u0000\u001f\u007f", "é".repeat(500), "```".repeat(100)]) {
