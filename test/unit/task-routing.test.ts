@@ -1,7 +1,8 @@
 // Routing by detected task and complexity (docs/behaviour.md "Task detection"): "task": "auto",
 // byTask / byComplexity delegation, the task headers, user keywords, and every configuration error.
 import { describe, expect, it } from "vitest";
-import { chosen, err, errorLines, type Json, model, router, send, user } from "./helpers.ts";
+import { ProxyWasmHost } from "../host/index.ts";
+import { chosen, err, errorLines, HIGRESS_WASM, type Json, model, router, send, user } from "./helpers.ts";
 
 const PREFIX = "model-router: invalid configuration: ";
 const CODE = "Write a Python function that checks whether a string is a palindrome.";
@@ -44,6 +45,13 @@ describe('"task": "auto"', () => {
     expect(e.code).toBe("model_not_available");
     expect(e.message).toContain("coder: quality 6.0 < minQuality 9.0");
     expect(chosen(send(h, { model: "mix", ...user(CODE) }))).toBe("coder");
+  });
+  it("works the same in the Higress build", async () => {
+    const cfg = { models, routes: { auto: { strategy: "quality", task: "auto" } } };
+    const h = await ProxyWasmHost.load({ wasm: HIGRESS_WASM, mode: "higress", configuration: JSON.stringify(cfg), clusters: models.map((m) => m.upstream) });
+    const r = send(h, { model: "auto", ...user(TRANSLATE) });
+    expect(chosen(r)).toBe("linguist");
+    expect(r.upstream!.header("x-llm-task")).toBe("translation");
   });
   it("sets the task and tier headers on the routed request", async () => {
     const h = await router({ models, routes: { auto: { strategy: "quality", task: "auto" } } });
