@@ -124,7 +124,8 @@ function replyTooLarge(cfg: RouterConfig): void {
 
 // Routes the complete buffered body. Returns after answering the client or preparing the request.
 function routeBody(cfg: RouterConfig, body: usize, size: usize): void {
-  scanBody(body, size, features);
+  // Only configurations that detect tasks pay for recording where the user text is.
+  scanBody(body, size, features, cfg.detection !== null);
   if (features.error != BodyError.None) { rejectBody(features.error); return; }
   decide(cfg, body, features, decision);
   if (decision.outcome == Outcome.PassThrough) return;
