@@ -15,6 +15,7 @@ import { CONTENT_LENGTH, RequestHeaders, UNKNOWN_LENGTH } from "./request/header
 import { replyWithError, replyWithJson } from "./request/local_reply";
 import { entryEnd, entryStart, findModelsEntry, handledPathIndex, normalisePath } from "./request/path";
 import { spliceModel } from "./request/rewrite";
+import { TASK_HEADER_VALUES, TIER_HEADER_VALUES } from "./config/tasks";
 import { Decision, Outcome, decide, explainNoCandidate } from "./routing/decide";
 import { ModelSignals } from "./routing/signals";
 
@@ -170,6 +171,11 @@ function holdRequest(state: StreamState, cfg: RouterConfig, pathIndex: i32, endO
 
 // ---- request body --------------------------------------------------------------------------
 
+function setDetectionHeaders(cfg: RouterConfig, d: Decision): void {
+  replaceRequestHeader(cfg.taskHeader, unchecked(TASK_HEADER_VALUES[d.task]));
+  replaceRequestHeader(cfg.complexityHeader, unchecked(TIER_HEADER_VALUES[d.tier]));
+}
+
 function rejectBody(error: BodyError): void {
   switch (error) {
     case BodyError.InvalidJson:
@@ -200,7 +206,8 @@ function replyUnsupportedMediaType(state: StreamState): void {
 
 // Routes the complete buffered body. Returns after answering the client or preparing the request.
 function routeBody(state: StreamState, cfg: RouterConfig, body: usize, size: usize): void {
-  scanBody(body, size, features);
+  // Only configurations that detect tasks pay for recording where the user text is.
+  scanBody(body, size, features, cfg.detection !== null);
   if (features.error != BodyError.None) {
     if (!state.jsonContentType && isNotAJsonObject(features.error)) replyUnsupportedMediaType(state);
     else rejectBody(features.error);
@@ -223,6 +230,7 @@ function routeBody(state: StreamState, cfg: RouterConfig, body: usize, size: usi
   }
   replaceRequestHeader(cfg.upstreamHeader, model.upstreamBytes);
   replaceRequestHeader(cfg.modelHeader, model.nameBytes);
+  if (decision.detected) setDetectionHeaders(cfg, decision);
   // The provider parses what the client sent as JSON only if it is labelled so.
   if (!state.jsonContentType) replaceRequestHeader(CONTENT_TYPE, APPLICATION_JSON);
   if (clearRouteCacheExplicitly) callForeignFunction(CLEAR_ROUTE_CACHE);

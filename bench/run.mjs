@@ -1,7 +1,7 @@
 // Benchmarks (npm run bench = build + this). They report; nothing here is a test, CI never runs it.
-//   node bench/run.mjs [inproc] [envoy] [soak] [--quick] [--wasm PATH] [--label NAME]
+//   node bench/run.mjs [inproc] [envoy] [soak] [detect] [taskeval] [--quick] [--wasm PATH] [--label NAME]
 //                      [--duration S] [--connections N] [--soak-seconds S] [--soak-requests N] [--no-peers]
-// No section named = all three. Results: bench/results/<label>.json, .md and .svg (label default
+// No section named = all five. Results: bench/results/<label>.json, .md and .svg (label default
 // "latest"). Peers and wrk come from `node bench/setup.mjs` (not part of the test set-up).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -11,11 +11,13 @@ import { SIZES } from "./lib/bodies.mjs";
 import { barChartSvg, num, svgDocument, table } from "./lib/report.mjs";
 import { loadHost, ROOT } from "./lib/ts.mjs";
 import { runSoak } from "./soak.mjs";
+import { runDetectBench } from "./detect.mjs";
+import { runTaskEval } from "./task-eval.mjs";
 
 const argv = process.argv.slice(2);
 const opt = (n, d) => (argv.includes(`--${n}`) ? argv[argv.indexOf(`--${n}`) + 1] : d);
 const flag = (n) => argv.includes(`--${n}`);
-const sections = ["inproc", "envoy", "soak"].filter((s) => argv.includes(s));
+const sections = ["inproc", "envoy", "soak", "detect", "taskeval"].filter((s) => argv.includes(s));
 const want = (s) => sections.length === 0 || sections.includes(s);
 const quick = flag("quick");
 const wasm = opt("wasm", join(ROOT, "build", "envoy.wasm"));
@@ -29,6 +31,17 @@ const log = (s) => console.log(s);
 if (want("inproc")) {
   log("in-process (test host, Node V8):");
   results.inproc = await runInproc(log, { wasm });
+}
+if (want("detect")) {
+  log("task detection (in process):");
+  results.detect = await runDetectBench(log);
+}
+let taskEvalMarkdown = "";
+if (want("taskeval")) {
+  log("task detection evaluation (public prompts):");
+  const r = await runTaskEval({ wasm, log });
+  results.taskeval = r.results;
+  taskEvalMarkdown = r.markdown;
 }
 if (want("soak")) {
   const requests = Number(opt("soak-requests", quick ? "100000" : "1000000"));
@@ -122,6 +135,19 @@ if (results.envoy) {
   }));
   svgHeight += 370;
 }
+if (results.detect) {
+  const D = results.detect;
+  md.push("## Task detection cost (in process)", "",
+    "µs per request, median of 7 batches. *alone*: bench/detect-entry.ts (the plugin's scan and detector without the proxy-wasm glue) on an already scanned body; " +
+    "*added*: guest time of a routed request on a `\"task\": \"auto\"` route minus the same request on a route with a fixed task, through the test host. " +
+    "4 KB / 64 KB = raw JSON bytes of the user message; detection examines at most `maxBytes` (4096) of them.", "",
+    table(["user text", "alone, 4 KB", "alone, 64 KB", "added, 4 KB", "added, 64 KB"], D.alone.map((a) => {
+      const added = (size) => D.routed.find((r) => r.text === a.text && r.size === size)?.added_us;
+      return [a.text, num(a["4 KB"], 2), num(a["64 KB"], 2), num(added("4 KB"), 2), num(added("64 KB"), 2)];
+    })), "",
+    "Body scan alone (same entry, realistic chat bodies): " + D.scan.map((x) => `${x.size} ${num(x.us, 2)} µs (${num(x.gbps, 1)} GB/s)`).join(", ") + ".", "");
+}
+if (taskEvalMarkdown) md.push(taskEvalMarkdown.replace(/^## /m, "## "), "");
 writeFileSync(join(out, `${label}.json`), JSON.stringify(results, null, 1));
 writeFileSync(join(out, `${label}.md`), md.join("\n") + "\n");
 if (svgParts.length) writeFileSync(join(out, `${label}.svg`), svgDocument(svgParts, 900, svgHeight));

@@ -5,7 +5,7 @@
 // Also used by test/fuzz/soak.test.ts (50,000 requests) and bench/run.mjs.
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { check, expectFor, ROUTER_JSON_TEXT } from "../test/fuzz/core.mjs";
+import { check, expectFor, FUZZ_CONFIG_TEXT } from "../test/fuzz/core.mjs";
 import { mulberry32 } from "./lib/bodies.mjs";
 import { chatBody } from "./lib/bodies.mjs";
 
@@ -16,7 +16,7 @@ const UPSTREAMS = ["openai", "deepseek", "groq"];
 const MIX = [
   [1024, 0.55], [4096, 0.75], [16384, 0.9], [65536, 0.97], [262144, 0.995], [1000000, 1],
 ];
-const MODELS = [["auto", 0.5], ["cheap", 0.6], ["fast", 0.65], ["mix", 0.75], ["gpt-4o", 0.8], ["llama-3.1-8b", 0.85], ["unknown-model", 0.95], ["<invalid>", 1]];
+const MODELS = [["auto", 0.5], ["cheap", 0.6], ["fast", 0.65], ["smart", 0.7], ["mix", 0.75], ["gpt-4o", 0.8], ["llama-3.1-8b", 0.85], ["unknown-model", 0.95], ["<invalid>", 1]];
 
 function pool(seed) {
   const rnd = mulberry32(seed);
@@ -54,7 +54,7 @@ function pool(seed) {
 export async function runSoak(ProxyWasmHost, { requests = 1_000_000, wasm, verifyEvery = 997, warmupFraction = 0.1, maxSeconds = 1800, seed = 99, log = () => {} } = {}) {
   const host = await ProxyWasmHost.load({
     wasm: wasm ?? join(new URL("..", import.meta.url).pathname, "build", "envoy.wasm"),
-    configuration: ROUTER_JSON_TEXT, clusters: UPSTREAMS, bufferLimit: 16 << 20, logLevel: 4, maxLogs: 1000,
+    configuration: FUZZ_CONFIG_TEXT, clusters: UPSTREAMS, bufferLimit: 16 << 20, logLevel: 4, maxLogs: 1000,
   });
   const bodies = pool(seed);
   const rnd = mulberry32(seed + 1);

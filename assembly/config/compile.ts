@@ -6,6 +6,7 @@ import { checkFields, describe, join, readNumber, readStringList } from "./field
 import { compileCatalog } from "./catalog";
 import { readHeaderName } from "./header_names";
 import { NameIndex } from "./name_index";
+import { readDetectionSettings } from "./detection";
 import { readRoutes } from "./routes";
 import { Catalog, RouterConfig } from "./types";
 
@@ -19,7 +20,7 @@ const DECODER_BUFFER_SLACK: usize = 1048576;
 const MAX_PATHS = 32;
 const TOP_LEVEL_FIELDS: string[] = [
   "models", "routes", "providers", "upstreamHeader", "modelHeader", "maxBodyBytes",
-  "defaultOutputTokens", "bytesPerToken", "paths", "listModels",
+  "defaultOutputTokens", "bytesPerToken", "paths", "listModels", "detection", "taskHeader", "complexityHeader",
 ];
 
 // `shared`: a catalog compiled from the very same `models` and `providers` values (a Higress rule
@@ -40,8 +41,12 @@ export function compileRouterConfig(root: JsonValue, path: string, shared: Catal
   cfg.models = catalog.models;
   cfg.modelIndex = catalog.modelIndex;
   cfg.capabilityNames = catalog.capabilityNames;
-  if (!readRoutes(root, path, catalog, cfg.routes)) return null;
+  if (!readRoutes(root, path, cfg)) return null;
   if (!readSettings(root, path, cfg)) return null;
+  if (!readDetectionSettings(root, path, cfg)) return null;
+  // Upstream policies may trust the task headers too: only this plugin sets them.
+  cfg.ownedRequestHeaders.push(cfg.taskHeader);
+  cfg.ownedRequestHeaders.push(cfg.complexityHeader);
   cfg.routeIndex = new NameIndex(cfg.routes.map<ArrayBuffer>((r) => r.nameBytes));
   return cfg;
 }

@@ -9,6 +9,9 @@ const FRAMING_HEADERS: string[] = [
   "host", "content-length", "content-type", "content-encoding", "transfer-encoding", "connection",
   "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "expect",
 ];
+// The plugin sets its headers on the forwarded request and strips client copies: owning one of
+// these would replace the client's or the provider's credentials.
+const CREDENTIAL_HEADERS: string[] = ["authorization", "proxy-authorization", "cookie", "api-key", "x-api-key"];
 
 // RFC 9110 token characters, lower-case letters only.
 function isTokenChar(c: i32): bool {
@@ -28,6 +31,7 @@ export function checkHeaderName(name: string, where: string): bool {
     return fail(where, "expected an HTTP header name (letters, digits and !#$%&'*+-.^_`|~)");
   }
   if (FRAMING_HEADERS.includes(name)) return fail(where, "\"" + name + "\" belongs to HTTP framing; expected a header of your own, such as x-llm-upstream");
+  if (CREDENTIAL_HEADERS.includes(name)) return fail(where, "\"" + name + "\" carries credentials; expected a header of your own, such as x-llm-upstream");
   return true;
 }
 

@@ -147,8 +147,8 @@ function readStaticHeaders(v: JsonValue, path: string, p: ProviderSpec): bool {
   for (let i = 0; i < h.keys.length; i++) {
     const name = h.keys[i], value = h.values[i];
     const at = join(where, name);
-    if (!checkHeaderName(name, at)) return false;
     if (CREDENTIAL_HEADERS.includes(name)) return fail(at, "credentials come from apiKeyEnv, never from a file");
+    if (!checkHeaderName(name, at)) return false;
     if (value.kind != JsonKind.String) return fail(at, "expected a string");
     for (let j = 0; j < value.str.length; j++) {
       const c = value.str.charCodeAt(j);

@@ -5,16 +5,19 @@ import { hashBytes } from "./name_index";
 import { configError, fail } from "./errors";
 import { checkFields, checkUniqueKeys, isObject, join, readNumber, readString, readStringList, unknownName } from "./fields";
 import { capabilityMask } from "./catalog";
-import { CandidateColumns, Catalog, RouteSpec, Strategy } from "./types";
+import { delegatesEveryRequest, readRouteDelegations } from "./detection";
+import { TASK_DEFAULT, TASK_NAMES } from "./tasks";
+import { CandidateColumns, Catalog, RouteSpec, RouterConfig, Strategy } from "./types";
 
 const ROUTE_FIELDS: string[] = [
   "strategy", "models", "exclude", "require", "minQuality", "maxCostUsd", "maxTtftMs",
-  "minTokensPerSecond", "task", "weights", "onNoCandidate",
+  "minTokensPerSecond", "task", "weights", "onNoCandidate", "byTask", "byComplexity",
 ];
 const STRATEGIES: string[] = ["price", "latency", "throughput", "quality", "balanced", "random"];
 const WEIGHT_FIELDS: string[] = ["quality", "price", "latency", "throughput"];
 
-export function readRoutes(root: JsonValue, path: string, catalog: Catalog, out: RouteSpec[]): bool {
+export function readRoutes(root: JsonValue, path: string, cfg: RouterConfig): bool {
+  const catalog = cfg.catalog;
   const routes = root.get("routes");
   const where = join(path, "routes");
   if (routes === null) return true;
@@ -29,17 +32,34 @@ export function readRoutes(root: JsonValue, path: string, catalog: Catalog, out:
     if (route === null) return false;
     route.name = name;
     route.nameBytes = String.UTF8.encode(name);
-    out.push(route);
+    if (route.taskAuto && !readTaskVariants(routes.values[i], routePath, catalog, route)) return false;
+    cfg.routes.push(route);
+  }
+  return readRouteDelegations(routes, where, cfg);
+}
+
+// A "task": "auto" route ranks with the detected task's quality: one variant of the route per
+// built-in task, read by the same code, so the request path only picks variant[task].
+function readTaskVariants(v: JsonValue, path: string, catalog: Catalog, route: RouteSpec): bool {
+  for (let t = 0; t <= TASK_DEFAULT; t++) {
+    const variant = readRoute(v, path, catalog, TASK_NAMES[t]);
+    if (variant === null) return false;
+    variant.name = route.name;
+    variant.nameBytes = route.nameBytes;
+    route.taskVariants.push(variant);
   }
   return true;
 }
 
-function readRoute(v: JsonValue, path: string, catalog: Catalog): RouteSpec | null {
+function readRoute(v: JsonValue, path: string, catalog: Catalog, taskOverride: string | null = null): RouteSpec | null {
   if (!isObject(v)) { fail(path, "expected an object"); return null; }
   if (!checkFields(v, path, ROUTE_FIELDS)) return null;
   const r = new RouteSpec();
-  const strategy = readString(v, "strategy", path, true);
-  if (strategy === null) return null;
+  // A route that hands every request to another route (byTask "default", or all four tiers)
+  // never ranks itself and needs no strategy.
+  const read = readString(v, "strategy", path, !delegatesEveryRequest(v));
+  if (read === null && configError.length > 0) return null;
+  const strategy = read !== null ? read : "balanced";
   const s = STRATEGIES.indexOf(strategy);
   if (s < 0) {
     fail(join(path, "strategy"), unknownName("unknown strategy \"" + strategy + "\" (expected price, latency, throughput, quality, balanced or random)", strategy, STRATEGIES));
@@ -59,8 +79,9 @@ function readRoute(v: JsonValue, path: string, catalog: Catalog): RouteSpec | nu
   r.maxTtftMs = readNumber(v, "maxTtftMs", path, false, Infinity, 0, false);
   r.minTokensPerSecond = readNumber(v, "minTokensPerSecond", path, false, -Infinity, 0, false);
   if (configError.length > 0) return null;
-  const task = readString(v, "task", path, false);
+  let task = taskOverride !== null ? taskOverride : readString(v, "task", path, false);
   if (configError.length > 0) return null;
+  if (task == "auto") { r.taskAuto = true; task = "default"; }
   r.candidateQuality = new StaticArray<f64>(r.candidates.length);
   for (let i = 0; i < r.candidates.length; i++) {
     const model = unchecked(catalog.models[unchecked(r.candidates[i])]);

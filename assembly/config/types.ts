@@ -1,3 +1,4 @@
+import { DetectionConfig } from "./detection_config";
 import { NameIndex } from "./name_index";
 
 // The configuration as the request path reads it: parsed and validated once in on_configure, never
@@ -104,6 +105,15 @@ export class RouteSpec {
   weightLatency: f64 = 0.2;
   weightThroughput: f64 = 0.1;
   onNoCandidate: i32 = -1;         // model index, or -1 to reject
+  // Task detection (config/detection.ts). `"task": "auto"` ranks with the detected task's quality:
+  // taskVariants[task] is this route read with that task. byTask / byComplexity hold the route
+  // index per task / tier (-1: this route decides), resolved at configure time, one hop deep.
+  taskAuto: bool = false;
+  taskVariants: RouteSpec[] = [];
+  byTask: StaticArray<i32> | null = null;
+  byComplexity: StaticArray<i32> | null = null;
+
+  needsDetection(): bool { return this.taskAuto || this.byTask !== null || this.byComplexity !== null; }
 }
 
 // The models and providers of one configuration. Higress `_rules_` that keep the global model list
@@ -143,6 +153,10 @@ export class RouterConfig {
   // GET …/models: answered with `modelList` (OpenAI's list format) unless listModels is false.
   listModels: bool = true;
   modelList: ModelList = new ModelList();
+  // Task detection: null when no route needs it and `detection.always` is off.
+  detection: DetectionConfig | null = null;
+  taskHeader: ArrayBuffer = new ArrayBuffer(0);
+  complexityHeader: ArrayBuffer = new ArrayBuffer(0);
 }
 
 // The answer to GET /v1/models, built once per configuration: the whole list, and where in it each

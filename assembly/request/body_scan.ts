@@ -2,7 +2,7 @@
 // features, without building a tree, decoding to UTF-16 or allocating. Only top-level members
 // (container depth 1) can be `model`, `stream` or `max_tokens`; a nested "model" is plain data.
 import { scanNumber, scanString, decodeString, stringHasEscape, stringDecodedBytes } from "../json/lexer";
-import { BodyError, RequestFeatures } from "./features";
+import { BodyError, MAX_USER_TEXT_SPANS, RequestFeatures } from "./features";
 
 export const MAX_BODY_DEPTH: i32 = 256;
 
@@ -12,7 +12,7 @@ const enum Top {
   Messages, Prompt, Input, System, Instructions, Tools, Functions, ResponseFormat,
 }
 // What the innermost member name says about its value.
-const enum Key { Other, Type, Skip }
+const enum Key { Other, Type, Skip, Role, Content, Text }
 // What the loop expects next.
 const enum Expect { Value, MemberName, AfterValue }
 
@@ -64,9 +64,29 @@ function classifyTop(p: usize, n: usize): Top {
   return Top.Other;
 }
 
-function classifyNested(p: usize, n: usize): Key {
-  if (same(p, n, "type")) return Key.Type;
-  if (same(p, n, "url") || same(p, n, "data") || same(p, n, "image_url")) return Key.Skip;
+// Little-endian words of short ASCII names, so a member name is compared in one or two loads.
+const WORD_TYPE: u32 = 0x65707974;  // "type"
+const WORD_DATA: u32 = 0x61746164;  // "data"
+const WORD_ROLE: u32 = 0x656c6f72;  // "role"
+const WORD_TEXT: u32 = 0x74786574;  // "text"
+const WORD_USER: u32 = 0x72657375;  // "user"
+const WORD_CONT: u32 = 0x746e6f63;  // "cont" of "content"
+const WORD_ENT: u32 = 0x746e65;     // "ent" of "content" (bytes 4..6)
+
+@inline function classifyNested(p: usize, n: usize): Key {
+  if (n == 4) {
+    const w = load<u32>(p);
+    if (w == WORD_TYPE) return Key.Type;
+    if (w == WORD_ROLE) return Key.Role;
+    if (w == WORD_TEXT) return Key.Text;
+    if (w == WORD_DATA) return Key.Skip;
+    return Key.Other;
+  }
+  if (n == 7) {
+    return load<u32>(p) == WORD_CONT && (load<u32>(p, 3) >> 8) == WORD_ENT ? Key.Content : Key.Other;
+  }
+  if (n == 3) return same(p, n, "url") ? Key.Skip : Key.Other;
+  if (n == 9) return same(p, n, "image_url") ? Key.Skip : Key.Other;
   return Key.Other;
 }
 
@@ -92,9 +112,128 @@ function plainInteger(p: usize, end: usize): f64 {
   return p + n <= end && same(p, n, word) ? p + n : 0;
 }
 
-// Scans body [ptr, ptr+len) into f. f.error tells the outcome.
-export function scanBody(ptr: usize, len: usize, f: RequestFeatures): void {
+// ---- where the last user message's text is ---------------------------------------------------
+// Chat `messages` and Responses `input` lists hold message objects at depth 3; a message's role
+// may come after its content, so the text spans of the message being read wait in `pendingSpans`
+// and become the request's user text when the message closes with role "user".
+const pendingSpans = memory.data(MAX_USER_TEXT_SPANS * 8);
+let pendingCount: i32 = 0;
+// The message object being read: none open, role not seen yet, role "user", another role.
+const enum Message { None, Open, User, Other }
+let message = Message.None;
+let messageStart: u32 = 0;
+let messageKey = Key.Other;     // the message member being read (depth 3)
+let conversationStart: u32 = 0; // offset of the messages / input array
+
+@inline function isConversation(top: Top): bool { return top == Top.Messages || top == Top.Input; }
+@inline function isSystemText(top: Top): bool { return top == Top.System || top == Top.Instructions; }
+@inline function isArrayAt(depth: i32): bool { return load<u8>(containers + depth) == 0; }
+
+function resetConversation(): void {
+  pendingCount = 0;
+  message = Message.None;
+  messageStart = 0;
+  messageKey = Key.Other;
+  conversationStart = 0;
+}
+
+function startMessage(offset: u32): void {
+  message = Message.Open;
+  messageStart = offset;
+  messageKey = Key.Other;
+  pendingCount = 0;
+}
+
+function endMessage(f: RequestFeatures): void {
+  const wasUser = message == Message.User;
+  message = Message.None;
+  if (!wasUser) return;
+  // A loop, not memory.copy: V8 runs memory.copy out of line, too slow for a few bytes per message.
+  const to = changetype<usize>(f.userTextSpans);
+  for (let i = 0; i < pendingCount; i++) store<u64>(to + (<usize>i << 3), load<u64>(pendingSpans + (<usize>i << 3)));
+  f.userTextSpanCount = pendingCount;
+  f.contextStart = conversationStart;
+  f.contextEnd = messageStart;
+}
+
+@inline function addPending(start: u32, end: u32): void {
+  if (pendingCount == MAX_USER_TEXT_SPANS) return;
+  const at = pendingSpans + (<usize>pendingCount << 3);
+  store<u32>(at, start);
+  store<u32>(at, end, 4);
+  pendingCount++;
+}
+
+// A whole prompt (completions `prompt`, Responses `input` as a string): the last one wins.
+function setSingleUserText(f: RequestFeatures, start: u32, end: u32): void {
+  f.userTextSpans[0] = start;
+  f.userTextSpans[1] = end;
+  f.userTextSpanCount = 1;
+  f.contextStart = 0;
+  f.contextEnd = 0;
+}
+
+// A role value ("user", possibly spelt with escapes) between quotes [p, end).
+function isUserRole(p: usize, end: usize): bool {
+  let n = end - p;
+  if (stringHasEscape) {
+    if (stringDecodedBytes > KEY_SCRATCH_SIZE) return false;
+    n = decodeString(p, end, keyScratch);
+    p = keyScratch;
+  }
+  return n == 4 && load<u32>(p) == WORD_USER;
+}
+
+// A string value under messages / prompt / input / system / instructions ([start, after) with quotes).
+@inline function trackText(f: RequestFeatures, start: usize, after: usize, base: usize, depth: i32, top: Top, key: Key): void {
+  const s = <u32>(start + 1 - base), e = <u32>(after - 1 - base);
+  if (depth == 1) {
+    if (isSystemText(top)) {
+      if (f.systemEnd == 0) { f.systemStart = s - 1; f.systemEnd = e + 1; }
+    } else if (!isConversation(top) || top == Top.Input) setSingleUserText(f, s, e);
+    return;
+  }
+  if (depth == 2) {
+    if ((top == Top.Prompt || top == Top.Input) && isArrayAt(2)) setSingleUserText(f, s, e);
+    return;
+  }
+  if (message == Message.None || message == Message.Other) return;
+  if (depth == 3) {
+    if (key == Key.Role) message = isUserRole(start + 1, after - 1) ? Message.User : Message.Other;
+    else if (key == Key.Content) addPending(s, e);
+  } else if (messageKey == Key.Content && isArrayAt(4)) {
+    if (depth == 4 || (depth == 5 && key == Key.Text)) addPending(s, e);
+  }
+}
+
+// A container opens at `offset` and is now the innermost one, at `depth`.
+@inline function onOpen(f: RequestFeatures, offset: u32, isObject: bool, depth: i32, top: Top): void {
+  if (depth == 2) {
+    if (isSystemText(top) && f.systemEnd == 0) f.systemStart = offset;
+    else if (!isObject && isConversation(top)) conversationStart = offset;
+  } else if (depth == 3 && isObject && isConversation(top) && isArrayAt(2)) {
+    startMessage(offset);
+  }
+}
+
+// The container at `depth` closes; `offset` is just past its closing bracket.
+@inline function onClose(f: RequestFeatures, offset: u32, depth: i32, top: Top): void {
+  if (depth == 3) {
+    if (message != Message.None) endMessage(f);
+  } else if (depth == 2 && isSystemText(top) && f.systemEnd == 0) {
+    f.systemEnd = offset;
+  }
+}
+
+// Whether this scan records where the user text is (only configurations that detect need it).
+let recordText = true;
+
+// Scans body [ptr, ptr+len) into f. f.error tells the outcome. With recordUserText false the
+// text spans stay empty and the scan costs what it did before they existed.
+export function scanBody(ptr: usize, len: usize, f: RequestFeatures, recordUserText: bool = true): void {
   f.reset();
+  recordText = recordUserText;
+  resetConversation();
   const end = ptr + len;
   let p = skipWhitespace(ptr, end);
   if (p >= end || load<u8>(p) != 0x7b) {
@@ -130,15 +269,20 @@ function scanDocument(p: usize, base: usize, end: usize, f: RequestFeatures): Bo
         if (depth == 1 && isMaxTokens(top)) f.maxTokensInvalid = true;
         depth++;
         store<u8>(containers + depth, c == 0x7b ? 1 : 0);
+        const open = p;
         p = skipWhitespace(p + 1, end);
         if (p >= end) break;
         const close = <u32>load<u8>(p);
         if (c == 0x7b) {
           if (close == 0x7d) { depth--; p++; expect = Expect.AfterValue; }
-          else expect = Expect.MemberName;
+          else {
+            expect = Expect.MemberName;
+            if (recordText && depth <= 3) onOpen(f, <u32>(open - base), true, depth, top);
+          }
         } else {
           if (close == 0x5d) { depth--; p++; expect = Expect.AfterValue; }
           else {
+            if (recordText && depth == 2) onOpen(f, <u32>(open - base), false, depth, top);
             if (depth == 2 && (top == Top.Tools || top == Top.Functions)) f.hasTools = true;
             key = Key.Other;
           }
@@ -192,6 +336,7 @@ function scanDocument(p: usize, base: usize, end: usize, f: RequestFeatures): Bo
         continue;
       }
       if (c == (inObject ? <u32>0x7d : <u32>0x5d)) {
+        if (recordText && depth <= 3) onClose(f, <u32>(p + 1 - base), depth, top);
         depth--;
         p++;
         continue;
@@ -216,6 +361,7 @@ function scanDocument(p: usize, base: usize, end: usize, f: RequestFeatures): Bo
       if (top == Top.Model) f.modelCount++;
     } else {
       key = namePtr == 0 ? Key.Other : classifyNested(namePtr, nameBytes);
+      if (depth == 3) messageKey = key;
     }
     p = skipWhitespace(p, end);
     if (p >= end || load<u8>(p) != 0x3a) break;
@@ -236,10 +382,14 @@ function onString(f: RequestFeatures, start: usize, after: usize, base: usize, d
       return;
     }
     if (isMaxTokens(top)) f.maxTokensInvalid = true;
-    if (countsAsText(top)) f.textBytes += stringDecodedBytes;
+    if (countsAsText(top)) {
+      f.textBytes += stringDecodedBytes;
+      if (recordText && top <= Top.Instructions) trackText(f, start, after, base, depth, top, key);
+    }
     return;
   }
   if (key == Key.Skip) return;
+  if (recordText && top <= Top.Instructions && top >= Top.Messages) trackText(f, start, after, base, depth, top, key);
   if (key == Key.Type) {
     const p = start + 1, n = after - start - 2;
     if (mayHoldImages(top) && (same(p, n, "image_url") || same(p, n, "input_image") || same(p, n, "image"))) f.hasImages = true;

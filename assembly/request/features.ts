@@ -12,6 +12,9 @@ export const enum BodyError {
   InvalidMaxTokens,
 }
 
+// Text parts of one user message kept per request; a message with more parts keeps its first ones.
+export const MAX_USER_TEXT_SPANS: i32 = 16;
+
 export class RequestFeatures {
   error: BodyError = BodyError.None;
   errorOffset: usize = 0;         // byte offset of a JSON syntax error
@@ -31,6 +34,18 @@ export class RequestFeatures {
   // Not from the body: which of the configuration's `paths` the request was sent to, set by the
   // filter after the scan (the candidate filter keeps models whose `endpoints` include it).
   pathIndex: i32 = 0;
+  // Where the last user message's text is: raw JSON string contents (between the quotes, escapes
+  // not decoded) as [start, end) byte offsets into the body, in document order. Recorded, never
+  // copied: task detection decodes only what it examines, and only when a route needs it.
+  readonly userTextSpans: StaticArray<u32> = new StaticArray<u32>(MAX_USER_TEXT_SPANS * 2);
+  userTextSpanCount: i32 = 0;
+  // The conversation before the last user message ([start, end) of raw JSON: earlier turns and
+  // system messages), and the top-level `system` / `instructions` value: searched for code only
+  // when detection runs.
+  contextStart: u32 = 0;
+  contextEnd: u32 = 0;
+  systemStart: u32 = 0;
+  systemEnd: u32 = 0;
 
   reset(): void {
     this.error = BodyError.None;
@@ -48,6 +63,11 @@ export class RequestFeatures {
     this.hasImages = false;
     this.hasTools = false;
     this.wantsJson = false;
+    this.userTextSpanCount = 0;
+    this.contextStart = 0;
+    this.contextEnd = 0;
+    this.systemStart = 0;
+    this.systemEnd = 0;
   }
 
   // Requested output tokens, in the order chat, newer chat, Responses API.

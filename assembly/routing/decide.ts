@@ -4,6 +4,7 @@ import { decodeString } from "../json/lexer";
 import { hashBytes } from "../config/name_index";
 import { ModelSpec, RouteSpec, RouterConfig } from "../config/types";
 import { RequestFeatures } from "../request/features";
+import { DetectedTask, detectTask } from "../request/task_detect";
 import { CandidateTable, fillCandidates } from "./candidates";
 import { RequestEstimate, fillEstimate } from "./estimate";
 import { noCandidateMessage } from "./explain";
@@ -17,8 +18,36 @@ export class Decision {
   model: ModelSpec | null = null;
   route: RouteSpec | null = null;
   slot: i32 = -1;                          // the chosen candidate's slot in the route, -1 otherwise
+  detected: bool = false;                  // task and tier below were detected for this request
+  task: i32 = 0;
+  tier: i32 = 0;
   readonly estimate: RequestEstimate = new RequestEstimate();
   readonly candidates: CandidateTable = new CandidateTable();
+}
+
+const detectedTask = new DetectedTask();
+
+// Detection runs only when the requested route (or `detection.always`) needs it.
+function detectIfNeeded(cfg: RouterConfig, body: usize, f: RequestFeatures, route: RouteSpec | null, out: Decision): void {
+  const d = cfg.detection;
+  if (d === null || !(d.always || (route !== null && route.needsDetection()))) return;
+  detectTask(body, f, d, detectedTask);
+  out.detected = true;
+  out.task = detectedTask.task;
+  out.tier = detectedTask.tier;
+}
+
+// The route that ranks this request: byTask, then byComplexity, then the route itself; a
+// "task": "auto" route ranks with the variant for the detected task.
+function effectiveRoute(cfg: RouterConfig, route: RouteSpec, out: Decision): RouteSpec {
+  if (!out.detected) return route;
+  let target = -1;
+  const byTask = route.byTask;
+  if (byTask !== null) target = unchecked(byTask[out.task]);
+  const byTier = route.byComplexity;
+  if (target < 0 && byTier !== null) target = unchecked(byTier[out.tier]);
+  const chosen = target >= 0 ? unchecked(cfg.routes[target]) : route;
+  return chosen.taskAuto ? unchecked(chosen.taskVariants[out.task]) : chosen;
 }
 
 let nameScratch: usize = 0;
@@ -46,16 +75,20 @@ export function decide(cfg: RouterConfig, body: usize, f: RequestFeatures, signa
   out.model = null;
   out.route = null;
   out.slot = -1;
+  out.detected = false;
   const p = modelNameBytes(body, f);
   const n = modelNameLength;
   const hash = hashBytes(p, n);
   const routeAt = cfg.routeIndex.find(p, n, hash);
   if (routeAt >= 0) {
-    routeAlias(cfg, unchecked(cfg.routes[routeAt]), f, signals, nowMs, out);
+    const requested = unchecked(cfg.routes[routeAt]);
+    detectIfNeeded(cfg, body, f, requested, out);
+    routeAlias(cfg, effectiveRoute(cfg, requested, out), f, signals, nowMs, out);
     return;
   }
   const modelAt = cfg.modelIndex.find(p, n, hash);
   if (modelAt >= 0) {
+    detectIfNeeded(cfg, body, f, null, out);
     out.outcome = Outcome.Routed;
     out.model = cfg.models[modelAt];
   }

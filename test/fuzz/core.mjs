@@ -17,9 +17,18 @@ import { isDeepStrictEqual } from "node:util";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const ROUTER_JSON_TEXT = readFileSync(join(ROOT, "config", "router.json"), "utf8");
+// router.json plus routes that detect the task (so every fuzzed body can reach the detector,
+// with a small window that exercises truncation) and the detection settings.
 const CONFIG = JSON.parse(ROUTER_JSON_TEXT);
+CONFIG.routes.smart = { strategy: "quality", task: "auto" };
+CONFIG.routes.split = { byTask: { coding: "best", translation: "smart", default: "cheap" }, byComplexity: { simple: "fast" } };
+CONFIG.detection = { maxBytes: 96, tasks: { coding: { keywords: { "日本": 1, "gateway*": 2 } } }, complexity: { simple: { keywords: { hello: 1 } } } };
+export const FUZZ_CONFIG_TEXT = JSON.stringify(CONFIG);
+const TASKS = ["coding", "math", "reasoning", "writing", "translation", "summarization", "extraction", "default"];
+const TIERS = ["simple", "medium", "complex", "reasoning"];
 const MODELS = new Map(CONFIG.models.map((m) => [m.name, m]));
-const ROUTES = new Map(Object.entries(CONFIG.routes).map(([name, r]) => [name, r.models ?? CONFIG.models.map((m) => m.name)]));
+const ROUTES = new Map(Object.entries(CONFIG.routes).map(([name, r]) => [name, r.byTask ? CONFIG.models.map((m) => m.name) : (r.models ?? CONFIG.models.map((m) => m.name))]));
+const DETECTING = new Set(["smart", "split"]);
 const ALIASES = [...ROUTES.keys()];
 const NAMES = [...MODELS.keys()];
 const UPSTREAMS = [...new Set(CONFIG.models.map((m) => m.upstream))];
@@ -55,7 +64,8 @@ const RAW = (raw) => ({ t: "raw", raw });
 const O = (m) => ({ t: "o", m });
 const A = (a) => ({ t: "a", a });
 
-const WORDS = ["hello", "world", "model", "auto", "gateway", "token", "route", "stream", "café", "日本", "😀", "naïve", "→", "\u2028", "\u0000", "\"", "\\", "/", "\n", "\t", "\b\f\r", "\ud800", "\udfff", "\ud83d\ude00", "\uFEFF", "\u007f", "\u0080", "\u07ff", "\u0800", "\uffff"];
+const WORDS = ["hello", "world", "model", "auto", "gateway", "token", "route", "stream", "café", "日本", "😀", "naïve", "→", "\u2028", "\u0000", "\"", "\\", "/", "\n", "\t", "\b\f\r", "\ud800", "\udfff", "\ud83d\ude00", "\uFEFF", "\u007f", "\u0080", "\u07ff", "\u0800", "\uffff",
+  "translate", "翻译", "```", "python", "总结", "summarize", "３＋４＝？", "ｐｙｔｈｏｎ", "step by step", "def f(x):", "\\u4e2d"];
 const NUMBERS = ["0", "-0", "1", "-1", "0.0", "1.5", "-1.5e10", "1e308", "1E-320", "1e999", "-1e999", "123456789012345678901234567890", "0.000001", "2.5E+3", "1e0", "9007199254740993", "4.9e-324", "0e0", "-0.0e-0"];
 const MAX_TOKEN_VALUES = ["512", "0", "null", "4096", "1.0", "-1", "1e3", "\"512\"", "true", "[]", "{}", "99999999999999999999", "-0", "0.5", "131072", "200000"];
 const MODEL_SPELLINGS = [
@@ -104,8 +114,9 @@ function chatMessages(r) {
     const m = [["role", S(r.pick(["system", "user", "assistant", "tool"]))]];
     if (r.chance(0.15)) {
       m.push(["content", A([O([["type", S("text")], ["text", S(text(r))]]), O([["type", S(r.pick(["image_url", "input_image", "image"]))], ["image_url", O([["url", S("data:image/png;base64," + "iVBORw0KGgo".repeat(1 + r.int(20)))]])]])])]);
-    } else m.push(["content", S(text(r))]);
+    } else m.push(["content", S(r.chance(0.05) ? Array.from({ length: 40 + r.int(400) }, () => text(r)).join(" ") : text(r))]);
     if (r.chance(0.1)) m.push(["model", S(r.pick(MODEL_SPELLINGS))]); // nested "model": plain data
+    if (r.chance(0.3)) m.reverse(); // role after content
     msgs.push(O(m));
   }
   return A(msgs);
@@ -514,6 +525,10 @@ export function check(body, exp, res, contentType) {
   if (res.outcome !== "upstream") return `expected upstream, got ${res.outcome}`;
   const chosen = res.upstream.header("x-llm-model");
   if (!exp.candidates.includes(chosen)) return `chose ${chosen}, not one of ${exp.candidates.join(",")}`;
+  const task = res.upstream.header("x-llm-task"), tier = res.upstream.header("x-llm-complexity");
+  if (exp.route && DETECTING.has(exp.route)) {
+    if (!TASKS.includes(task) || !TIERS.includes(tier)) return `route ${exp.route}: task header ${task}, tier header ${tier}`;
+  } else if (task !== undefined || tier !== undefined) return `task headers on a request that does not detect (${task}, ${tier})`;
   const spec = MODELS.get(chosen);
   if (res.upstream.cluster !== spec.upstream || res.upstream.header("x-llm-upstream") !== spec.upstream) return `cluster ${res.upstream.cluster} for ${chosen}`;
   if (res.contentLengthMismatch) return "forwarded content-length does not match the body";
@@ -538,10 +553,10 @@ export function check(body, exp, res, contentType) {
 }
 
 export async function makeHosts(ProxyWasmHost, opts = {}) {
-  const common = { configuration: opts.configuration ?? ROUTER_JSON_TEXT, clusters: UPSTREAMS, logLevel: 4, maxLogs: 1000, seed: 7 };
+  const common = { configuration: opts.configuration ?? FUZZ_CONFIG_TEXT, clusters: UPSTREAMS, logLevel: 4, maxLogs: 1000, seed: 7 };
   const envoy = await ProxyWasmHost.load({ wasm: join(ROOT, "build", "envoy.wasm"), mode: "envoy-allow-stop-iteration", bufferLimit: 16 << 20, ...common });
   const higress = await ProxyWasmHost.load({ wasm: join(ROOT, "build", "higress.wasm"), mode: "higress", ...common });
-  if (!envoy.configured || !higress.configured) throw new Error("router.json was rejected by the plugin");
+  if (!envoy.configured || !higress.configured) throw new Error("the fuzz configuration was rejected by the plugin");
   return { envoy, higress };
 }
 
@@ -609,7 +624,7 @@ export async function fuzzBodies(ProxyWasmHost, { seed, cases, start = 0, maxFai
 // -------------------------------------------------------------------------------- config fuzzing
 
 const CONFIG_VALUES = [null, true, false, 0, -1, 1.5, 1e308, -0, "", "x", "openai", "auto", "gpt-4o", [], {}, [1], { a: 1 }, "a".repeat(5000), "\u0000", "é😀", 4294967296, 268435457];
-const CONFIG_KEYS = ["endpoints", "listModels", "models", "routes", "upstreamHeader", "modelHeader", "maxBodyBytes", "defaultOutputTokens", "bytesPerToken", "paths", "name", "upstream", "upstreamModel", "price", "input", "output", "ttftMs", "tokensPerSecond", "contextWindow", "maxOutputTokens", "capabilities", "quality", "weight", "strategy", "weights", "models", "minQuality", "maxCostUsd", "maxTtftMs", "minTokensPerSecond", "task", "require", "onNoCandidate", "_rules_", "_match_route_", "unknown"];
+const CONFIG_KEYS = ["endpoints", "listModels", "providers", "detection", "maxBytes", "always", "tasks", "complexity", "keywords", "builtin", "byTask", "byComplexity", "taskHeader", "complexityHeader", "coding", "default", "simple", "models", "routes", "upstreamHeader", "modelHeader", "maxBodyBytes", "defaultOutputTokens", "bytesPerToken", "paths", "name", "upstream", "upstreamModel", "price", "input", "output", "ttftMs", "tokensPerSecond", "contextWindow", "maxOutputTokens", "capabilities", "quality", "weight", "strategy", "weights", "models", "minQuality", "maxCostUsd", "maxTtftMs", "minTokensPerSecond", "task", "require", "onNoCandidate", "_rules_", "_match_route_", "unknown"];
 
 function containersOf(v, acc = []) {
   if (v && typeof v === "object") {
@@ -622,10 +637,10 @@ function containersOf(v, acc = []) {
 // The field names the plugin knows in each kind of object (the oracle's own copy: a typo of one of
 // them must be refused with the closest of them named).
 const KNOWN_FIELDS = {
-  top: ["models", "routes", "providers", "upstreamHeader", "modelHeader", "maxBodyBytes", "defaultOutputTokens", "bytesPerToken", "paths", "listModels"],
+  top: ["models", "routes", "providers", "upstreamHeader", "modelHeader", "maxBodyBytes", "defaultOutputTokens", "bytesPerToken", "paths", "listModels", "detection", "taskHeader", "complexityHeader"],
   model: ["name", "upstream", "upstreamModel", "price", "ttftMs", "tokensPerSecond", "contextWindow", "maxOutputTokens", "capabilities", "quality", "weight", "endpoints"],
   price: ["input", "output"],
-  route: ["strategy", "models", "exclude", "require", "minQuality", "maxCostUsd", "maxTtftMs", "minTokensPerSecond", "task", "weights", "onNoCandidate"],
+  route: ["strategy", "models", "exclude", "require", "minQuality", "maxCostUsd", "maxTtftMs", "minTokensPerSecond", "task", "weights", "onNoCandidate", "byTask", "byComplexity"],
   weights: ["quality", "price", "latency", "throughput"],
 };
 
@@ -703,7 +718,7 @@ function misspellEndpoint(r, cfg) {
 /** A configuration text: mostly structured mutations of router.json, some byte-level damage. */
 export function generateConfig(seed, index) {
   const r = caseRng(seed ^ 0x5bd1e995, index);
-  const cfg = JSON.parse(ROUTER_JSON_TEXT);
+  const cfg = JSON.parse(FUZZ_CONFIG_TEXT);
   if (r.chance(0.25)) {
     const expectError = r.chance(0.8) ? misspellField(r, cfg) : misspellEndpoint(r, cfg);
     if (expectError) return { kind: "typo", bytes: Buffer.from(JSON.stringify(cfg, null, 2), "utf8"), expectError };
@@ -756,7 +771,7 @@ export async function runConfigCase(ProxyWasmHost, c) {
   } else {
     if (errors.length !== 0) return `accepted but logged errors: ${errors.map((l) => l.message).join(" | ")}`;
     // a usable configuration must serve requests without trapping
-    for (const model of ["auto", "cheap", "mix", "gpt-4o", "x"]) {
+    for (const model of ["auto", "cheap", "mix", "smart", "split", "gpt-4o", "x"]) {
       const res = host.request({ headers: HEADERS, body: `{"model":"${model}","messages":[{"role":"user","content":"hi"}]}` });
       if (res.outcome === "vm-failed") return `VM trapped on a request with model ${model}: ${res.error}`;
     }
