@@ -3,8 +3,8 @@
 // per-request code only reads it.
 import { BodyAction, BufferType, HeadersAction, LogLevel } from "./abi/constants";
 import {
-  callForeignFunction, currentTimeNanos, freeHostBlock, hostData, hostSize, log, readBuffer, readProperty,
-  releaseHostData, removeRequestHeader, replaceRequestHeader, writeProperty,
+  callForeignFunction, freeHostBlock, hostData, hostSize, log, readBuffer, readProperty,
+  releaseHostData, removeRequestHeader, replaceRequestHeader, setTickPeriod, writeProperty,
 } from "./abi/host";
 import { selectConfig } from "./config/match";
 import { PluginConfig } from "./config/rules";
@@ -15,7 +15,10 @@ import { CONTENT_LENGTH, RequestHeaders } from "./request/headers";
 import { replyWithError } from "./request/local_reply";
 import { spliceModel } from "./request/rewrite";
 import { Decision, Outcome, decide, explainNoCandidate } from "./routing/decide";
+import { estimateOutputTokens } from "./routing/estimate";
 import { ModelSignals } from "./routing/signals";
+import { ResponseObservation, observeBody, observeEnd, observeHeaders, wallClockMs } from "./response/observe";
+import { LiveRoot, claimProbe, commitEnd, commitHeaders, createLiveRoot, refreshLive } from "./live/live";
 
 // Higress caps buffered request bodies at 32 KiB unless a plugin raises the limit per request.
 let raiseDecoderBufferLimit = false;
@@ -32,8 +35,10 @@ const XDS_CLUSTER_NAME = String.UTF8.encode("xds\0cluster_name");
 // signals routing reads (configured values until the live layer measures better ones).
 export class RootContext {
   readonly signals: ModelSignals[];
+  readonly live: LiveRoot | null;       // null when every configuration says "live": false
   constructor(readonly plugin: PluginConfig) {
     this.signals = plugin.catalogs.map<ModelSignals>((c) => new ModelSignals(c.models));
+    this.live = createLiveRoot(plugin, this.signals);
   }
 }
 
@@ -41,6 +46,7 @@ export class StreamState {
   root: RootContext | null = null;      // the plugin root this stream belongs to
   config: RouterConfig | null = null;   // set when this request is handled
   finished: bool = false;               // the body has been answered or forwarded
+  readonly observation: ResponseObservation = new ResponseObservation(); // the routed request's response
 }
 
 const headers = new RequestHeaders();
@@ -119,12 +125,13 @@ function replyTooLarge(cfg: RouterConfig): void {
 }
 
 // Routes the complete buffered body. Returns after answering the client or preparing the request.
-function routeBody(root: RootContext, cfg: RouterConfig, body: usize, size: usize): void {
+function routeBody(state: StreamState, cfg: RouterConfig, body: usize, size: usize): void {
   scanBody(body, size, features);
   if (features.error != BodyError.None) { rejectBody(features.error); return; }
+  const root = state.root!;
   const signals = unchecked(root.signals[cfg.catalog.id]);
-  const nowMs = <f64>(currentTimeNanos() / 1000000);
-  decide(cfg, body, features, signals, nowMs, decision);
+  const nowMs = wallClockMs();
+  const probe = decideClaimingProbes(root, cfg, body, signals, nowMs);
   if (decision.outcome == Outcome.PassThrough) return;
   if (decision.outcome == Outcome.NoCandidate) {
     replyWithError(400, "model_not_available", explainNoCandidate(cfg, decision, signals, nowMs));
@@ -141,6 +148,7 @@ function routeBody(root: RootContext, cfg: RouterConfig, body: usize, size: usiz
   // ABI 0.2.1 header edits already clear Envoy's route cache; the explicit call covers hosts that
   // don't (Envoy >= 1.33 registers it; older ones answer NOT_FOUND, which is fine).
   callForeignFunction(CLEAR_ROUTE_CACHE);
+  watchResponse(state, cfg, model.index, probe, nowMs);
 }
 
 // Reads the buffered body (at most `maxRead` bytes) and answers or forwards it.
@@ -154,7 +162,7 @@ function finishBody(state: StreamState, cfg: RouterConfig, maxRead: usize): void
   // Own the block before routing: routing makes further host calls.
   const body = hostData, size = hostSize;
   if (size > cfg.maxBodyBytes) replyTooLarge(cfg);
-  else routeBody(state.root!, cfg, body, size);
+  else routeBody(state, cfg, body, size);
   freeHostBlock(body);
 }
 
@@ -176,4 +184,71 @@ export function onRequestTrailers(state: StreamState): void {
   const cfg = state.config;
   if (cfg === null || state.finished) return;
   finishBody(state, cfg, cfg.maxBodyBytes + 1);
+}
+
+// ---- live signals: probes, response observation, refresh --------------------------------------
+
+// Enough for every model of a big catalog to come back from a cooldown at the same moment.
+const MAX_PROBE_CLAIMS = 8;
+
+// Decides; when the pick is a model whose cooldown is over but which has not succeeded since, this
+// request must claim its one probe (process-wide) or be decided again without it. Returns whether
+// this request is that probe.
+function decideClaimingProbes(root: RootContext, cfg: RouterConfig, body: usize, signals: ModelSignals, nowMs: f64): bool {
+  decide(cfg, body, features, signals, nowMs, decision);
+  const live = root.live;
+  if (live === null) return false;
+  for (let attempt = 0; attempt < MAX_PROBE_CLAIMS; attempt++) {
+    if (decision.outcome != Outcome.Routed || decision.route === null) return false;
+    const index = decision.model!.index;
+    // Still cooling: every candidate is, and this one ends first; it goes without a probe.
+    if (!unchecked(signals.needsProbe[index]) || unchecked(signals.coolingUntilMs[index]) > nowMs) return false;
+    if (claimProbe(live, cfg.catalog.id, index, nowMs)) return true;
+    decide(cfg, body, features, signals, nowMs, decision);
+  }
+  return false;
+}
+
+// Starts watching the forwarded request's response for the live statistics of its model.
+function watchResponse(state: StreamState, cfg: RouterConfig, modelIndex: i32, probe: bool, nowMs: f64): void {
+  const live = state.root!.live;
+  if (live === null || live.catalog(cfg.catalog.id) === null) return;
+  const expected = decision.route !== null ? decision.estimate.outputTokens : estimateOutputTokens(features, cfg.defaultOutputTokens);
+  const o = state.observation;
+  o.begin(cfg.catalog.id, modelIndex, features.stream, expected, nowMs);
+  o.probe = probe;
+}
+
+export function onResponseHeaders(state: StreamState): void {
+  const o = state.observation;
+  if (!o.active) return;
+  observeHeaders(o);
+  commitHeaders(state.root!.live!, o, o.headersMs);
+}
+
+export function onResponseBody(state: StreamState, size: usize, endOfStream: bool): void {
+  const o = state.observation;
+  if (o.active) observeBody(o, size, endOfStream);
+}
+
+// The stream is over (on_log; on_delete for a host that never logs), aborted or not.
+export function onStreamEnd(state: StreamState): void {
+  const o = state.observation;
+  if (!o.active) return;
+  const nowMs = observeEnd(o);
+  commitEnd(state.root!.live!, o, nowMs);
+  o.clear();
+}
+
+// After on_configure: the first snapshot, and the tick that keeps it fresh.
+export function startLive(root: RootContext): void {
+  const live = root.live;
+  if (live === null) return;
+  refreshLive(live, wallClockMs());
+  setTickPeriod(live.refreshMs);
+}
+
+export function onTick(root: RootContext): void {
+  const live = root.live;
+  if (live !== null) refreshLive(live, wallClockMs());
 }

@@ -5,6 +5,7 @@ import { configError, fail } from "./errors";
 import { checkFields, describe, join, readNumber, readStringList } from "./fields";
 import { compileCatalog } from "./catalog";
 import { readHeaderName } from "./header_names";
+import { readLive } from "./live";
 import { NameIndex } from "./name_index";
 import { readRoutes } from "./routes";
 import { Catalog, RouterConfig } from "./types";
@@ -13,7 +14,7 @@ const DEFAULT_PATHS: string[] = ["/chat/completions", "/completions", "/response
 const MAX_BODY_LIMIT: f64 = 268435456;
 const TOP_LEVEL_FIELDS: string[] = [
   "models", "routes", "providers", "upstreamHeader", "modelHeader", "maxBodyBytes",
-  "defaultOutputTokens", "bytesPerToken", "paths",
+  "defaultOutputTokens", "bytesPerToken", "paths", "live",
 ];
 
 // `shared`: a catalog compiled from the very same `models` and `providers` values (a Higress rule
@@ -34,6 +35,8 @@ export function compileRouterConfig(root: JsonValue, path: string, shared: Catal
   cfg.capabilityNames = catalog.capabilityNames;
   if (!readRoutes(root, path, catalog, cfg.routes)) return null;
   if (!readSettings(root, path, cfg)) return null;
+  if (!readLive(root, path, cfg)) return null;
+  if (shared === null) catalog.live = cfg.live;
   cfg.routeIndex = new NameIndex(cfg.routes.map<ArrayBuffer>((r) => r.nameBytes));
   return cfg;
 }

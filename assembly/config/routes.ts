@@ -5,11 +5,12 @@ import { hashBytes } from "./name_index";
 import { configError, fail } from "./errors";
 import { checkFields, checkUniqueKeys, isObject, join, readNumber, readString, readStringList, unknownName } from "./fields";
 import { capabilityMask } from "./catalog";
+import { readRouteLive } from "./live";
 import { CandidateColumns, Catalog, RouteSpec, Strategy } from "./types";
 
 const ROUTE_FIELDS: string[] = [
   "strategy", "models", "exclude", "require", "minQuality", "maxCostUsd", "maxTtftMs",
-  "minTokensPerSecond", "task", "weights", "onNoCandidate",
+  "minTokensPerSecond", "task", "weights", "onNoCandidate", "spread", "explore",
 ];
 const STRATEGIES: string[] = ["price", "latency", "throughput", "quality", "balanced", "random"];
 const WEIGHT_FIELDS: string[] = ["quality", "price", "latency", "throughput"];
@@ -67,6 +68,7 @@ function readRoute(v: JsonValue, path: string, catalog: Catalog): RouteSpec | nu
     unchecked(r.candidateQuality[i] = task !== null ? model.qualityFor(task) : model.quality);
   }
   if (!readWeights(v, path, r)) return null;
+  if (!readRouteLive(v, path, r)) return null;
   return readOnNoCandidate(v, path, catalog, r) ? r : null;
 }
 

@@ -48,9 +48,10 @@ function overlay(global: JsonValue, rule: JsonValue): JsonValue {
   return merged;
 }
 
-// A rule that sets neither `models` nor `providers` keeps the global catalog.
+// A rule that sets none of `models`, `providers` and `live` keeps the global catalog (and with it
+// the global live signals; a rule with its own `live` settings gets signals of its own).
 function sharedCatalog(global: RouterConfig | null, rule: JsonValue): Catalog | null {
-  if (global === null || rule.get("models") !== null || rule.get("providers") !== null) return null;
+  if (global === null || rule.get("models") !== null || rule.get("providers") !== null || rule.get("live") !== null) return null;
   return global.catalog;
 }
 

@@ -9,6 +9,7 @@ export const CAP_VISION: u32 = 2;
 export const CAP_JSON: u32 = 4;
 
 export class ModelSpec {
+  index: i32 = 0;               // position in the catalog: the row of its live signals
   name: string = "";
   nameBytes: ArrayBuffer = new ArrayBuffer(0);
   upstream: string = "";
@@ -99,6 +100,27 @@ export class RouteSpec {
   weightLatency: f64 = 0.2;
   weightThroughput: f64 = 0.1;
   onNoCandidate: i32 = -1;         // model index, or -1 to reject
+  // Live routing (resolved from the route's own fields, else `live`; 0 when live is off): latency
+  // and throughput routes pick at random among survivors within `spread` of the best, and send an
+  // `explore` share of requests to survivors whose statistics are stale.
+  spread: f64 = 0;
+  explore: f64 = 0;
+}
+
+// The top-level `live` settings: how measured latency, throughput and health replace the table's
+// values (see README "Live signals" for each default and why). A RouterConfig without them
+// (`"live": false`) routes on the table alone.
+export class LiveSettings {
+  halfLifeMs: f64 = 60000;        // weight of a sample halves every halfLifeMs
+  priorWeight: f64 = 5;           // the table value counts as this many samples
+  refreshMs: u32 = 1000;          // how often each worker re-reads the shared statistics
+  staleAfterMs: f64 = 120000;     // no sample for this long: a candidate for exploration
+  failureThreshold: i32 = 3;      // consecutive failures that start a cooldown
+  cooldownMs: f64 = 5000;         // the first cooldown; doubles each time a probe fails
+  maxCooldownMs: f64 = 300000;
+  probeTimeoutMs: f64 = 30000;    // how long one probe request holds the model for itself
+  spread: f64 = 0.1;
+  explore: f64 = 0.02;
 }
 
 // The models and providers of one configuration. Higress `_rules_` that keep the global model list
@@ -110,6 +132,7 @@ export class Catalog {
   modelsByName: Map<string, i32> = new Map();
   capabilityNames: string[] = [];  // bit i of a capability mask is capabilityNames[i]
   providers: ProviderSpec[] = [];
+  live: LiveSettings | null = null; // the settings its live signals are computed with
 }
 
 export class RouterConfig {
@@ -127,4 +150,5 @@ export class RouterConfig {
   defaultOutputTokens: f64 = 512;
   bytesPerToken: f64 = 4;
   paths: ArrayBuffer[] = [];
+  live: LiveSettings | null = null;  // null: `"live": false`, pure table routing
 }

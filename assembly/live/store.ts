@@ -1,0 +1,50 @@
+// Envoy's shared data as the home of each model's LiveRecord: one key per measured thing, read
+// whole and written back with compare-and-swap, so concurrent workers never lose each other's
+// updates. Shared data is one map for the whole Envoy process (per vm_id), so every worker reads
+// the same numbers; when the host cannot serve it, each worker keeps going on its own copy.
+import { Status } from "../abi/constants";
+import { hostData, hostSize, readSharedData, releaseHostData, sharedCas, writeSharedData } from "../abi/host";
+import { ModelSpec } from "../config/types";
+import { LiveRecord, RECORD_SIZE } from "./record";
+
+// Statistics belong to what is measured: the upstream (cluster) and the model id sent to it. Two
+// configurations or Higress rules naming the same provider model share them; a model moved to
+// another upstream starts afresh. The upstream's length keeps the key unambiguous whatever
+// characters either part holds; "v1" is the record layout (record.ts).
+export function statisticsKey(m: ModelSpec): ArrayBuffer {
+  const literal = String.UTF8.decode(m.upstreamModelLiteral);
+  const upstreamModel = literal.substring(1, literal.length - 1);
+  const upstreamBytes = m.upstreamBytes.byteLength;
+  return String.UTF8.encode("model-router/live/v1/" + upstreamBytes.toString() + "/" + m.upstream + "/" + upstreamModel);
+}
+
+export const enum Read { Found, Missing, Garbage, Unavailable }
+
+// A cas no stored value carries (cpp-host hands out cas values from one process-wide counter; this
+// one would be its 4-billionth write): used to create a key only if nobody created it meanwhile.
+const CREATE_ONLY: u32 = 0xffffffff;
+const scratch = memory.data(RECORD_SIZE);
+
+// The cas to write back with after the last read.
+export let readCas: u32 = 0;
+
+// Reads the shared record into `into` (left untouched unless Found).
+export function readRecord(key: ArrayBuffer, into: LiveRecord): Read {
+  const status = readSharedData(key);
+  if (status == Status.NotFound) { readCas = CREATE_ONLY; return Read.Missing; }
+  if (status != Status.Ok) { readCas = 0; return Read.Unavailable; }
+  readCas = sharedCas;
+  const ok = into.parse(hostData, hostSize);
+  releaseHostData();
+  return ok ? Read.Found : Read.Garbage;
+}
+
+export const enum Write { Done, Conflict, Unavailable }
+
+// Writes `r` if the key still holds what the last readRecord saw.
+export function writeRecord(key: ArrayBuffer, r: LiveRecord): Write {
+  r.serialize(scratch);
+  const status = writeSharedData(key, scratch, RECORD_SIZE, readCas);
+  if (status == Status.Ok) return Write.Done;
+  return status == Status.CasMismatch ? Write.Conflict : Write.Unavailable;
+}
