@@ -18,7 +18,7 @@ import { Decision, Outcome, decide, explainNoCandidate } from "./routing/decide"
 import { estimateOutputTokens } from "./routing/estimate";
 import { ModelSignals } from "./routing/signals";
 import { ResponseObservation, observeBody, observeEnd, observeHeaders, wallClockMs } from "./response/observe";
-import { LiveRoot, claimProbe, commitEnd, commitHeaders, createLiveRoot, refreshLive } from "./live/live";
+import { LiveRoot, claimProbe, commitEnd, commitHeaders, createLiveRoot, refreshLive, syncHealth } from "./live/live";
 
 // Higress caps buffered request bodies at 32 KiB unless a plugin raises the limit per request.
 let raiseDecoderBufferLimit = false;
@@ -195,8 +195,9 @@ const MAX_PROBE_CLAIMS = 8;
 // request must claim its one probe (process-wide) or be decided again without it. Returns whether
 // this request is that probe.
 function decideClaimingProbes(root: RootContext, cfg: RouterConfig, body: usize, signals: ModelSignals, nowMs: f64): bool {
-  decide(cfg, body, features, signals, nowMs, decision);
   const live = root.live;
+  if (live !== null) syncHealth(live, nowMs);
+  decide(cfg, body, features, signals, nowMs, decision);
   if (live === null) return false;
   for (let attempt = 0; attempt < MAX_PROBE_CLAIMS; attempt++) {
     if (decision.outcome != Outcome.Routed || decision.route === null) return false;

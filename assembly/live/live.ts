@@ -11,7 +11,10 @@ import { ResponseObservation } from "../response/observe";
 import { ModelSignals } from "../routing/signals";
 import { publish } from "./publish";
 import { LiveRecord, Transition } from "./record";
-import { Read, Write, readRecord, statisticsKey, writeRecord } from "./store";
+import {
+  Read, Write, bumpGeneration, changedKeyLength, changedKeyPtr, generation, readGeneration, readRecord, statisticsKey,
+  writeRecord,
+} from "./store";
 
 // Conflicting writers retry this often; beyond it an update is dropped (the next one will do).
 const MAX_CAS_ATTEMPTS = 8;
@@ -40,6 +43,8 @@ export class LiveRoot {
   // By catalog id; null for a catalog whose configuration has `"live": false`.
   readonly catalogs: Array<LiveCatalog | null> = [];
   refreshMs: u32 = 0;
+  // The health generation the snapshot reflects (-1: none was ever written).
+  generation: i64 = -1;
 
   // The catalog's live state, or null when it routes on the table alone.
   catalog(id: i32): LiveCatalog | null {
@@ -65,9 +70,39 @@ export function createLiveRoot(plugin: PluginConfig, signals: ModelSignals[]): L
 // ---- refresh: shared data → this worker's snapshot --------------------------------------------
 
 export function refreshLive(root: LiveRoot, nowMs: f64): void {
+  // Read first: a change made while refreshing is picked up by the next request.
+  if (readGeneration()) root.generation = generation;
   for (let c = 0; c < root.catalogs.length; c++) {
     const lc = unchecked(root.catalogs[c]);
     if (lc !== null) refreshCatalog(lc, nowMs);
+  }
+}
+
+// The request path's one shared-data read: has any model's cooldown state changed since this
+// worker's snapshot? Then re-read that model (or everything, after several changes).
+export function syncHealth(root: LiveRoot, nowMs: f64): void {
+  if (!readGeneration() || generation == root.generation) return;
+  if (root.generation >= 0 && generation == ((root.generation + 1) & 0xffffffff)) {
+    root.generation = generation;
+    refreshChanged(root, changedKeyPtr(), changedKeyLength(), nowMs);
+    return;
+  }
+  refreshLive(root, nowMs);
+}
+
+// Re-reads every catalog model whose statistics live under the key [p, p + n).
+function refreshChanged(root: LiveRoot, p: usize, n: usize, nowMs: f64): void {
+  for (let c = 0; c < root.catalogs.length; c++) {
+    const lc = unchecked(root.catalogs[c]);
+    if (lc === null || lc.localOnly) continue;
+    for (let i = 0; i < lc.keys.length; i++) {
+      const key = unchecked(lc.keys[i]);
+      if (<usize>key.byteLength != n || memory.compare(changetype<usize>(key), p, n) != 0) continue;
+      const r = unchecked(lc.records[i]);
+      const read = readRecord(key, r);
+      if (read == Read.Missing || read == Read.Garbage) r.reset();
+      publish(r, unchecked(lc.catalog.models[i]), lc.settings, nowMs, lc.signals);
+    }
   }
 }
 
@@ -83,7 +118,9 @@ function refreshCatalog(lc: LiveCatalog, nowMs: f64): void {
     if (read == Read.Unavailable) goLocal(lc);
     // Nothing stored, or something no writer of this layout wrote: the table, until a good write.
     if (read == Read.Missing || read == Read.Garbage) r.reset();
-    else if (read == Read.Found && r.clampAfterStep(nowMs, s)) writeRecord(unchecked(lc.keys[i]), r);
+    else if (read == Read.Found && r.clampAfterStep(nowMs, s) && writeRecord(unchecked(lc.keys[i]), r) == Write.Done) {
+      bumpGeneration(unchecked(lc.keys[i]));
+    }
     publish(r, unchecked(models[i]), s, nowMs, lc.signals);
   }
 }
@@ -121,15 +158,17 @@ class Update {
 const update = new Update();
 let transition = Transition.None;
 let probeClaimed = false;
+let probeReleased = false;
 
 function applyUpdate(r: LiveRecord, s: LiveSettings, nowMs: f64): void {
   transition = Transition.None;
   probeClaimed = false;
+  probeReleased = false;
   if (update.claimProbe) {
     probeClaimed = r.claimProbe(nowMs, s);
     return;
   }
-  if (update.releaseProbe) r.releaseProbe(nowMs);
+  if (update.releaseProbe) probeReleased = r.releaseProbe(nowMs);
   if (!isNaN(update.ttftMs)) r.addTtft(update.ttftMs, nowMs, s);
   if (!isNaN(update.tokensPerSecond)) r.addTokensPerSecond(update.tokensPerSecond, nowMs, s);
   if (update.health == Health.Failure) transition = r.recordFailure(nowMs, update.cause, update.status, update.retryAfterMs, s);
@@ -155,7 +194,11 @@ function commit(lc: LiveCatalog, index: i32, nowMs: f64): bool {
   }
   const m = unchecked(lc.catalog.models[index]);
   publish(r, m, s, nowMs, lc.signals);
-  if (done) logTransition(m, r, nowMs);
+  if (done) {
+    logTransition(m, r, nowMs);
+    // Routing elsewhere changes: tell the other workers now (their next request reads it).
+    if (!lc.localOnly && (transition != Transition.None || probeClaimed || probeReleased)) bumpGeneration(key);
+  }
   return done;
 }
 
