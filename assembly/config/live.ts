@@ -16,12 +16,26 @@ export const MAX_EXPLORE: f64 = 0.5;
 const MIN_REFRESH_MS: f64 = 10;
 const MAX_REFRESH_MS: f64 = 60000;
 
+// 10000 rather than 10000.0 in messages.
+function formatNumber(x: f64): string {
+  return x == Math.floor(x) && Math.abs(x) < 1e15 ? (<i64>x).toString() : x.toString();
+}
+
+// A whole number from lo to hi.
 function readWhole(v: JsonValue, key: string, path: string, fallback: f64, lo: f64, hi: f64): f64 {
-  const x = readNumber(v, key, path, false, fallback, lo, false, hi);
-  if (configError.length == 0 && x != Math.floor(x)) {
-    fail(join(path, key), "expected a whole number");
-    return NaN;
-  }
+  const x = readNumber(v, key, path, false, fallback, 0, false);
+  if (configError.length > 0) return NaN;
+  if (x != Math.floor(x)) { fail(join(path, key), "expected a whole number"); return NaN; }
+  if (x < lo) { fail(join(path, key), "expected at least " + formatNumber(lo)); return NaN; }
+  if (x > hi) { fail(join(path, key), "expected at most " + formatNumber(hi)); return NaN; }
+  return x;
+}
+
+// A share from 0 to max.
+function readShare(v: JsonValue, key: string, path: string, fallback: f64, max: f64): f64 {
+  const x = readNumber(v, key, path, false, fallback, 0, false);
+  if (configError.length > 0) return NaN;
+  if (x > max) { fail(join(path, key), "expected at most " + formatNumber(max)); return NaN; }
   return x;
 }
 
@@ -31,20 +45,16 @@ function readSettingsObject(v: JsonValue, path: string): LiveSettings | null {
   s.halfLifeMs = readNumber(v, "halfLifeMs", path, false, s.halfLifeMs, 0, true);
   s.priorWeight = readNumber(v, "priorWeight", path, false, s.priorWeight, 0, true);
   const refresh = readWhole(v, "refreshMs", path, <f64>s.refreshMs, MIN_REFRESH_MS, MAX_REFRESH_MS);
-  if (configError.length == 0 && refresh < MIN_REFRESH_MS) {
-    fail(join(path, "refreshMs"), "expected at least " + MIN_REFRESH_MS.toString());
-  }
   s.staleAfterMs = readNumber(v, "staleAfterMs", path, false, s.staleAfterMs, 0, true);
   const threshold = readWhole(v, "failureThreshold", path, <f64>s.failureThreshold, 1, 1000);
-  if (configError.length == 0 && threshold < 1) fail(join(path, "failureThreshold"), "expected at least 1");
   s.cooldownMs = readNumber(v, "cooldownMs", path, false, s.cooldownMs, 0, true);
   s.maxCooldownMs = readNumber(v, "maxCooldownMs", path, false, max(s.maxCooldownMs, s.cooldownMs), 0, true);
   s.probeTimeoutMs = readNumber(v, "probeTimeoutMs", path, false, s.probeTimeoutMs, 0, true);
-  s.spread = readNumber(v, "spread", path, false, s.spread, 0, false, 1);
-  s.explore = readNumber(v, "explore", path, false, s.explore, 0, false, MAX_EXPLORE);
+  s.spread = readShare(v, "spread", path, s.spread, 1);
+  s.explore = readShare(v, "explore", path, s.explore, MAX_EXPLORE);
   if (configError.length > 0) return null;
   if (s.maxCooldownMs < s.cooldownMs) {
-    fail(join(path, "maxCooldownMs"), "must be at least cooldownMs (" + s.cooldownMs.toString() + ")");
+    fail(join(path, "maxCooldownMs"), "must be at least cooldownMs (" + formatNumber(s.cooldownMs) + ")");
     return null;
   }
   s.refreshMs = <u32>refresh;
@@ -70,8 +80,9 @@ export function readLive(root: JsonValue, path: string, cfg: RouterConfig): bool
 
 // Route fields `spread` and `explore`, NaN when absent (resolved once `live` is known).
 export function readRouteLive(v: JsonValue, path: string, r: RouteSpec): bool {
-  r.spread = readNumber(v, "spread", path, false, NaN, 0, false, 1);
-  r.explore = readNumber(v, "explore", path, false, NaN, 0, false, MAX_EXPLORE);
+  r.spread = readShare(v, "spread", path, NaN, 1);
+  if (configError.length > 0) return false;
+  r.explore = readShare(v, "explore", path, NaN, MAX_EXPLORE);
   return configError.length == 0;
 }
 

@@ -5,8 +5,8 @@
 // shared-data store, a controllable clock, upstream answers with timed chunks and Envoy's own
 // replies (test/host).
 import { describe, expect, it } from "vitest";
-import { Status } from "../host/index.ts";
-import { type Json, model } from "./helpers.ts";
+import { EnvoyProcess, Status } from "../host/index.ts";
+import { errorLines, HIGRESS_WASM, type Json, model, router } from "./helpers.ts";
 import {
   blend, chat, estimateRoutes, estimates, failure, gateway, jsonAnswer, log1p, logLines, modelOf, record,
   streamAnswer, VM_ID, statisticsKey, wallMs,
@@ -246,6 +246,39 @@ describe("health: cooldown, backoff, one probe", () => {
     expect(record(g, "A")).toMatchObject({ open: false, consecutive: 0, level: 0 });
   });
 
+  it("several cooldowns at once reach the other worker's next request too", async () => {
+    const g = await gateway(config([...models, model("D", { ttftMs: 400 })], { fast: { strategy: "latency", models: ["A", "B", "D"], spread: 0, explore: 0 } }));
+    const [w1, w2] = g.workers;
+    for (let i = 0; i < 3; i++) chat(w1, "A", failure(503));
+    for (let i = 0; i < 3; i++) chat(w1, "B", failure(503));
+    expect(modelOf(chat(w2, "fast", { status: 200 }, { stream: true }))).toBe("D");
+  });
+
+  it("the request path reads one shared-data key (the health generation), nothing else", async () => {
+    const g = await gateway(cfg);
+    const w = g.workers[0];
+    chat(w, "A", streamAnswer({ ttftMs: 50, tokens: 5, spanMs: 50 }), { stream: true });
+    const keys: string[] = [];
+    const get = w.getSharedData.bind(w);
+    w.getSharedData = (key: string) => (keys.push(key), get(key));
+    // no `response`: the request stops once it went upstream, so only the request path runs
+    w.request({ method: "POST", path: "/v1/chat/completions", headers: { "content-type": "application/json" }, body: '{"model":"fast","stream":true}' });
+    expect(keys).toEqual(["model-router/live/v1/health"]);
+  });
+
+  it("a probe whose client goes away frees the model for the next probe at once", async () => {
+    const g = await gateway(cfg);
+    const w = g.workers[0];
+    for (let i = 0; i < 3; i++) chat(w, "fast", failure(503), { stream: true });
+    g.proc.advance(5000);
+    const gone = chat(w, "fast", streamAnswer({ ttftMs: 500, tokens: 5, spanMs: 50 }), { stream: true, clientAbortAt: 100 });
+    expect(modelOf(gone)).toBe("A");
+    expect(gone.response!.reset).toBe("client");
+    expect(record(g, "A")!.leaseUntil).toBe(0);
+    expect(modelOf(chat(w, "fast", streamAnswer({ ttftMs: 50, tokens: 5, spanMs: 50 }), { stream: true }))).toBe("A");
+    expect(record(g, "A")!.open).toBe(false);
+  });
+
   it("a failed probe reopens with a doubled cooldown, up to maxCooldownMs", async () => {
     const g = await gateway({ ...cfg, live: { maxCooldownMs: 15_000 } });
     const w = g.workers[0];
@@ -450,5 +483,86 @@ describe("\"live\": false", () => {
     for (let i = 0; i < 20; i++) expect(modelOf(chat(w, "fast", { status: 200 }, { stream: true }))).toBe("A");
     expect(g.proc.shared.keys(VM_ID)).toEqual([]);
     expect(g.proc.clock.pendingTimers()).toBe(1); // only the stats flush
+  });
+});
+
+describe("the live configuration", () => {
+  const base = (live?: unknown, route: Json = {}): Json => ({
+    models: [model("A"), model("B")],
+    routes: { fast: { strategy: "latency", ...route } },
+    ...(live === undefined ? {} : { live }),
+  });
+  const PREFIX = "model-router: invalid configuration: ";
+  async function rejected(cfg: Json): Promise<string> {
+    const h = await router(cfg, { logLevel: 0 });
+    expect(h.configured).toBe(false);
+    const lines = errorLines(h);
+    expect(lines).toHaveLength(1);
+    return lines[0].slice(PREFIX.length);
+  }
+
+  it("absent, true, {} and a full object are accepted", async () => {
+    const full = {
+      halfLifeMs: 30000, priorWeight: 2, refreshMs: 250, staleAfterMs: 60000, failureThreshold: 5, cooldownMs: 1000,
+      maxCooldownMs: 60000, probeTimeoutMs: 10000, spread: 0.2, explore: 0.05,
+    };
+    for (const live of [undefined, true, false, {}, full]) expect((await router(base(live))).configured, JSON.stringify(live)).toBe(true);
+    expect((await router(base({}, { spread: 0, explore: 0.5 }))).configured).toBe(true);
+  });
+
+  it.each([
+    ["a string", "yes", 'live: expected true, false or an object of live settings, got a string'],
+    ["a typo", { halfLife: 1 }, 'live.halfLife: unknown field (did you mean "halfLifeMs"?)'],
+    ["half-life 0", { halfLifeMs: 0 }, "live.halfLifeMs: expected a positive number"],
+    ["prior weight 0", { priorWeight: 0 }, "live.priorWeight: expected a positive number"],
+    ["refresh too fast", { refreshMs: 5 }, "live.refreshMs: expected at least 10"],
+    ["refresh fraction", { refreshMs: 100.5 }, "live.refreshMs: expected a whole number"],
+    ["threshold 0", { failureThreshold: 0 }, "live.failureThreshold: expected at least 1"],
+    ["threshold fraction", { failureThreshold: 2.5 }, "live.failureThreshold: expected a whole number"],
+    ["cooldown negative", { cooldownMs: -1 }, "live.cooldownMs: expected a positive number"],
+    ["max below cooldown", { cooldownMs: 10000, maxCooldownMs: 5000 }, "live.maxCooldownMs: must be at least cooldownMs (10000)"],
+    ["spread above 1", { spread: 2 }, "live.spread: expected at most 1"],
+    ["explore above 0.5", { explore: 0.6 }, "live.explore: expected at most 0.5"],
+    ["probe timeout as string", { probeTimeoutMs: "30s" }, "live.probeTimeoutMs: expected a positive number"],
+  ])("%s", async (_name, live, message) => {
+    expect(await rejected(base(live))).toBe(message);
+  });
+
+  it("route spread and explore are checked with their path", async () => {
+    expect(await rejected(base({}, { spread: -0.1 }))).toBe("routes.fast.spread: expected a non-negative number");
+    expect(await rejected(base({}, { explore: 1 }))).toBe("routes.fast.explore: expected at most 0.5");
+    expect(await rejected(base({}, { sprad: 0.1 }))).toBe('routes.fast.sprad: unknown field (did you mean "spread"?)');
+  });
+
+  it("\"live\": false is a kill switch: routes may keep their spread and explore", async () => {
+    expect((await router(base(false, { spread: 0.3, explore: 0.1 }))).configured).toBe(true);
+  });
+
+  it("a Higress rule with its own live settings gets statistics of its own snapshot", async () => {
+    const cfg = {
+      ...config([model("A", { ttftMs: 100 }), model("B", { ttftMs: 200 })], { fast: { strategy: "latency", spread: 0, explore: 0 } }),
+      _rules_: [{ _match_route_: ["table-only"], live: false }],
+    };
+    const g = await gateway(cfg, 1);
+    const w = g.workers[0];
+    for (let i = 0; i < 3; i++) chat(w, "A", failure(503));
+    expect(modelOf(chat(w, "fast", { status: 200 }, { stream: true }))).toBe("B");
+    const r = w.request({ method: "POST", path: "/v1/chat/completions", headers: { "content-type": "application/json" }, body: '{"model":"fast","stream":true}', routeName: "table-only", response: { status: 200 } });
+    expect(modelOf(r)).toBe("A");
+  });
+});
+
+describe("the Higress build", () => {
+  it("measures, cools down and probes the same way", async () => {
+    const proc = new EnvoyProcess();
+    const cfg = config([model("A", { ttftMs: 100 }), model("B", { ttftMs: 300 })], { fast: { strategy: "latency", spread: 0, explore: 0 } });
+    const [w1, w2] = await proc.start({ wasm: HIGRESS_WASM, mode: "higress", workers: 2, vmId: VM_ID, configuration: JSON.stringify(cfg), clusters: ["up-A", "up-B"] });
+    const g = { proc, workers: [w1, w2] };
+    for (let i = 0; i < 3; i++) chat(w1, "fast", failure(503), { stream: true });
+    expect(modelOf(chat(w2, "fast", { status: 200 }, { stream: true }))).toBe("B");
+    proc.advance(5000);
+    expect(modelOf(chat(w2, "fast", streamAnswer({ ttftMs: 80, tokens: 5, spanMs: 50 }), { stream: true }))).toBe("A");
+    expect(record(g, "A")).toMatchObject({ open: false });
+    expect(Math.expm1(record(g, "A")!.ttft.mean)).toBeCloseTo(80, 6);
   });
 });
