@@ -224,7 +224,7 @@ export function onResponseHeaders(state: StreamState): void {
   const o = state.observation;
   if (!o.active) return;
   observeHeaders(o);
-  commitHeaders(state.root!.live!, o, o.headersMs);
+  commitHeaders(state.root!.live!, o);
 }
 
 export function onResponseBody(state: StreamState, size: usize, endOfStream: bool): void {

@@ -7,7 +7,7 @@ import { log } from "../abi/host";
 import { PluginConfig } from "../config/rules";
 import { Catalog, LiveSettings, ModelSpec } from "../config/types";
 import { Cause, Health, describeCause } from "../response/classify";
-import { ResponseObservation } from "../response/observe";
+import { ResponseObservation, wallClockMs } from "../response/observe";
 import { ModelSignals } from "../routing/signals";
 import { publish } from "./publish";
 import { LiveRecord, Transition } from "./record";
@@ -262,7 +262,7 @@ export function claimProbe(root: LiveRoot, catalogId: i32, index: i32, nowMs: f6
 // is a success that ends a cooldown (the probe). Other successes wait for the end of the stream,
 // where they travel with the timing samples in one write, or turn into a failure when the stream
 // is cut.
-export function commitHeaders(root: LiveRoot, o: ResponseObservation, nowMs: f64): void {
+export function commitHeaders(root: LiveRoot, o: ResponseObservation): void {
   const lc = root.catalog(o.catalogId);
   if (lc === null) return;
   const r = unchecked(lc.records[o.modelIndex]);
@@ -272,7 +272,7 @@ export function commitHeaders(root: LiveRoot, o: ResponseObservation, nowMs: f64
   else if (o.health == Health.Neutral && o.probe) update.releaseProbe = true;
   else return;
   o.healthCommitted = o.health == Health.Success || o.health == Health.Failure;
-  commit(lc, o.modelIndex, nowMs);
+  commit(lc, o.modelIndex, wallClockMs());
 }
 
 // At the end of the stream: the health outcome not shared yet (or a failure that came after a
@@ -318,7 +318,7 @@ function setTimings(lc: LiveCatalog, o: ResponseObservation): void {
     if (tokens >= 1) splitDuration(o.endMs - o.startMs, <f64>tokens, ttftEstimate, tpsEstimate);
     return;
   }
-  if (o.health == Health.Unknown && o.headersMs < 0) {
+  if (o.health == Health.Unknown && !o.sawHeaders) {
     // The client gave up before any answer came: the model takes at least that long. Counted
     // only when it is longer than expected, so a hanging provider cannot keep a good estimate.
     const waited = o.endMs - o.startMs;

@@ -32,7 +32,7 @@ export class ResponseObservation {
   probe: bool = false;            // this request holds the model's probe after a cooldown
   expectedOutputTokens: f64 = 0;  // the request's own estimate (max_tokens or the default)
   startMs: f64 = 0;               // when the request was forwarded (wall clock)
-  headersMs: f64 = -1;
+  sawHeaders: bool = false;       // response headers came (the provider's, or Envoy's reply)
   firstByteMs: f64 = -1;
   endMs: f64 = -1;
   status: i32 = 0;
@@ -52,7 +52,8 @@ export class ResponseObservation {
     this.expectedOutputTokens = expectedOutputTokens;
     this.probe = false;
     this.startMs = startMs;
-    this.headersMs = this.firstByteMs = this.endMs = -1;
+    this.sawHeaders = false;
+    this.firstByteMs = this.endMs = -1;
     this.status = 0;
     this.health = Health.Unknown;
     this.cause = Cause.None;
@@ -111,10 +112,10 @@ function readRetryAfter(nowMs: f64): f64 {
 }
 
 // on_response_headers: the status decides the model's health (a provider's 5xx or 429, or Envoy's
-// reply for a failed upstream, is a failure; anything else from the provider a success).
+// reply for a failed upstream, is a failure; anything else from the provider a success). A 200
+// costs one header read: no clock, no properties.
 export function observeHeaders(o: ResponseObservation): void {
-  const now = wallClockMs();
-  o.headersMs = now;
+  o.sawHeaders = true;
   const status = readStatus();
   o.status = status;
   if (!needsDetails(status)) {
@@ -126,15 +127,15 @@ export function observeHeaders(o: ResponseObservation): void {
   if (cause == Cause.Status && !isFailureStatus(status)) { o.health = Health.Success; return; }
   o.health = Health.Failure;
   o.cause = cause;
-  if (status == 429 && cause == Cause.Status) o.retryAfterMs = readRetryAfter(now);
+  if (status == 429 && cause == Cause.Status) o.retryAfterMs = readRetryAfter(wallClockMs());
 }
 
-// on_response_body: the first bytes time the first token; every chunk of a successful answer is
-// scanned for usage (the chunk is read, never held).
+// on_response_body: the first bytes time the first token; every chunk of a 2xx answer is scanned
+// for usage (the chunk is read, never held); error bodies are not read at all.
 export function observeBody(o: ResponseObservation, size: usize, endOfStream: bool): void {
   if (size > 0) {
     if (o.firstByteMs < 0) o.firstByteMs = wallClockMs();
-    if (o.health == Health.Success && readResponseBody(size)) {
+    if (o.status >= 200 && o.status < 300 && readResponseBody(size)) {
       o.usage.feed(hostData, hostSize);
       releaseHostData();
     }
@@ -153,7 +154,7 @@ export function observeEnd(o: ResponseObservation): f64 {
   const now = wallClockMs();
   if (o.endMs < 0) o.endMs = now;
   o.usage.finish();
-  if (!o.endOfStream && o.headersMs >= 0 && o.health == Health.Success) {
+  if (!o.endOfStream && o.sawHeaders && o.health == Health.Success) {
     if (readProperty(CODE_DETAILS)) {
       const cause = causeOfDetails(hostData, hostSize);
       releaseHostData();
