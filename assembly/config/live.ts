@@ -1,14 +1,15 @@
 // `live` (top level) and the per-route `spread` / `explore`: the settings of measured latency,
-// throughput and health. Absent or `true` means the defaults; `false` turns everything live off
-// (pure table routing) and then also silences the routes' own spread and explore, so that
-// `"live": false` works as a kill switch without editing every route.
+// throughput and health. Absent or `true` means the defaults; `false` (or `{"enabled": false}`, the
+// form a console's settings form produces) turns everything live off (pure table routing) and then
+// also silences the routes' own spread and explore, so that it works as a kill switch without
+// editing every route.
 import { JsonKind, JsonValue } from "../json/tree";
 import { configError, fail } from "./errors";
 import { checkFields, describe, isObject, join, readNumber } from "./fields";
 import { LiveSettings, RouteSpec, RouterConfig } from "./types";
 
 const LIVE_FIELDS: string[] = [
-  "halfLifeMs", "priorWeight", "refreshMs", "staleAfterMs", "failureThreshold", "cooldownMs",
+  "enabled", "halfLifeMs", "priorWeight", "refreshMs", "staleAfterMs", "failureThreshold", "cooldownMs",
   "maxCooldownMs", "probeTimeoutMs", "spread", "explore",
 ];
 // A share above one half would make exploring the main job of a route.
@@ -39,8 +40,17 @@ function readShare(v: JsonValue, key: string, path: string, fallback: f64, max: 
   return x;
 }
 
+// Set by readSettingsObject: the object was valid and says "enabled": false.
+let disabled = false;
+
 function readSettingsObject(v: JsonValue, path: string): LiveSettings | null {
+  disabled = false;
   if (!checkFields(v, path, LIVE_FIELDS)) return null;
+  const enabled = v.get("enabled");
+  if (enabled !== null && enabled.kind != JsonKind.Bool) {
+    fail(join(path, "enabled"), "expected true or false");
+    return null;
+  }
   const s = new LiveSettings();
   s.halfLifeMs = readNumber(v, "halfLifeMs", path, false, s.halfLifeMs, 0, true);
   s.priorWeight = readNumber(v, "priorWeight", path, false, s.priorWeight, 0, true);
@@ -59,6 +69,10 @@ function readSettingsObject(v: JsonValue, path: string): LiveSettings | null {
   }
   s.refreshMs = <u32>refresh;
   s.failureThreshold = <i32>threshold;
+  if (enabled !== null && !enabled.bool) {
+    disabled = true;
+    return null;
+  }
   return s;
 }
 
@@ -71,7 +85,7 @@ export function readLive(root: JsonValue, path: string, cfg: RouterConfig): bool
     if (v.kind == JsonKind.Bool) settings = v.bool ? new LiveSettings() : null;
     else if (isObject(v)) settings = readSettingsObject(v, where);
     else return fail(where, "expected true, false or an object of live settings, got " + describe(v));
-    if (settings === null && v.kind != JsonKind.Bool) return false;
+    if (settings === null && v.kind != JsonKind.Bool && !disabled) return false;
   }
   cfg.live = settings;
   for (let i = 0; i < cfg.routes.length; i++) resolveRoute(unchecked(cfg.routes[i]), settings);

@@ -475,8 +475,8 @@ describe("fail-open: the table when shared data cannot be trusted or used", () =
 });
 
 describe("\"live\": false", () => {
-  it("pure table routing: nothing measured, nothing shared, no tick", async () => {
-    const cfg = config([model("A", { ttftMs: 100 }), model("B", { ttftMs: 105 })], { fast: { strategy: "latency", spread: 0.5, explore: 0.5 } }, false);
+  it.each([[false], [{ enabled: false, halfLifeMs: 1000 }]])("pure table routing (%j): nothing measured, nothing shared, no tick", async (live) => {
+    const cfg = config([model("A", { ttftMs: 100 }), model("B", { ttftMs: 105 })], { fast: { strategy: "latency", spread: 0.5, explore: 0.5 } }, live);
     const g = await gateway(cfg);
     const w = g.workers[0];
     for (let i = 0; i < 5; i++) chat(w, "fast", failure(503), { stream: true });
@@ -506,7 +506,9 @@ describe("the live configuration", () => {
       halfLifeMs: 30000, priorWeight: 2, refreshMs: 250, staleAfterMs: 60000, failureThreshold: 5, cooldownMs: 1000,
       maxCooldownMs: 60000, probeTimeoutMs: 10000, spread: 0.2, explore: 0.05,
     };
-    for (const live of [undefined, true, false, {}, full]) expect((await router(base(live))).configured, JSON.stringify(live)).toBe(true);
+    for (const live of [undefined, true, false, {}, full, { ...full, enabled: true }, { enabled: false }]) {
+      expect((await router(base(live))).configured, JSON.stringify(live)).toBe(true);
+    }
     expect((await router(base({}, { spread: 0, explore: 0.5 }))).configured).toBe(true);
   });
 
@@ -524,6 +526,8 @@ describe("the live configuration", () => {
     ["spread above 1", { spread: 2 }, "live.spread: expected at most 1"],
     ["explore above 0.5", { explore: 0.6 }, "live.explore: expected at most 0.5"],
     ["probe timeout as string", { probeTimeoutMs: "30s" }, "live.probeTimeoutMs: expected a positive number"],
+    ["enabled as string", { enabled: "no" }, "live.enabled: expected true or false"],
+    ["disabled but invalid", { enabled: false, spread: 3 }, "live.spread: expected at most 1"],
   ])("%s", async (_name, live, message) => {
     expect(await rejected(base(live))).toBe(message);
   });
