@@ -6,8 +6,8 @@ import { HeadersAction } from "./abi/constants";
 import { allocateForHost, currentTimeNanos } from "./abi/host";
 import { loadConfiguration } from "./config/load";
 import {
-  RootContext, StreamState, onRequestBody, onRequestHeaders, onRequestTrailers, onResponseBody, onResponseHeaders,
-  onStreamEnd, onTick, startLive,
+  RootContext, StreamState, onRequestBody, onRequestHeaders, onRequestTrailers, onResponseBody, onStreamEnd, onTick,
+  startLive,
 } from "./filter";
 import { seedRandom } from "./routing/random";
 
@@ -67,12 +67,8 @@ export function proxy_on_request_trailers(contextId: u32, trailers: u32): u32 {
   return 0;
 }
 
-// The response is only watched, never held: every response callback continues at once.
-export function proxy_on_response_headers(contextId: u32, headers: u32, endOfStream: u32): u32 {
-  if (streams.has(contextId)) onResponseHeaders(streams.get(contextId));
-  return HeadersAction.Continue;
-}
-
+// The response is only watched, never held: the body callback continues at once, and the response
+// headers have no callback at all (the status is read at the end, in on_log).
 export function proxy_on_response_body(contextId: u32, size: usize, endOfStream: u32): u32 {
   if (streams.has(contextId)) onResponseBody(streams.get(contextId), size, endOfStream != 0);
   return 0;

@@ -17,8 +17,8 @@ import { spliceModel } from "./request/rewrite";
 import { Decision, Outcome, decide, explainNoCandidate } from "./routing/decide";
 import { estimateOutputTokens } from "./routing/estimate";
 import { ModelSignals } from "./routing/signals";
-import { ResponseObservation, observeBody, observeEnd, observeHeaders, wallClockMs } from "./response/observe";
-import { LiveRoot, claimProbe, commitEnd, commitHeaders, createLiveRoot, refreshLive, syncHealth } from "./live/live";
+import { ResponseObservation, observeBody, observeEnd, wallClockMs } from "./response/observe";
+import { LiveRoot, claimProbe, commitEnd, createLiveRoot, refreshLive, syncHealth } from "./live/live";
 
 // Higress caps buffered request bodies at 32 KiB unless a plugin raises the limit per request.
 let raiseDecoderBufferLimit = false;
@@ -218,13 +218,6 @@ function watchResponse(state: StreamState, cfg: RouterConfig, modelIndex: i32, p
   const o = state.observation;
   o.begin(cfg.catalog.id, modelIndex, features.stream, expected, nowMs);
   o.probe = probe;
-}
-
-export function onResponseHeaders(state: StreamState): void {
-  const o = state.observation;
-  if (!o.active) return;
-  observeHeaders(o);
-  commitHeaders(state.root!.live!, o);
 }
 
 export function onResponseBody(state: StreamState, size: usize, endOfStream: bool): void {

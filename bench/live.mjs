@@ -4,17 +4,16 @@
 //     - the request path with live signals against the same configuration with "live": false, for
 //       10 / 100 / 1000 models (the health-generation read and the snapshot the decision reads);
 //     - one refresh tick per worker for 10 / 100 / 1000 models (off the request path).
-//   Through real Envoy (--concurrency 1, one mock provider streaming a token every 2 ms): the time
-//   to first byte of a streamed answer with no filter, with the plugin built without its response
-//   callbacks (bench/plugin-no-response.ts), and with the plugin; interleaved rounds, medians.
+//   Through real Envoy (--concurrency 1, an upstream streaming a token every millisecond): how long
+//   the response headers and the first token take from the upstream's write to the client's read
+//   with no filter, with the plugin built without its response callbacks
+//   (bench/plugin-no-response.ts), and with the plugin; streams sent in turn, medians of paired differences.
 //   node bench/live.mjs [--quick]   (also part of `npm run bench`)
 import { spawnSync } from "node:child_process";
-import { request as httpRequest, Agent } from "node:http";
+import { createServer, request as httpRequest, Agent } from "node:http";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { startMockProvider } from "../mock/provider.mjs";
 import { benchConfig, configWithModels } from "./lib/configs.mjs";
-import { percentile } from "./lib/measure.mjs";
 import { installImportProbe, instrumentCallbacks } from "./lib/probe.mjs";
 import { loadHost, ROOT } from "./lib/ts.mjs";
 import { canPin, LOAD_CPU, startEnvoy } from "./envoy.mjs";
@@ -87,40 +86,56 @@ export async function runLiveInproc(log = console.log, { wasm = WASM } = {}) {
   response["sse 50 chunks, live off"] = offRow;
   log(`  response path, sse 50 chunks with "live": false: ${offRow.response_us.toFixed(2)} µs per request (${offRow.per_chunk_us.toFixed(2)} µs per chunk)`);
 
-  // ---- the request path: live against table-only, N models
+  // ---- the request path: live against table-only, N models (batches interleaved, paired)
   const requestPath = [];
   for (const n of [10, 100, 1000]) {
     const row = { models: n };
+    const vms = {};
     for (const [label, live] of [["table", false], ["live", true]]) {
       const cfg = configWithModels(n);
       if (!live) cfg.live = false;
-      const { h: host, cb: c } = await load(cfg);
+      vms[label] = await load(cfg);
       // records for every model, as after some traffic: one streamed answer each
-      if (live) for (const m of cfg.models) host.request({ headers: HEADERS, body: json(m.name, { stream: true }), response: sseAnswer(3) });
-      for (const route of ["fast", "auto"]) {
-        const req = { headers: HEADERS, body: json(route) };
-        const res = host.request(req);
-        if (res.outcome !== "upstream") throw new Error(`${n} models ${label} ${route}: ${res.outcome}`);
-        row[`${route}_${label}_us`] = perRequest(host, c, req).request_us;
-      }
-      if (live) {
-        probe.reset();
-        const k = 200;
-        for (let i = 0; i < k; i++) host.request({ headers: HEADERS, body: json("fast") });
-        const get = probe.snapshot().proxy_get_shared_data;
-        row.shared_reads_per_request = get ? get.calls / k : 0;
-        row.shared_read_us = get ? get.ns / get.calls / 1000 : 0;
-        // one refresh tick (every worker, every refreshMs): read and publish every model
-        c.reset();
-        for (let i = 0; i < 20; i++) host.process.advance(1000);
-        row.tick_us = c.ticks ? c.tick / c.ticks / 1000 : NaN;
-      }
+      if (live) for (const m of cfg.models) vms[label].h.request({ headers: HEADERS, body: json(m.name, { stream: true }), response: sseAnswer(3) });
     }
-    row.fast_extra_us = row.fast_live_us - row.fast_table_us;
-    row.auto_extra_us = row.auto_live_us - row.auto_table_us;
+    for (const route of ["fast", "auto"]) {
+      const req = { headers: HEADERS, body: json(route) };
+      for (const label of ["table", "live"]) {
+        const res = vms[label].h.request(req);
+        if (res.outcome !== "upstream") throw new Error(`${n} models ${label} ${route}: ${res.outcome}`);
+        for (let i = 0; i < 50; i++) vms[label].h.request(req);
+      }
+      const per = { table: [], live: [], diff: [] };
+      for (let b = 0; b < 9; b++) {
+        for (const label of ["table", "live"]) {
+          const { h: host, cb: c } = vms[label];
+          c.reset();
+          let k = 0;
+          const t = Date.now();
+          do { host.request(req); k++; } while (Date.now() - t < 100);
+          per[label].push(c.ns / k / 1000);
+        }
+        per.diff.push(per.live[b] - per.table[b]);
+      }
+      const mid = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+      row[`${route}_table_us`] = mid(per.table);
+      row[`${route}_live_us`] = mid(per.live);
+      row[`${route}_extra_us`] = mid(per.diff);
+    }
+    const { h: host, cb: c } = vms.live;
+    probe.reset();
+    const k = 200;
+    for (let i = 0; i < k; i++) host.request({ headers: HEADERS, body: json("fast") });
+    const get = probe.snapshot().proxy_get_shared_data;
+    row.shared_reads_per_request = get ? get.calls / k : 0;
+    row.shared_read_us = get ? get.ns / get.calls / 1000 : 0;
+    // one refresh tick (every worker, every refreshMs): read and publish every model
+    c.reset();
+    for (let i = 0; i < 20; i++) host.process.advance(1000);
+    row.tick_us = c.ticks ? c.tick / c.ticks / 1000 : NaN;
     requestPath.push(row);
-    log(`  request path, ${String(n).padStart(4)} models: fast ${row.fast_table_us.toFixed(2)} → ${row.fast_live_us.toFixed(2)} µs (+${row.fast_extra_us.toFixed(2)}), ` +
-      `auto ${row.auto_table_us.toFixed(2)} → ${row.auto_live_us.toFixed(2)} µs (+${row.auto_extra_us.toFixed(2)}); ${row.shared_reads_per_request} shared read/request ` +
+    log(`  request path, ${String(n).padStart(4)} models: fast ${row.fast_table_us.toFixed(2)} → ${row.fast_live_us.toFixed(2)} µs (paired +${row.fast_extra_us.toFixed(2)}), ` +
+      `auto ${row.auto_table_us.toFixed(2)} → ${row.auto_live_us.toFixed(2)} µs (paired +${row.auto_extra_us.toFixed(2)}); ${row.shared_reads_per_request} shared read/request ` +
       `(${row.shared_read_us.toFixed(2)} µs); refresh tick ${row.tick_us.toFixed(0)} µs`);
   }
   probe.restore();
@@ -135,15 +150,43 @@ function buildNoResponse() {
   if (r.status !== 0) throw new Error(`building bench/plugin-no-response.ts failed: ${r.stderr}`);
 }
 
-/** Time from sending a streamed request to its first response body byte, ms. */
-function firstByte(agent, url, body, headers) {
+// A streaming upstream that notes when it writes: headers at once, the first event 2 ms later, then
+// seven more 1 ms apart. The client in this process notes when each arrives, so the time Envoy (and
+// the filter) takes to pass the headers and the first token on is measured without the timer
+// jitter of the upstream's own delays.
+function startStreamingUpstream() {
+  const sent = { headers: 0n, first: 0n };
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+      res.flushHeaders();
+      sent.headers = process.hrtime.bigint();
+      let i = 0;
+      const next = () => {
+        if (i === 0) sent.first = process.hrtime.bigint();
+        res.write(`data: {"object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"content":"t${i}"}}]}\n\n`);
+        if (++i < 8) setTimeout(next, 1);
+        else res.end('data: {"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":8,"total_tokens":11}}\n\ndata: [DONE]\n\n');
+      };
+      setTimeout(next, 2);
+    });
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({ port: server.address().port, sent, close: () => new Promise((r) => { server.close(() => r()); server.closeAllConnections(); }) })));
+}
+
+/** One streamed request: µs from the upstream writing the headers / the first event to the client reading them. */
+function exchange(agent, url, body, headers, upstream) {
   return new Promise((resolve, reject) => {
     const u = new URL("/v1/chat/completions", url);
-    const t0 = process.hrtime.bigint();
     const req = httpRequest({ host: u.hostname, port: u.port, path: u.pathname, method: "POST", agent, headers: { "content-type": "application/json", "content-length": body.length, ...headers } }, (res) => {
-      let first = -1;
-      res.on("data", () => { if (first < 0) first = Number(process.hrtime.bigint() - t0) / 1e6; });
-      res.on("end", () => (res.statusCode === 200 ? resolve(first) : reject(new Error(`status ${res.statusCode}`))));
+      const headersAt = process.hrtime.bigint();
+      let firstAt = 0n;
+      res.on("data", () => { if (firstAt === 0n) firstAt = process.hrtime.bigint(); });
+      res.on("end", () => {
+        if (res.statusCode !== 200) return reject(new Error(`status ${res.statusCode}`));
+        resolve({ headers: Number(headersAt - upstream.sent.headers) / 1000, first: Number(firstAt - upstream.sent.first) / 1000 });
+      });
       res.on("error", reject);
     });
     req.on("error", reject);
@@ -152,58 +195,52 @@ function firstByte(agent, url, body, headers) {
   });
 }
 
-// Median over rounds of the per-round difference a − b.
-function pairedMedian(a, b) {
-  const d = a.map((x, i) => x - b[i]).sort((p, q) => p - q);
-  return d[d.length >> 1];
-}
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 export async function runLiveEnvoy(log = console.log, { wasm = WASM, rounds = 7, requests = 300 } = {}) {
   buildNoResponse();
   if (canPin) spawnSync("taskset", ["-p", "-c", LOAD_CPU, String(process.pid)]);
-  // Headers at once, the first token 2 ms later, then one token every 2 ms: as from a real model,
-  // the first byte travels alone, so what it waits for is on_response_headers and the first
-  // on_response_body (not the rest of the stream, as when everything arrives in one read).
-  const mock = await startMockProvider({ port: 0, name: "bench", ttftMs: 2, tokensPerSecond: 500 });
+  const upstream = await startStreamingUpstream();
   // The plugin routes a concrete model (no ranking noise); plain Envoy gets the cluster header.
   const body = json("gpt-4o-mini", { stream: true, max_tokens: 8 });
   const targets = [
-    { name: "no filter", env: await startEnvoy(mock.port, "plain"), headers: { "x-llm-upstream": "openai" } },
-    { name: "plugin without response callbacks", env: await startEnvoy(mock.port, "wasm", NO_RESPONSE_WASM), headers: {} },
-    { name: "plugin", env: await startEnvoy(mock.port, "wasm", wasm), headers: {} },
+    { name: "no filter", env: await startEnvoy(upstream.port, "plain"), headers: { "x-llm-upstream": "openai" } },
+    { name: "plugin without response callbacks", env: await startEnvoy(upstream.port, "wasm", NO_RESPONSE_WASM), headers: {} },
+    { name: "plugin", env: await startEnvoy(upstream.port, "wasm", wasm), headers: {} },
   ];
   try {
     for (const t of targets) {
       t.agent = new Agent({ keepAlive: true, maxSockets: 1 });
-      t.send = () => firstByte(t.agent, t.env.url, body, t.headers);
-      t.medians = [];
+      t.send = () => exchange(t.agent, t.env.url, body, t.headers, upstream);
       for (let i = 0; i < 100; i++) await t.send(); // warm-up
     }
-    for (let r = 0; r < rounds; r++) {
-      for (const t of targets) {
-        const xs = [];
-        for (let i = 0; i < requests; i++) xs.push(await t.send());
-        xs.sort((a, b) => a - b);
-        t.medians.push(percentile(xs, 50));
+    // Request by request in turn (A, B, C, A, B, C …): each difference compares streams sent within
+    // a few milliseconds of each other, so the drift of a shared machine cancels out.
+    const n = rounds * requests;
+    const samples = targets.map(() => ({ headers: [], first: [] }));
+    for (let i = 0; i < n; i++) {
+      for (let k = 0; k < targets.length; k++) {
+        const x = await targets[k].send();
+        samples[k].headers.push(x.headers);
+        samples[k].first.push(x.first);
       }
     }
-    const [plain, noResponse, full] = targets;
-    const result = {
-      ttfb_p50_us: Object.fromEntries(targets.map((t) => [t.name, ([...t.medians].sort((a, b) => a - b)[t.medians.length >> 1]) * 1000])),
-      response_callbacks_add_us: pairedMedian(full.medians, noResponse.medians) * 1000,
-      plugin_adds_us: pairedMedian(full.medians, plain.medians) * 1000,
-      rounds, requests,
-    };
-    log(`  TTFB through Envoy (p50 of ${requests} streamed requests, median of ${rounds} interleaved rounds): ` +
-      targets.map((t) => `${t.name} ${result.ttfb_p50_us[t.name].toFixed(0)} µs`).join(", ") +
-      `; the response callbacks add ${result.response_callbacks_add_us.toFixed(0)} µs, the whole plugin ${result.plugin_adds_us.toFixed(0)} µs`);
+    const diff = (a, b, key) => median(samples[a][key].map((x, i) => x - samples[b][key][i]));
+    const result = { rounds, requests, streams: n, targets: {} };
+    targets.forEach((t, k) => (result.targets[t.name] = { headers_us: median(samples[k].headers), first_token_us: median(samples[k].first) }));
+    result.response_callbacks_add = { headers_us: diff(2, 1, "headers"), first_token_us: diff(2, 1, "first") };
+    result.plugin_adds = { headers_us: diff(2, 0, "headers"), first_token_us: diff(2, 0, "first") };
+    log(`  through Envoy, upstream write → client read (medians of ${n} streams per target, sent in turn):`);
+    for (const t of targets) log(`    ${t.name.padEnd(34)} headers ${result.targets[t.name].headers_us.toFixed(0)} µs, first token ${result.targets[t.name].first_token_us.toFixed(0)} µs`);
+    log(`    the response callbacks add ${result.response_callbacks_add.headers_us.toFixed(1)} µs to the headers and ${result.response_callbacks_add.first_token_us.toFixed(1)} µs to the first token; ` +
+      `the whole plugin ${result.plugin_adds.headers_us.toFixed(1)} / ${result.plugin_adds.first_token_us.toFixed(1)} µs`);
     return result;
   } finally {
     for (const t of targets) {
       t.agent?.destroy();
       await t.env.stop();
     }
-    await mock.close();
+    await upstream.close();
   }
 }
 

@@ -7,7 +7,7 @@ import { log } from "../abi/host";
 import { PluginConfig } from "../config/rules";
 import { Catalog, LiveSettings, ModelSpec } from "../config/types";
 import { Cause, Health, describeCause } from "../response/classify";
-import { ResponseObservation, wallClockMs } from "../response/observe";
+import { ResponseObservation } from "../response/observe";
 import { ModelSignals } from "../routing/signals";
 import { publish } from "./publish";
 import { LiveRecord, Transition } from "./record";
@@ -258,30 +258,13 @@ export function claimProbe(root: LiveRoot, catalogId: i32, index: i32, nowMs: f6
 
 // ---- observations → updates --------------------------------------------------------------------
 
-// At the response headers: a failure is shared at once (other workers stop sending there), and so
-// is a success that ends a cooldown (the probe). Other successes wait for the end of the stream,
-// where they travel with the timing samples in one write, or turn into a failure when the stream
-// is cut.
-export function commitHeaders(root: LiveRoot, o: ResponseObservation): void {
-  const lc = root.catalog(o.catalogId);
-  if (lc === null) return;
-  const r = unchecked(lc.records[o.modelIndex]);
-  update.clear();
-  if (o.health == Health.Failure) setHealth(o);
-  else if (o.health == Health.Success && (o.probe || r.open)) setHealth(o);
-  else if (o.health == Health.Neutral && o.probe) update.releaseProbe = true;
-  else return;
-  o.healthCommitted = o.health == Health.Success || o.health == Health.Failure;
-  commit(lc, o.modelIndex, wallClockMs());
-}
-
-// At the end of the stream: the health outcome not shared yet (or a failure that came after a
-// good start), and the timing samples.
+// The end of a routed request's stream: its health outcome (shared at once: the other workers'
+// next requests read it) and its timing samples, in one update.
 export function commitEnd(root: LiveRoot, o: ResponseObservation, nowMs: f64): void {
   const lc = root.catalog(o.catalogId);
   if (lc === null) return;
   update.clear();
-  if (!o.healthCommitted) setHealth(o);
+  setHealth(o);
   if (o.timingsValid) setTimings(lc, o);
   if (o.probe && o.health != Health.Success && o.health != Health.Failure) update.releaseProbe = true;
   if (update.isEmpty()) return;

@@ -29,8 +29,6 @@ export class DecayedMean {
 
   reset(): void { this.weight = 0; this.mean = 0; this.at = 0; }
 
-  copyFrom(m: DecayedMean): void { this.weight = m.weight; this.mean = m.mean; this.at = m.at; }
-
   add(x: f64, nowMs: f64, halfLifeMs: f64): void {
     const at = this.at > nowMs ? nowMs : this.at;
     const w = (this.weight > 0 ? this.weight * decay(nowMs - at, halfLifeMs) : 0) + 1;
@@ -80,23 +78,6 @@ export class LiveRecord {
     this.openedAt = 0;
     this.cause = Cause.None;
     this.status = 0;
-  }
-
-  copyFrom(r: LiveRecord): void {
-    this.ttft.copyFrom(r.ttft);
-    this.tps.copyFrom(r.tps);
-    this.failure.copyFrom(r.failure);
-    this.consecutive = r.consecutive;
-    this.open = r.open;
-    this.cooldownUntil = r.cooldownUntil;
-    this.cooldownMs = r.cooldownMs;
-    this.level = r.level;
-    this.leaseUntil = r.leaseUntil;
-    this.retryAfterUntil = r.retryAfterUntil;
-    this.lastSampleAt = r.lastSampleAt;
-    this.openedAt = r.openedAt;
-    this.cause = r.cause;
-    this.status = r.status;
   }
 
   // ---- the wire format ---------------------------------------------------------------------

@@ -1,6 +1,8 @@
-// Watching one routed request's response go by: status and who answered, time to headers, first
-// body byte (time to first token for a stream), the end, and the output tokens. Every callback
-// returns at once (the plugin never buffers or holds a response); the observation lives in the
+// Watching one routed request's response go by: the first body byte (time to first token for a
+// stream) and the output tokens while it streams; at the end, the status and who answered. Only
+// on_response_body and on_log are exported: the response headers are not waited on at all (Envoy
+// skips a callback the module does not export), so the headers reach the client as without the
+// plugin and the first token waits only for one small body callback. The observation lives in the
 // stream's state object, which is reused for later requests, so watching allocates nothing.
 import {
   currentTimeNanos, freeHostBlock, hostData, hostSize, readProperty, readPropertyInt64, readResponseBody,
@@ -10,6 +12,7 @@ import { Cause, Health, causeOfDetails, isFailureStatus, isViaUpstream, needsDet
 import { UsageScanner } from "./usage_scan";
 
 const STATUS = String.UTF8.encode(":status");
+const RESPONSE_CODE = String.UTF8.encode("response\0code");
 const RETRY_AFTER = String.UTF8.encode("retry-after");
 const CODE_DETAILS = String.UTF8.encode("response\0code_details");
 const REQUEST_TIME = String.UTF8.encode("request\0time");
@@ -32,14 +35,13 @@ export class ResponseObservation {
   probe: bool = false;            // this request holds the model's probe after a cooldown
   expectedOutputTokens: f64 = 0;  // the request's own estimate (max_tokens or the default)
   startMs: f64 = 0;               // when the request was forwarded (wall clock)
-  sawHeaders: bool = false;       // response headers came (the provider's, or Envoy's reply)
+  sawHeaders: bool = false;       // a response started (the provider's, or Envoy's reply)
   firstByteMs: f64 = -1;
   endMs: f64 = -1;
   status: i32 = 0;
   health: Health = Health.Unknown;
   cause: Cause = Cause.None;
   retryAfterMs: f64 = 0;
-  healthCommitted: bool = false;  // the outcome at the headers went to the statistics already
   endOfStream: bool = false;      // the body ended normally
   timingsValid: bool = true;      // no wall-clock step was seen during the request
   readonly usage: UsageScanner = new UsageScanner();
@@ -58,7 +60,6 @@ export class ResponseObservation {
     this.health = Health.Unknown;
     this.cause = Cause.None;
     this.retryAfterMs = 0;
-    this.healthCommitted = false;
     this.endOfStream = false;
     this.timingsValid = true;
     this.usage.reset();
@@ -75,7 +76,11 @@ export class ResponseObservation {
   }
 }
 
+// The status the client got: Envoy's response.code at log time (its own replies included), else
+// the response headers' :status; 0 when no response started (the client left first).
 function readStatus(): i32 {
+  const code = readPropertyInt64(RESPONSE_CODE, -1);
+  if (code >= 0) return code <= 999 ? <i32>code : 0;
   if (!readResponseHeader(STATUS)) return 0;
   let status: i32 = 0;
   for (let i: usize = 0; i < hostSize; i++) {
@@ -87,19 +92,14 @@ function readStatus(): i32 {
   return status;
 }
 
-// Who answered a status that needs it: the provider (via_upstream), Envoy on the provider's behalf
-// (a cause), or someone else (Cause.None with `foreign` set).
-let detailsForeign = false;
+// Who answered, from response.code_details: the provider (Cause.Status), Envoy on the provider's
+// behalf (a cause), or someone else (Cause.None: another filter's reply, or the client leaving).
+// A host without details: trust the status.
 function causeFromDetails(): Cause {
-  detailsForeign = false;
-  if (!readProperty(CODE_DETAILS)) return Cause.Status; // a host without details: trust the status
+  if (!readProperty(CODE_DETAILS)) return Cause.Status;
   const n = hostSize;
   const block = takeHostData();
-  let cause = Cause.Status;
-  if (!isViaUpstream(block, n)) {
-    cause = causeOfDetails(block, n);
-    detailsForeign = cause == Cause.None;
-  }
+  const cause = isViaUpstream(block, n) ? Cause.Status : causeOfDetails(block, n);
   freeHostBlock(block);
   return cause;
 }
@@ -111,31 +111,13 @@ function readRetryAfter(nowMs: f64): f64 {
   return ms;
 }
 
-// on_response_headers: the status decides the model's health (a provider's 5xx or 429, or Envoy's
-// reply for a failed upstream, is a failure; anything else from the provider a success). A 200
-// costs one header read: no clock, no properties.
-export function observeHeaders(o: ResponseObservation): void {
-  o.sawHeaders = true;
-  const status = readStatus();
-  o.status = status;
-  if (!needsDetails(status)) {
-    o.health = Health.Success;
-    return;
-  }
-  const cause = causeFromDetails();
-  if (detailsForeign) { o.health = Health.Neutral; return; }
-  if (cause == Cause.Status && !isFailureStatus(status)) { o.health = Health.Success; return; }
-  o.health = Health.Failure;
-  o.cause = cause;
-  if (status == 429 && cause == Cause.Status) o.retryAfterMs = readRetryAfter(wallClockMs());
-}
-
-// on_response_body: the first bytes time the first token; every chunk of a 2xx answer is scanned
-// for usage (the chunk is read, never held); error bodies are not read at all.
+// on_response_body: the first bytes time the first token; every chunk is scanned for usage (read,
+// never held). Nothing else happens before the end, so the first token waits for one clock read,
+// one buffer read and the scan.
 export function observeBody(o: ResponseObservation, size: usize, endOfStream: bool): void {
   if (size > 0) {
     if (o.firstByteMs < 0) o.firstByteMs = wallClockMs();
-    if (o.status >= 200 && o.status < 300 && readResponseBody(size)) {
+    if (readResponseBody(size)) {
       o.usage.feed(hostData, hostSize);
       releaseHostData();
     }
@@ -147,27 +129,40 @@ export function observeBody(o: ResponseObservation, size: usize, endOfStream: bo
   }
 }
 
-// The stream is over (on_log, or on_delete when a host never logs). A stream that did not end
-// normally is explained by its details: a reset or timeout after a good start is a failure; a client
-// that went away is not the model's doing.
+// The stream is over (on_log, or on_delete when a host never logs): what it says about the model.
+// A provider's 5xx or 429, or Envoy's reply for a failed upstream, is a failure; a success whose
+// body did not end normally is a failure when the upstream cut it (a reset, a timeout); any other
+// answer from the provider is a success; other filters' replies and clients that left say nothing.
+// Returns the time it read.
 export function observeEnd(o: ResponseObservation): f64 {
   const now = wallClockMs();
   if (o.endMs < 0) o.endMs = now;
   o.usage.finish();
-  if (!o.endOfStream && o.sawHeaders && o.health == Health.Success) {
-    if (readProperty(CODE_DETAILS)) {
-      const cause = causeOfDetails(hostData, hostSize);
-      releaseHostData();
-      if (cause != Cause.None) {
-        o.health = Health.Failure;
-        o.cause = cause;
-        o.healthCommitted = false;
-      }
-    }
-  }
+  classify(o, now);
   // Only answers that give timing samples need the check (two property reads).
   if (o.health == Health.Success || o.health == Health.Unknown) o.timingsValid = clockSteady(now);
   return now;
+}
+
+function classify(o: ResponseObservation, nowMs: f64): void {
+  const status = readStatus();
+  o.status = status;
+  o.sawHeaders = status > 0;
+  if (status <= 0) { o.health = Health.Unknown; return; }
+  if (!needsDetails(status)) {
+    o.health = Health.Success;
+    if (o.endOfStream) return;
+    // The answer started well but did not end: who cut it?
+    const cut = causeFromDetails();
+    if (cut != Cause.None && cut != Cause.Status) { o.health = Health.Failure; o.cause = cut; }
+    return;
+  }
+  const cause = causeFromDetails();
+  if (cause == Cause.None) { o.health = Health.Neutral; return; }
+  if (cause == Cause.Status && !isFailureStatus(status)) { o.health = Health.Success; return; }
+  o.health = Health.Failure;
+  o.cause = cause;
+  if (status == 429 && cause == Cause.Status) o.retryAfterMs = readRetryAfter(nowMs);
 }
 
 // Envoy's request.time (wall clock at the start) and request.duration (monotonic) agree with the
