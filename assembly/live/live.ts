@@ -1,7 +1,8 @@
 // The live layer: per plugin root, the shared statistics of every catalog model and the snapshot
 // routing reads. Workers refresh their snapshot from shared data on a tick and fold their own
-// observations in at once; the request path itself reads no shared data, except the one
-// compare-and-swap that claims a probe after a cooldown.
+// observations in at once. The request path reads one small shared key (the health generation, so a
+// cooldown reaches every worker at its next request) and, only after a cooldown, makes the one
+// compare-and-swap that claims the probe.
 import { LogLevel } from "../abi/constants";
 import { log } from "../abi/host";
 import { PluginConfig } from "../config/rules";
