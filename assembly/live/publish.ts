@@ -10,7 +10,7 @@ import { LiveRecord } from "./record";
 // land a hair off and flip a limit such as minTokensPerSecond).
 export function estimateTtftMs(r: LiveRecord, m: ModelSpec, s: LiveSettings, nowMs: f64): f64 {
   if (r.ttft.weight == 0) return m.ttftMs;
-  return Math.expm1(r.ttft.blend(Math.log1p(m.ttftMs), s.priorWeight, nowMs, s.halfLifeMs));
+  return Math.exp(r.ttft.blend(Math.log(1 + m.ttftMs), s.priorWeight, nowMs, s.halfLifeMs)) - 1;
 }
 
 export function estimateTokensPerSecond(r: LiveRecord, m: ModelSpec, s: LiveSettings, nowMs: f64): f64 {

@@ -16,7 +16,7 @@ const MAX_CAUSE: i32 = <i32>Cause.ClusterNotFound;
 // Weight of a sample `ageMs` old: it halves every half-life. Negative ages (a clock that stepped
 // back since) count as no age at all.
 @inline export function decay(ageMs: f64, halfLifeMs: f64): f64 {
-  return ageMs > 0 ? Math.pow(2, -ageMs / halfLifeMs) : 1;
+  return ageMs > 0 ? Math.exp(-ageMs / halfLifeMs * Math.LN2) : 1;
 }
 
 // A mean of samples weighted by their age: adding x at time t first ages the existing weight,
@@ -133,7 +133,7 @@ export class LiveRecord {
   // ---- samples -----------------------------------------------------------------------------
 
   addTtft(ms: f64, nowMs: f64, s: LiveSettings): void {
-    this.ttft.add(Math.log1p(ms), nowMs, s.halfLifeMs);
+    this.ttft.add(Math.log(1 + ms), nowMs, s.halfLifeMs);
     this.lastSampleAt = nowMs;
   }
 
@@ -180,7 +180,8 @@ export class LiveRecord {
   }
 
   private startCooldown(nowMs: f64, s: LiveSettings): void {
-    let until = nowMs + min(s.cooldownMs * Math.pow(2, this.level), s.maxCooldownMs);
+    // level <= MAX_LEVEL (30): an exact power of two
+    let until = nowMs + min(s.cooldownMs * <f64>(1 << <i32>this.level), s.maxCooldownMs);
     if (this.retryAfterUntil > until) until = min(this.retryAfterUntil, nowMs + s.maxCooldownMs);
     this.cooldownUntil = until;
     this.cooldownMs = until - nowMs;
