@@ -132,9 +132,9 @@ if (results.envoy) {
 if (results.live) {
   const L = results.live;
   md.push("## Live signals", "",
-    "In process (test host, µs of plugin callback time, host calls included). Response path per request: on_response_headers, every on_response_body, on_log " +
-    "(the statistics update in shared data included); per chunk: one on_response_body of a streamed answer.", "",
-    table(["answer", "response path µs / request", "µs / chunk"], Object.entries(L.inproc.response).map(([k, r]) => [k, num(r.response_us, 2), r.per_chunk_us ? num(r.per_chunk_us, 2) : "–"])), "",
+    "In process (test host, µs of plugin callback time, host calls included). Response path per request: every on_response_body and on_log " +
+    "(the statistics update in shared data included; the response headers have no callback); per body callback: one on_response_body (a JSON answer has two: its body and the empty end-of-stream call).", "",
+    table(["answer", "response path µs / request", "µs / body callback"], Object.entries(L.inproc.response).map(([k, r]) => [k, num(r.response_us, 2), r.per_chunk_us ? num(r.per_chunk_us, 2) : "–"])), "",
     "Request path with live signals against the same configuration with \"live\": false (tiny body, generated models, batches interleaved; *extra* = median of paired differences), " +
     "the shared-data reads per request and their cost, and one refresh tick (per worker, every refreshMs; not on the request path):", "",
     table(["models", "fast: table", "fast: live", "fast: extra", "auto: table", "auto: live", "auto: extra", "shared reads / request", "µs per read", "refresh tick µs"],
