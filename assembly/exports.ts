@@ -5,7 +5,10 @@ import "./abi/abort"; // the compiler resolves `abort` to abort.ts#onAbort (asco
 import { HeadersAction } from "./abi/constants";
 import { allocateForHost, currentTimeNanos } from "./abi/host";
 import { loadConfiguration } from "./config/load";
-import { RootContext, StreamState, onRequestBody, onRequestHeaders, onRequestTrailers } from "./filter";
+import {
+  RootContext, StreamState, onRequestBody, onRequestHeaders, onRequestTrailers, onResponseBody, onStreamEnd, onTick,
+  startLive,
+} from "./filter";
 import { seedRandom } from "./routing/random";
 
 const roots = new Map<u32, RootContext | null>();
@@ -34,9 +37,17 @@ export function proxy_validate_configuration(rootId: u32, size: usize): bool {
 export function proxy_on_configure(rootId: u32, size: usize): bool {
   const plugin = loadConfiguration(size);
   if (plugin === null) return false;
-  roots.set(rootId, new RootContext(plugin));
+  const root = new RootContext(plugin);
+  roots.set(rootId, root);
   seedRandom(currentTimeNanos()); // host calls are not allowed at start-up, so seed here
+  startLive(root);
   return true;
+}
+
+export function proxy_on_tick(rootId: u32): void {
+  if (!roots.has(rootId)) return;
+  const root = roots.get(rootId);
+  if (root !== null) onTick(root);
 }
 
 export function proxy_on_request_headers(contextId: u32, headers: u32, endOfStream: u32): u32 {
@@ -54,11 +65,23 @@ export function proxy_on_request_trailers(contextId: u32, trailers: u32): u32 {
   return 0;
 }
 
+// The response is only watched, never held: the body callback continues at once, and the response
+// headers have no callback at all (the status is read at the end, in on_log).
+export function proxy_on_response_body(contextId: u32, size: usize, endOfStream: u32): u32 {
+  if (streams.has(contextId)) onResponseBody(streams.get(contextId), size, endOfStream != 0);
+  return 0;
+}
+
+export function proxy_on_log(contextId: u32): void {
+  if (streams.has(contextId)) onStreamEnd(streams.get(contextId));
+}
+
 export function proxy_on_done(contextId: u32): bool { return true; }
 
 export function proxy_on_delete(contextId: u32): void {
   if (streams.has(contextId)) {
     const state = streams.get(contextId);
+    onStreamEnd(state); // a host that never called on_log
     state.reset(null);
     freeStates.push(state);
     streams.delete(contextId);

@@ -3,8 +3,8 @@
 // per-request code only reads it.
 import { BodyAction, BufferType, HeadersAction, LogLevel } from "./abi/constants";
 import {
-  callForeignFunction, currentTimeNanos, freeHostBlock, hostData, hostSize, log, readBuffer, readProperty,
-  releaseHostData, removeRequestHeader, replaceRequestHeader, writeProperty,
+  callForeignFunction, freeHostBlock, hostData, hostSize, log, readBuffer, readProperty,
+  releaseHostData, removeRequestHeader, replaceRequestHeader, setTickPeriod, writeProperty,
 } from "./abi/host";
 import { selectConfig } from "./config/match";
 import { PluginConfig } from "./config/rules";
@@ -17,7 +17,10 @@ import { entryEnd, entryStart, findModelsEntry, handledPathIndex, normalisePath 
 import { spliceModel } from "./request/rewrite";
 import { TASK_HEADER_VALUES, TIER_HEADER_VALUES } from "./config/tasks";
 import { Decision, Outcome, decide, explainNoCandidate } from "./routing/decide";
+import { estimateOutputTokens } from "./routing/estimate";
 import { ModelSignals } from "./routing/signals";
+import { ResponseObservation, observeBody, observeEnd, wallClockMs } from "./response/observe";
+import { LiveRoot, claimProbe, commitEnd, createLiveRoot, refreshLive, syncHealth } from "./live/live";
 
 // What the host needs beyond the common request path, decided once per VM by the build's entry
 // file (assembly/envoy.ts, assembly/higress.ts), never per request.
@@ -46,8 +49,10 @@ const APPLICATION_JSON = String.UTF8.encode("application/json");
 // signals routing reads (configured values until the live layer measures better ones).
 export class RootContext {
   readonly signals: ModelSignals[];
+  readonly live: LiveRoot | null;       // null when every configuration says "live": false
   constructor(readonly plugin: PluginConfig) {
     this.signals = plugin.catalogs.map<ModelSignals>((c) => new ModelSignals(c.models));
+    this.live = createLiveRoot(plugin, this.signals);
   }
 }
 
@@ -55,6 +60,7 @@ export class StreamState {
   root: RootContext | null = null;      // the plugin root this stream belongs to
   config: RouterConfig | null = null;   // set when this request is handled
   finished: bool = false;               // the body has been answered or forwarded
+  readonly observation: ResponseObservation = new ResponseObservation(); // the routed request's response
   pathIndex: i32 = -1;                  // which of config.paths the request is for
   bodyBytes: usize = 0;                 // body bytes buffered so far
   jsonContentType: bool = true;         // the client said the body is JSON
@@ -68,6 +74,7 @@ export class StreamState {
     this.bodyBytes = 0;
     this.jsonContentType = true;
     this.contentType = "";
+    this.observation.clear();
   }
 }
 
@@ -214,9 +221,10 @@ function routeBody(state: StreamState, cfg: RouterConfig, body: usize, size: usi
     return;
   }
   features.pathIndex = state.pathIndex;
-  const signals = unchecked(state.root!.signals[cfg.catalog.id]);
-  const nowMs = <f64>(currentTimeNanos() / 1000000);
-  decide(cfg, body, features, signals, nowMs, decision);
+  const root = state.root!;
+  const signals = unchecked(root.signals[cfg.catalog.id]);
+  const nowMs = wallClockMs();
+  const probe = decideClaimingProbes(root, cfg, body, signals, nowMs);
   if (decision.outcome == Outcome.PassThrough) return;
   if (decision.outcome == Outcome.NoCandidate) {
     replyWithError(400, "model_not_available", explainNoCandidate(cfg, decision, signals, nowMs));
@@ -234,6 +242,7 @@ function routeBody(state: StreamState, cfg: RouterConfig, body: usize, size: usi
   // The provider parses what the client sent as JSON only if it is labelled so.
   if (!state.jsonContentType) replaceRequestHeader(CONTENT_TYPE, APPLICATION_JSON);
   if (clearRouteCacheExplicitly) callForeignFunction(CLEAR_ROUTE_CACHE);
+  watchResponse(state, cfg, model.index, probe, nowMs);
 }
 
 // Reads the buffered body (at most `maxRead` bytes) and answers or forwards it.
@@ -282,4 +291,65 @@ export function onRequestTrailers(state: StreamState): void {
     return;
   }
   finishBody(state, cfg, cfg.maxBodyBytes + 1);
+}
+
+// ---- live signals: probes, response observation, refresh --------------------------------------
+
+// Enough for every model of a big catalog to come back from a cooldown at the same moment.
+const MAX_PROBE_CLAIMS = 8;
+
+// Decides; when the pick is a model whose cooldown is over but which has not succeeded since, this
+// request must claim its one probe (process-wide) or be decided again without it. Returns whether
+// this request is that probe.
+function decideClaimingProbes(root: RootContext, cfg: RouterConfig, body: usize, signals: ModelSignals, nowMs: f64): bool {
+  const live = root.live;
+  if (live !== null) syncHealth(live, nowMs);
+  decide(cfg, body, features, signals, nowMs, decision);
+  if (live === null) return false;
+  for (let attempt = 0; attempt < MAX_PROBE_CLAIMS; attempt++) {
+    if (decision.outcome != Outcome.Routed || decision.route === null) return false;
+    const index = decision.model!.index;
+    // Still cooling: every candidate is, and this one ends first; it goes without a probe.
+    if (!unchecked(signals.needsProbe[index]) || unchecked(signals.coolingUntilMs[index]) > nowMs) return false;
+    if (claimProbe(live, cfg.catalog.id, index, nowMs)) return true;
+    decide(cfg, body, features, signals, nowMs, decision);
+  }
+  return false;
+}
+
+// Starts watching the forwarded request's response for the live statistics of its model.
+function watchResponse(state: StreamState, cfg: RouterConfig, modelIndex: i32, probe: bool, nowMs: f64): void {
+  const live = state.root!.live;
+  if (live === null || live.catalog(cfg.catalog.id) === null) return;
+  const expected = decision.route !== null ? decision.estimate.outputTokens : estimateOutputTokens(features, cfg.defaultOutputTokens);
+  const o = state.observation;
+  o.begin(cfg.catalog.id, modelIndex, features.stream, expected, nowMs);
+  o.probe = probe;
+}
+
+export function onResponseBody(state: StreamState, size: usize, endOfStream: bool): void {
+  const o = state.observation;
+  if (o.active) observeBody(o, size, endOfStream);
+}
+
+// The stream is over (on_log; on_delete for a host that never logs), aborted or not.
+export function onStreamEnd(state: StreamState): void {
+  const o = state.observation;
+  if (!o.active) return;
+  const nowMs = observeEnd(o);
+  commitEnd(state.root!.live!, o, nowMs);
+  o.clear();
+}
+
+// After on_configure: the first snapshot, and the tick that keeps it fresh.
+export function startLive(root: RootContext): void {
+  const live = root.live;
+  if (live === null) return;
+  refreshLive(live, wallClockMs());
+  setTickPeriod(live.refreshMs);
+}
+
+export function onTick(root: RootContext): void {
+  const live = root.live;
+  if (live !== null) refreshLive(live, wallClockMs());
 }

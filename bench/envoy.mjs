@@ -56,9 +56,9 @@ async function waitHttp(url, { timeoutMs = 60_000, ok = (s) => s > 0, proc } = {
 // Two cores: every gateway under test runs alone on CPU 1, while this process (the mock provider)
 // and wrk share CPU 0 (runEnvoyBench pins itself there; children inherit it). Without this the
 // scheduler moves the three around and p50 at concurrency 1 wanders by tens of µs between runs.
-const GATEWAY_CPU = "1";
-const LOAD_CPU = "0";
-const canPin = spawnSync("sh", ["-c", "command -v taskset"]).status === 0;
+export const GATEWAY_CPU = "1";
+export const LOAD_CPU = "0";
+export const canPin = spawnSync("sh", ["-c", "command -v taskset"]).status === 0;
 
 function startProcess(cmd, args, opts = {}) {
   const [file, argv] = canPin ? ["taskset", ["-c", GATEWAY_CPU, cmd, ...args]] : [cmd, args];
@@ -83,7 +83,7 @@ function startProcess(cmd, args, opts = {}) {
 // mode: "plain" (no filter), "buffer" (Envoy's native buffer filter holds the whole request body,
 // the cost any body-reading router pays before it can decide), "noop" (a Wasm filter that does
 // nothing: the cost of Envoy's Wasm machinery), "wasm" (the plugin).
-function envoyConfig({ port, adminPort, mockPort, mode, wasm }) {
+function envoyConfig({ port, adminPort, mockPort, mode, wasm, configuration }) {
   // The bootstrap `llm-router start --mock` runs: every provider pointed at the one mock.
   const text = readFileSync(join(ROOT, "config", "router.json"), "utf8");
   const json = JSON.parse(text);
@@ -100,7 +100,7 @@ function envoyConfig({ port, adminPort, mockPort, mode, wasm }) {
   if (mode === "wasm" || mode === "noop") {
     const plugin = hcm.http_filters[wasmIdx].typed_config.config;
     plugin.vm_config.code.local.filename = mode === "noop" ? buildNoopFilter() : wasm;
-    plugin.configuration.value = JSON.stringify(benchConfig());
+    plugin.configuration.value = JSON.stringify(configuration ?? benchConfig());
   } else if (mode === "buffer") {
     hcm.http_filters[wasmIdx] = {
       name: "envoy.filters.http.buffer",
@@ -119,15 +119,19 @@ function buildNoopFilter() {
   return out;
 }
 
-async function startEnvoy(mockPort, mode, wasm) {
+let envoysStarted = 0;
+
+export async function startEnvoy(mockPort, mode, wasm, configuration) {
   const dir = mkdtempSync(join(tmpdir(), "llm-router-bench-"));
   const port = await freePort();
   const adminPort = await freePort();
   const file = join(dir, "envoy.yaml");
-  writeFileSync(file, YAML.stringify(envoyConfig({ port, adminPort, mockPort, mode, wasm })));
+  writeFileSync(file, YAML.stringify(envoyConfig({ port, adminPort, mockPort, mode, wasm, configuration })));
   // Envoy reads the provider key variables at start: placeholders for the mock.
   const keys = Object.fromEntries(Object.values(JSON.parse(readFileSync(join(ROOT, "config", "router.json"), "utf8")).providers).map((p) => [p.apiKeyEnv, "bench-key"]));
-  const child = startProcess(ENVOY_BIN, ["-c", file, "--disable-hot-restart", "--concurrency", "1", "-l", "warning", "--base-id", String(10000 + (process.pid % 50000))], { cwd: ROOT, env: { ...process.env, ...keys } });
+  // every Envoy its own base id, also when several run side by side (bench/live.mjs interleaves three)
+  const baseId = String(10000 + ((process.pid % 5000) * 10 + envoysStarted++) % 50000);
+  const child = startProcess(ENVOY_BIN, ["-c", file, "--disable-hot-restart", "--concurrency", "1", "-l", "warning", "--base-id", baseId], { cwd: ROOT, env: { ...process.env, ...keys } });
   await waitHttp(`http://127.0.0.1:${adminPort}/ready`, { ok: (s) => s === 200, proc: child });
   return {
     url: `http://127.0.0.1:${port}`, child, adminPort,

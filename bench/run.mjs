@@ -1,12 +1,13 @@
 // Benchmarks (npm run bench = build + this). They report; nothing here is a test, CI never runs it.
-//   node bench/run.mjs [inproc] [envoy] [soak] [detect] [taskeval] [--quick] [--wasm PATH] [--label NAME]
+//   node bench/run.mjs [inproc] [envoy] [soak] [live] [detect] [taskeval] [--quick] [--wasm PATH] [--label NAME]
 //                      [--duration S] [--connections N] [--soak-seconds S] [--soak-requests N] [--no-peers]
-// No section named = all five. Results: bench/results/<label>.json, .md and .svg (label default
+// No section named = all six. Results: bench/results/<label>.json, .md and .svg (label default
 // "latest"). Peers and wrk come from `node bench/setup.mjs` (not part of the test set-up).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runEnvoyBench } from "./envoy.mjs";
 import { runInproc } from "./inproc.mjs";
+import { runLiveEnvoy, runLiveInproc } from "./live.mjs";
 import { SIZES } from "./lib/bodies.mjs";
 import { barChartSvg, num, svgDocument, table } from "./lib/report.mjs";
 import { loadHost, ROOT } from "./lib/ts.mjs";
@@ -17,7 +18,7 @@ import { runTaskEval } from "./task-eval.mjs";
 const argv = process.argv.slice(2);
 const opt = (n, d) => (argv.includes(`--${n}`) ? argv[argv.indexOf(`--${n}`) + 1] : d);
 const flag = (n) => argv.includes(`--${n}`);
-const sections = ["inproc", "envoy", "soak", "detect", "taskeval"].filter((s) => argv.includes(s));
+const sections = ["inproc", "envoy", "soak", "live", "detect", "taskeval"].filter((s) => argv.includes(s));
 const want = (s) => sections.length === 0 || sections.includes(s);
 const quick = flag("quick");
 const wasm = opt("wasm", join(ROOT, "build", "envoy.wasm"));
@@ -51,6 +52,12 @@ if (want("soak")) {
   results.soak = r;
   log(`  soak: ${r.requests} requests in ${r.seconds.toFixed(0)} s; pages ${r.pages[0].pages} → warm-up (${r.warmupAt}) ${r.warmPages} → end ${r.finalPages}; ${r.failures.length} failures; outcomes ${JSON.stringify(r.outcomes)}`);
   for (const fl of r.failures.slice(0, 5)) log(`    ${fl}`);
+}
+if (want("live")) {
+  log("live signals, in process:");
+  const inproc = await runLiveInproc(log, { wasm });
+  log("live signals, through Envoy:");
+  results.live = { inproc, envoy: await runLiveEnvoy(log, quick ? { wasm, rounds: 3, requests: 100 } : { wasm }) };
 }
 if (want("envoy")) {
   log("through real Envoy:");
@@ -96,7 +103,7 @@ if (results.inproc) {
 if (results.soak) {
   const S = results.soak;
   md.push("## Soak (one VM, test host)", "",
-    `${S.requests} requests (mixed 1 KB … 1 MB; routed, catalog, pass-through and invalid bodies) in ${num(S.seconds, 0)} s. ` +
+    `${S.requests} requests (mixed 1 KB … 1 MB; routed, catalog, pass-through and invalid bodies; responses flowing back: JSON and SSE with and without usage, split anywhere, 5xx, 429, Envoy's own replies, cut streams, client aborts) in ${num(S.seconds, 0)} s. ` +
     `Wasm memory: ${S.pages[0].pages} pages at start, ${S.warmPages} after warm-up (request ${S.warmupAt}), ${S.finalPages} at the end ` +
     `→ **${S.grewAfterWarmup ? "GREW after warm-up" : "flat after warm-up"}**. Verified answers: ${S.verified}; failures: ${S.failures.length}. ` +
     `Outcomes: ${Object.entries(S.outcomes).map(([k, v]) => `${k} ${v}`).join(", ")}.` + (S.vmFailedAt !== undefined ? ` **The VM failed at request ${S.vmFailedAt}.**` : ""), "",
@@ -134,6 +141,21 @@ if (results.envoy) {
     series: [{ name: "mock direct", color: "#9e9e9e" }, { name: "Envoy, no filter", color: "#90caf9" }, { name: "Envoy + native buffer filter", color: "#4fc3f7" }, { name: "Envoy + no-op Wasm filter", color: "#26a69a" }, { name: "Envoy + model-router", color: "#1565c0" }, { name: "Portkey", color: "#8e24aa" }, { name: "LiteLLM", color: "#e65100" }],
   }));
   svgHeight += 370;
+}
+if (results.live) {
+  const L = results.live;
+  md.push("## Live signals", "",
+    "In process (test host, µs of plugin callback time, host calls included). Response path per request: every on_response_body and on_log " +
+    "(the statistics update in shared data included; the response headers have no callback); per body callback: one on_response_body (a JSON answer has two: its body and the empty end-of-stream call).", "",
+    table(["answer", "response path µs / request", "µs / body callback"], Object.entries(L.inproc.response).map(([k, r]) => [k, num(r.response_us, 2), r.per_chunk_us ? num(r.per_chunk_us, 2) : "–"])), "",
+    "Request path with live signals against the same configuration with \"live\": false (tiny body, generated models, batches interleaved; *extra* = median of paired differences), " +
+    "the shared-data reads per request and their cost, and one refresh tick (per worker, every refreshMs; not on the request path):", "",
+    table(["models", "fast: table", "fast: live", "fast: extra", "auto: table", "auto: live", "auto: extra", "shared reads / request", "µs per read", "refresh tick µs"],
+      L.inproc.requestPath.map((r) => [r.models, num(r.fast_table_us, 2), num(r.fast_live_us, 2), num(r.fast_extra_us, 2), num(r.auto_table_us, 2), num(r.auto_live_us, 2), num(r.auto_extra_us, 2), r.shared_reads_per_request, num(r.shared_read_us, 2), num(r.tick_us, 0)])), "",
+    `Through Envoy (--concurrency 1, an upstream streaming one token per millisecond; µs from the upstream's write to the client's read; medians of ${L.envoy.streams} streams per Envoy, sent to the three in turn):`, "",
+    table(["Envoy", "response headers", "first token"], Object.entries(L.envoy.targets).map(([k, r]) => [k, num(r.headers_us, 0), num(r.first_token_us, 0)])), "",
+    `The response callbacks add ${num(L.envoy.response_callbacks_add.headers_us, 1)} µs to the headers and ${num(L.envoy.response_callbacks_add.first_token_us, 1)} µs to the first token ` +
+    `(median of the differences to the stream sent just before to the plugin built without them); the whole plugin ${num(L.envoy.plugin_adds.headers_us, 1)} / ${num(L.envoy.plugin_adds.first_token_us, 1)} µs against Envoy without the filter.`, "");
 }
 if (results.detect) {
   const D = results.detect;

@@ -5,7 +5,8 @@ import {
   proxy_log, proxy_get_buffer_bytes, proxy_set_buffer_bytes, proxy_get_header_map_pairs,
   proxy_replace_header_map_value, proxy_remove_header_map_value, proxy_get_property,
   proxy_set_property, proxy_send_local_response, proxy_call_foreign_function,
-  proxy_get_current_time_nanoseconds,
+  proxy_get_current_time_nanoseconds, proxy_get_header_map_value, proxy_get_shared_data,
+  proxy_set_shared_data, proxy_set_tick_period_milliseconds,
 } from "./imports";
 import { BufferType, LogLevel, MapType, Status } from "./constants";
 
@@ -95,6 +96,15 @@ export function readProperty(path: ArrayBuffer): bool {
   return takeOut(proxy_get_property(ptrOf(path), path.byteLength, OUT, OUT + sizeof<usize>()));
 }
 
+// A property holding a little-endian 64-bit integer (Envoy's request.time, request.duration, response
+// codes and flags); `fallback` when it is absent or not 8 bytes long.
+export function readPropertyInt64(path: ArrayBuffer, fallback: i64): i64 {
+  if (!readProperty(path)) return fallback;
+  const value = hostSize == 8 ? load<i64>(hostData) : fallback;
+  releaseHostData();
+  return value;
+}
+
 export function writeProperty(path: ArrayBuffer, value: ArrayBuffer): bool {
   return proxy_set_property(ptrOf(path), path.byteLength, ptrOf(value), value.byteLength) == Status.Ok;
 }
@@ -112,6 +122,46 @@ export function callForeignFunction(name: ArrayBuffer): bool {
 export function sendLocalResponse(status: u32, details: ArrayBuffer, body: usize, bodySize: usize, headers: ArrayBuffer): bool {
   return proxy_send_local_response(status, ptrOf(details), details.byteLength, body, bodySize,
     ptrOf(headers), headers.byteLength, -1) == Status.Ok;
+}
+
+// One response header's value (the first one), into hostData; false when absent or unreadable.
+export function readResponseHeader(name: ArrayBuffer): bool {
+  store<usize>(OUT, 0);
+  store<usize>(OUT, 0, sizeof<usize>());
+  return takeOut(proxy_get_header_map_value(MapType.ResponseHeaders, ptrOf(name), name.byteLength, OUT, OUT + sizeof<usize>()));
+}
+
+// The response body chunk the current on_response_body call was given, into hostData.
+export function readResponseBody(size: usize): bool {
+  store<usize>(OUT, 0);
+  store<usize>(OUT, 0, sizeof<usize>());
+  return takeOut(proxy_get_buffer_bytes(BufferType.ResponseBody, 0, size, OUT, OUT + sizeof<usize>()));
+}
+
+// The cas of the value the last successful readSharedData returned.
+export let sharedCas: u32 = 0;
+
+// A shared-data value into hostData (an empty value is ptr 0, size 0) and its cas into sharedCas.
+// Returns the host status: Ok, NotFound (no such key), or anything else when the host cannot serve it.
+export function readSharedData(key: ArrayBuffer): u32 {
+  store<usize>(OUT, 0);
+  store<usize>(OUT, 0, sizeof<usize>());
+  store<u32>(OUT, 0, 2 * sizeof<usize>());
+  const status = proxy_get_shared_data(ptrOf(key), key.byteLength, OUT, OUT + sizeof<usize>(), OUT + 2 * sizeof<usize>());
+  sharedCas = status == Status.Ok ? load<u32>(OUT, 2 * sizeof<usize>()) : 0;
+  takeOut(status);
+  return status;
+}
+
+// Writes a shared-data value if its cas is still `cas` (0: unconditionally). Returns the host
+// status: Ok, CasMismatch (someone wrote in between), or another failure.
+export function writeSharedData(key: ArrayBuffer, value: usize, size: usize, cas: u32): u32 {
+  return proxy_set_shared_data(ptrOf(key), key.byteLength, value, size, cas);
+}
+
+// Asks the host to call proxy_on_tick on the current root context every `ms` (0 stops it).
+export function setTickPeriod(ms: u32): bool {
+  return proxy_set_tick_period_milliseconds(ms) == Status.Ok;
 }
 
 export function currentTimeNanos(): u64 {

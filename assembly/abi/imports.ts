@@ -37,3 +37,15 @@ export declare function proxy_call_foreign_function(
 
 @external("env", "proxy_get_current_time_nanoseconds")
 export declare function proxy_get_current_time_nanoseconds(out: usize): u32;
+
+@external("env", "proxy_get_header_map_value")
+export declare function proxy_get_header_map_value(map: u32, key: usize, keyLen: usize, outPtr: usize, outLen: usize): u32;
+
+@external("env", "proxy_get_shared_data")
+export declare function proxy_get_shared_data(key: usize, keyLen: usize, outPtr: usize, outLen: usize, outCas: usize): u32;
+
+@external("env", "proxy_set_shared_data")
+export declare function proxy_set_shared_data(key: usize, keyLen: usize, value: usize, valueLen: usize, cas: u32): u32;
+
+@external("env", "proxy_set_tick_period_milliseconds")
+export declare function proxy_set_tick_period_milliseconds(period: u32): u32;

@@ -98,6 +98,7 @@ function readModels(root: JsonValue, path: string, catalog: Catalog): bool {
     const model = readModel(list.items[i], modelPath, catalog);
     if (model === null) return false;
     if (catalog.modelsByName.has(model.name)) return fail(join(modelPath, "name"), "duplicate model name \"" + model.name + "\"");
+    model.index = catalog.models.length;
     catalog.modelsByName.set(model.name, catalog.models.length);
     catalog.models.push(model);
   }

@@ -6,12 +6,13 @@ import { configError, fail } from "./errors";
 import { checkFields, checkUniqueKeys, isObject, join, readNumber, readString, readStringList, unknownName } from "./fields";
 import { capabilityMask } from "./catalog";
 import { delegatesEveryRequest, readRouteDelegations } from "./detection";
+import { readRouteLive } from "./live";
 import { TASK_DEFAULT, TASK_NAMES } from "./tasks";
 import { CandidateColumns, Catalog, RouteSpec, RouterConfig, Strategy } from "./types";
 
 const ROUTE_FIELDS: string[] = [
   "strategy", "models", "exclude", "require", "minQuality", "maxCostUsd", "maxTtftMs",
-  "minTokensPerSecond", "task", "weights", "onNoCandidate", "byTask", "byComplexity",
+  "minTokensPerSecond", "task", "weights", "onNoCandidate", "byTask", "byComplexity", "spread", "explore",
 ];
 const STRATEGIES: string[] = ["price", "latency", "throughput", "quality", "balanced", "random"];
 const WEIGHT_FIELDS: string[] = ["quality", "price", "latency", "throughput"];
@@ -88,6 +89,7 @@ function readRoute(v: JsonValue, path: string, catalog: Catalog, taskOverride: s
     unchecked(r.candidateQuality[i] = task !== null ? model.qualityFor(task) : model.quality);
   }
   if (!readWeights(v, path, r)) return null;
+  if (!readRouteLive(v, path, r)) return null;
   return readOnNoCandidate(v, path, catalog, r) ? r : null;
 }
 

@@ -62,10 +62,12 @@ function overlay(global: JsonValue, rule: JsonValue): JsonValue {
   return merged;
 }
 
-// A rule that sets neither `models`, `providers` nor `paths` (model endpoints are bits over the
-// paths) keeps the global catalog.
+// A rule that sets none of `models`, `providers`, `paths` (model endpoints are bits over the paths)
+// and `live` keeps the global catalog (and with it the global live signals; a rule with its own
+// `live` settings gets signals of its own).
 function sharedCatalog(global: RouterConfig | null, rule: JsonValue): Catalog | null {
-  if (global === null || rule.get("models") !== null || rule.get("providers") !== null || rule.get("paths") !== null) return null;
+  if (global === null || rule.get("models") !== null || rule.get("providers") !== null || rule.get("paths") !== null ||
+      rule.get("live") !== null) return null;
   return global.catalog;
 }
 

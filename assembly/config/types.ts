@@ -10,6 +10,7 @@ export const CAP_VISION: u32 = 2;
 export const CAP_JSON: u32 = 4;
 
 export class ModelSpec {
+  index: i32 = 0;               // position in the catalog: the row of its live signals
   name: string = "";
   nameBytes: ArrayBuffer = new ArrayBuffer(0);
   upstream: string = "";
@@ -114,6 +115,27 @@ export class RouteSpec {
   byComplexity: StaticArray<i32> | null = null;
 
   needsDetection(): bool { return this.taskAuto || this.byTask !== null || this.byComplexity !== null; }
+  // Live routing (resolved from the route's own fields, else `live`; 0 when live is off): latency
+  // and throughput routes pick at random among survivors within `spread` of the best, and send an
+  // `explore` share of requests to survivors whose statistics are stale.
+  spread: f64 = 0;
+  explore: f64 = 0;
+}
+
+// The top-level `live` settings: how measured latency, throughput and health replace the table's
+// values (see README "Live signals" for each default and why). A RouterConfig without them
+// (`"live": false`) routes on the table alone.
+export class LiveSettings {
+  halfLifeMs: f64 = 60000;        // weight of a sample halves every halfLifeMs
+  priorWeight: f64 = 5;           // the table value counts as this many samples
+  refreshMs: u32 = 1000;          // how often each worker re-reads the shared statistics
+  staleAfterMs: f64 = 120000;     // no sample for this long: a candidate for exploration
+  failureThreshold: i32 = 3;      // consecutive failures that start a cooldown
+  cooldownMs: f64 = 5000;         // the first cooldown; doubles each time a probe fails
+  maxCooldownMs: f64 = 300000;
+  probeTimeoutMs: f64 = 30000;    // how long one probe request holds the model for itself
+  spread: f64 = 0.1;
+  explore: f64 = 0.02;
 }
 
 // The models and providers of one configuration. Higress `_rules_` that keep the global model list
@@ -127,6 +149,7 @@ export class Catalog {
   providers: ProviderSpec[] = [];
   pathNames: string[] = [];        // bit i of a model's `endpoints` is pathNames[i]
   defaultEndpoints: u32 = 0;
+  live: LiveSettings | null = null; // the settings its live signals are computed with
 }
 
 export class RouterConfig {
@@ -157,6 +180,7 @@ export class RouterConfig {
   detection: DetectionConfig | null = null;
   taskHeader: ArrayBuffer = new ArrayBuffer(0);
   complexityHeader: ArrayBuffer = new ArrayBuffer(0);
+  live: LiveSettings | null = null;  // null: `"live": false`, pure table routing
 }
 
 // The answer to GET /v1/models, built once per configuration: the whole list, and where in it each

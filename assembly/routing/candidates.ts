@@ -17,6 +17,7 @@ export class CandidateTable {
   cost: StaticArray<f64> = new StaticArray<f64>(0);       // USD for this request
   latency: StaticArray<f64> = new StaticArray<f64>(0);    // ms the client waits (first token when streaming)
   throughput: StaticArray<f64> = new StaticArray<f64>(0); // tokens per second
+  stale: StaticArray<bool> = new StaticArray<bool>(0);     // no recent measurements (exploration)
   quality: StaticArray<f64> = new StaticArray<f64>(0);
   score: StaticArray<f64> = new StaticArray<f64>(0);      // the strategy's score, higher is better
   costLo: f64 = 0; costHi: f64 = 0;
@@ -31,6 +32,7 @@ export class CandidateTable {
     this.cost = new StaticArray<f64>(n);
     this.latency = new StaticArray<f64>(n);
     this.throughput = new StaticArray<f64>(n);
+    this.stale = new StaticArray<bool>(n);
     this.quality = new StaticArray<f64>(n);
     this.score = new StaticArray<f64>(n);
   }
@@ -55,6 +57,10 @@ function dropReason(c: CandidateColumns, slot: i32, route: RouteSpec, e: Request
   return Drop.None;
 }
 
+// A failure rate is capped here when it turns into expected tries (a model failing more often than
+// this is cooling down anyway).
+const MAX_FAILURE_RATE: f64 = 0.9;
+
 // Fills `t` for `route` and this request. `quality` is the route's quality row for the task that
 // applies (one value per candidate); `nowMs` decides which cooldowns are still running. The common
 // case (the candidate passes every rule) is tested branch-free; only a dropped candidate pays for
@@ -76,15 +82,20 @@ export function fillCandidates(route: RouteSpec, quality: StaticArray<f64>, e: R
     const q = unchecked(quality[slot]);
     const ttft = unchecked(signals.ttftMs[index]), tps = unchecked(signals.tokensPerSecond[index]);
     const cost = (input * unchecked(c.inputPrice[slot]) + output * unchecked(c.outputPrice[slot])) * 1e-6;
-    const latency = ttft + outputMs / tps;
+    // A model failing a share p of its requests needs 1 / (1 - p) tries on average: its expected
+    // latency grows and its effective throughput shrinks by that factor (1 without live signals).
+    const tries = 1 / (1 - min(unchecked(signals.failureRate[index]), MAX_FAILURE_RATE));
+    const latency = (ttft + outputMs / tps) * tries;
+    const throughput = tps / tries;
     const cooling = unchecked(signals.coolingUntilMs[index]) > nowMs;
     const passes = ((unchecked(c.endpoints[slot]) & endpoint) != 0) & (tokens <= unchecked(c.contextWindow[slot])) & (output <= unchecked(c.maxOutputTokens[slot])) &
       ((needs & ~unchecked(c.capabilities[slot])) == 0) & (q >= minQuality) & (cost <= maxCost) &
       (ttft <= maxTtft) & (tps >= minTps) & !cooling;
     unchecked(t.cost[slot] = cost);
     unchecked(t.quality[slot] = q);
-    unchecked(t.throughput[slot] = tps);
+    unchecked(t.throughput[slot] = throughput);
     unchecked(t.latency[slot] = latency);
+    unchecked(t.stale[slot] = unchecked(signals.stale[index]));
     if (!passes) {
       unchecked(t.drop[slot] = <u8>dropReason(c, slot, route, e, q, cost, ttft, tps, cooling));
       continue;
@@ -93,7 +104,7 @@ export function fillCandidates(route: RouteSpec, quality: StaticArray<f64>, e: R
     survivors++;
     cLo = min(cLo, cost); cHi = max(cHi, cost);
     lLo = min(lLo, latency); lHi = max(lHi, latency);
-    tLo = min(tLo, tps); tHi = max(tHi, tps);
+    tLo = min(tLo, throughput); tHi = max(tHi, throughput);
     qLo = min(qLo, q); qHi = max(qHi, q);
   }
   t.survivors = survivors;
@@ -101,4 +112,18 @@ export function fillCandidates(route: RouteSpec, quality: StaticArray<f64>, e: R
   t.latencyLo = lLo; t.latencyHi = lHi;
   t.throughputLo = tLo; t.throughputHi = tHi;
   t.qualityLo = qLo; t.qualityHi = qHi;
+}
+
+// When every candidate of the route is cooling down, the one whose cooldown ends first among those
+// the request fits (dropped for nothing but the cooldown); -1 when some candidate is not cooling
+// down (the request itself ruled it out) or none fits.
+export function soonestCoolingSlot(route: RouteSpec, signals: ModelSignals, nowMs: f64, t: CandidateTable): i32 {
+  let best = -1;
+  let bestUntil = Infinity;
+  for (let slot = 0; slot < t.count; slot++) {
+    const until = unchecked(signals.coolingUntilMs[unchecked(route.candidates[slot])]);
+    if (!(until > nowMs)) return -1;
+    if (unchecked(t.drop[slot]) == <u8>Drop.CoolingDown && until < bestUntil) { best = slot; bestUntil = until; }
+  }
+  return best;
 }

@@ -5,7 +5,7 @@ import { hashBytes } from "../config/name_index";
 import { ModelSpec, RouteSpec, RouterConfig } from "../config/types";
 import { RequestFeatures } from "../request/features";
 import { DetectedTask, detectTask } from "../request/task_detect";
-import { CandidateTable, fillCandidates } from "./candidates";
+import { CandidateTable, fillCandidates, soonestCoolingSlot } from "./candidates";
 import { RequestEstimate, fillEstimate } from "./estimate";
 import { noCandidateMessage } from "./explain";
 import { rankCandidates } from "./rank";
@@ -108,8 +108,21 @@ function routeAlias(cfg: RouterConfig, route: RouteSpec, f: RequestFeatures, sig
     out.outcome = Outcome.Routed;
     out.model = cfg.models[route.onNoCandidate];
   } else {
-    out.outcome = Outcome.NoCandidate;
+    takeSoonestCooling(cfg, route, signals, nowMs, out);
   }
+}
+
+// A route whose every candidate is cooling down is not rejected: the model whose cooldown ends
+// first gets the request (live signals only; without them nothing ever cools down).
+function takeSoonestCooling(cfg: RouterConfig, route: RouteSpec, signals: ModelSignals, nowMs: f64, out: Decision): void {
+  const slot = soonestCoolingSlot(route, signals, nowMs, out.candidates);
+  out.slot = slot;
+  if (slot < 0) {
+    out.outcome = Outcome.NoCandidate;
+    return;
+  }
+  out.outcome = Outcome.Routed;
+  out.model = cfg.models[route.candidates[slot]];
 }
 
 // The client's error message for Outcome.NoCandidate.

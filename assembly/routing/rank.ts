@@ -100,9 +100,64 @@ function pickRandom(cfg: RouterConfig, route: RouteSpec, t: CandidateTable): i32
   return unchecked(cfg.models[unchecked(route.candidates[slot])]);
 }
 
+// ---- live routing: spread and exploration ------------------------------------------------------
+
+// Is the survivor in `slot` within `spread` of the best one's latency or throughput?
+@inline function nearBest(strategy: Strategy, t: CandidateTable, slot: i32, best: i32, spread: f64): bool {
+  if (strategy == Strategy.Latency) return unchecked(t.latency[slot]) <= unchecked(t.latency[best]) * (1 + spread);
+  return unchecked(t.throughput[slot]) * (1 + spread) >= unchecked(t.throughput[best]);
+}
+
+// Latency and throughput routes do not herd onto the single fastest model: every survivor within
+// the route's `spread` of the best is equally likely.
+function spreadPick(route: RouteSpec, t: CandidateTable, best: i32): i32 {
+  const strategy = route.strategy, spread = route.spread;
+  let near = 0;
+  for (let slot = 0; slot < t.count; slot++) {
+    if (unchecked(t.drop[slot]) == Drop.None && nearBest(strategy, t, slot, best, spread)) near++;
+  }
+  if (near < 2) return best;
+  let ticket = <i32>(nextRandom() * <f64>near);
+  for (let slot = 0; slot < t.count; slot++) {
+    if (unchecked(t.drop[slot]) != Drop.None || !nearBest(strategy, t, slot, best, spread)) continue;
+    if (ticket-- == 0) return slot;
+  }
+  return best;
+}
+
+// A share `explore` of a route's requests goes to another survivor whose measurements are stale,
+// chosen uniformly, so a model that was slow once (or never measured) gets fresh numbers; -1 when
+// this request does not explore or no such survivor exists.
+function explorePick(route: RouteSpec, t: CandidateTable, best: i32): i32 {
+  if (nextRandom() >= route.explore) return -1;
+  let stale = 0;
+  for (let slot = 0; slot < t.count; slot++) {
+    if (slot != best && unchecked(t.drop[slot]) == Drop.None && unchecked(t.stale[slot])) stale++;
+  }
+  if (stale == 0) return -1;
+  let ticket = <i32>(nextRandom() * <f64>stale);
+  for (let slot = 0; slot < t.count; slot++) {
+    if (slot == best || unchecked(t.drop[slot]) != Drop.None || !unchecked(t.stale[slot])) continue;
+    if (ticket-- == 0) return slot;
+  }
+  return -1;
+}
+
+// Strategies that rank on measured values: the ones live signals move.
+@inline function usesMeasurements(strategy: Strategy): bool {
+  return strategy == Strategy.Latency || strategy == Strategy.Throughput || strategy == Strategy.Balanced;
+}
+
 // The chosen slot in route.candidates, or -1 when no candidate survives the filter.
 export function rankCandidates(cfg: RouterConfig, route: RouteSpec, t: CandidateTable): i32 {
   if (t.survivors == 0) return -1;
   if (route.strategy == Strategy.Random) return pickRandom(cfg, route, t);
-  return pickBest(route, t);
+  const best = pickBest(route, t);
+  if (t.survivors < 2 || !usesMeasurements(route.strategy)) return best;
+  if (route.explore > 0) {
+    const explored = explorePick(route, t, best);
+    if (explored >= 0) return explored;
+  }
+  if (route.spread > 0 && route.strategy != Strategy.Balanced) return spreadPick(route, t, best);
+  return best;
 }

@@ -9,8 +9,11 @@ export class ModelSignals {
   tokensPerSecond: StaticArray<f64>;
   failureRate: StaticArray<f64>;
   // Wall-clock ms until which the model is cooling down (0: healthy); a model past its cooldown
-  // but not yet proven healthy again admits one probe request at a time (probeOpen).
+  // but not yet proven healthy again admits one probe request at a time (needsProbe).
   coolingUntilMs: StaticArray<f64>;
+  // The model failed and has not succeeded since: once its cooldown is over, the request that picks
+  // it must first claim the probe (live/live.ts), or be decided again without it.
+  needsProbe: StaticArray<bool>;
   consecutiveFailures: StaticArray<i32>;
   // No recent samples: exploration may send a little traffic here to refresh the numbers.
   stale: StaticArray<bool>;
@@ -21,6 +24,7 @@ export class ModelSignals {
     this.tokensPerSecond = new StaticArray<f64>(n);
     this.failureRate = new StaticArray<f64>(n);
     this.coolingUntilMs = new StaticArray<f64>(n);
+    this.needsProbe = new StaticArray<bool>(n);
     this.consecutiveFailures = new StaticArray<i32>(n);
     this.stale = new StaticArray<bool>(n);
     for (let i = 0; i < n; i++) {

@@ -30,22 +30,35 @@ export function installImportProbe() {
   };
 }
 
-/** Wraps the host's guest callbacks (context create, headers, body, trailers, done, delete). */
+/**
+ * Wraps the host's guest callbacks (host.fns). `ns` is the request side as before (context create,
+ * request headers, body, trailers, done, delete); `response` the response side (response headers,
+ * body, trailers, log) with `responseBody` / `responseBodyCalls` for the per-chunk cost; `tick` the
+ * periodic refresh.
+ */
 export function instrumentCallbacks(host) {
-  const acc = { ns: 0, body: 0, headers: 0, calls: 0 };
-  for (const [field, key] of [["fnCreate", null], ["fnHeaders", "headers"], ["fnBody", "body"], ["fnTrailers", null], ["fnDone", null], ["fnDelete", null]]) {
-    const inner = host[field];
+  const acc = { ns: 0, body: 0, headers: 0, calls: 0, response: 0, responseBody: 0, responseBodyCalls: 0, tick: 0, ticks: 0 };
+  const groups = {
+    create: "request", requestHeaders: "request", requestBody: "request", requestTrailers: "request", done: "request", delete: "request",
+    responseHeaders: "response", responseBody: "response", responseTrailers: "response", log: "response", tick: "tick",
+  };
+  for (const [name, group] of Object.entries(groups)) {
+    const inner = host.fns[name];
     if (typeof inner !== "function") continue;
-    host[field] = (...args) => {
+    host.fns[name] = (...args) => {
       const t = process.hrtime.bigint();
       try { return inner(...args); } finally {
         const d = Number(process.hrtime.bigint() - t);
-        acc.ns += d;
-        if (key) acc[key] += d;
-        if (field === "fnCreate") acc.calls++;
+        if (group === "request") acc.ns += d;
+        else if (group === "response") acc.response += d;
+        else { acc.tick += d; acc.ticks++; }
+        if (name === "requestHeaders") acc.headers += d;
+        if (name === "requestBody") acc.body += d;
+        if (name === "responseBody") { acc.responseBody += d; acc.responseBodyCalls++; }
+        if (name === "create") acc.calls++;
       }
     };
   }
-  acc.reset = () => { acc.ns = 0; acc.body = 0; acc.headers = 0; acc.calls = 0; };
+  acc.reset = () => { for (const k of Object.keys(acc)) if (typeof acc[k] === "number") acc[k] = 0; };
   return acc;
 }

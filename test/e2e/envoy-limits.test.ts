@@ -93,7 +93,8 @@ const requestHead = (framing: string) =>
 
 describe("limits of the generated bootstrap", () => {
   const gw = useGateway({
-    pluginConfig: { ...readRouterConfig(), maxBodyBytes: MAX_BODY },
+    // table routing: the gzip test expects the model the table picks for `fast`
+    pluginConfig: { ...readRouterConfig(), maxBodyBytes: MAX_BODY, live: false },
     generator: { requestTimeoutSeconds: REQUEST_TIMEOUT_S },
   });
 

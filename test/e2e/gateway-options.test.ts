@@ -1,10 +1,10 @@
 // Options of the generated bootstrap that change what reaches a provider: --default-provider
 // (requests the plugin does not route go to one provider instead of the JSON 404).
 import { describe, expect, it } from "vitest";
-import { mockKeyFor, postJson, send, useGateway } from "./harness";
+import { mockKeyFor, postJson, readRouterConfig, send, useGateway } from "./harness";
 
 describe("--default-provider openai", () => {
-  const gw = useGateway({ generator: { defaultProvider: "openai" } });
+  const gw = useGateway({ pluginConfig: { ...readRouterConfig(), live: false }, generator: { defaultProvider: "openai" } });
 
   it("an unrouted path goes to openai with openai's path and key, without routing headers or the client's key", async () => {
     const reply = await send(gw().url, { method: "GET", path: "/v1/files", headers: { authorization: "Bearer client", "x-llm-upstream": "groq" } });

@@ -8,7 +8,8 @@ import { connect as tcpConnect } from "node:net";
 import { describe, expect, it } from "vitest";
 import { type Gateway, hcmOf, postJson, readRouterConfig, send, useGateway } from "./harness";
 
-const router = readRouterConfig();
+// Table routing: these tests expect the models the table picks (live estimates would follow the mocks).
+const router = { ...readRouterConfig(), live: false };
 
 function withoutInternalOnlyHeaders(cfg: any): void {
   const routeConfig = hcmOf(cfg).route_config;

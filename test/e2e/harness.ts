@@ -183,8 +183,8 @@ export function spawnEnvoy(cfg: any, extraArgs: string[] = [], env: Record<strin
     "-c",
     configFile,
     "--disable-hot-restart",
-    "--concurrency",
-    "1",
+    // one worker unless the caller asks for more (Envoy refuses a flag given twice)
+    ...(extraArgs.includes("--concurrency") ? [] : ["--concurrency", "1"]),
     "--admin-address-path",
     join(dir, "admin-address"),
     "--component-log-level",

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { mockKeyFor, postJson, readRouterConfig, useGateway } from "./harness";
 
 const MAX_BODY = 2048;
-const gw = useGateway({ pluginConfig: { ...readRouterConfig(), maxBodyBytes: MAX_BODY } });
+const gw = useGateway({ pluginConfig: { ...readRouterConfig(), maxBodyBytes: MAX_BODY, live: false } });
 
 function bodyOfSize(model: string, size: number): string {
   const head = `{"model":"${model}","messages":[{"role":"user","content":"`;

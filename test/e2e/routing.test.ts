@@ -1,4 +1,6 @@
-// Real Envoy + build/envoy.wasm + four mock providers, plugin configuration = config/router.json.
+// Real Envoy + build/envoy.wasm + four mock providers, plugin configuration = config/router.json
+// with "live": false: the choices below are worked out from the table, and the mocks answer in about
+// a millisecond, which live signals would (rightly) learn. Live routing has test/e2e/live.test.ts.
 //
 // Expected choices, worked out by hand from config/router.json and docs/behaviour.md for the chat
 // body below (messages "system"/"You are terse." and "user"/"Say hello to the router." = 48 bytes of
@@ -27,12 +29,12 @@
 // - max_tokens 20000 exceeds every maxOutputTokens (16384, 16384, 8192, 8192) -> no candidate,
 //   routes have no onNoCandidate -> 400 model_not_available naming all four models.
 import { describe, expect, it } from "vitest";
-import { mockKeyFor, postJson, send, sseData, useGateway, type Reply } from "./harness";
+import { mockKeyFor, postJson, readRouterConfig, send, sseData, useGateway, type Reply } from "./harness";
 
 // Each provider's base path (config/router.json `providers`): a client's /v1/<api> reaches <base>/<api>.
 const BASE_PATH: Record<string, string> = { openai: "/v1", deepseek: "/v1", groq: "/openai/v1" };
 
-const gw = useGateway();
+const gw = useGateway({ pluginConfig: { ...readRouterConfig(), live: false } });
 
 const MESSAGES = [
   { role: "system", content: "You are terse." },

@@ -6,7 +6,8 @@ import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
 import { ROOT, readRouterConfig, useGateway } from "./harness";
 
-const gw = useGateway();
+// Table routing: the SDK checks expect the models the table picks (live estimates would follow the mocks).
+const gw = useGateway({ pluginConfig: { ...readRouterConfig(), live: false } });
 
 /** Runs the Python client (asynchronously: the mock providers live in this process). */
 function runPython(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {

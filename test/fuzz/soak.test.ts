@@ -1,5 +1,7 @@
 // Short soak: one VM serves 50,000 requests of mixed sizes (1 KB … 1 MB, routed, passed through and
-// rejected); Wasm memory must stop growing after warm-up and sampled answers must stay correct.
+// rejected) whose responses flow back through the plugin (streams split anywhere, failures, Envoy's
+// own replies, cut streams, clients going away: live statistics, cooldowns and probes all run);
+// Wasm memory must stop growing after warm-up and sampled answers must stay correct.
 // The 1,000,000-request variant: `node bench/soak.mjs` (or `npm run bench -- soak`).
 import { expect, it } from "vitest";
 import { ProxyWasmHost } from "../host/index.ts";

@@ -6,7 +6,9 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { type HostMode, ProxyWasmHost, type RequestOptions, type RequestResult } from "../host/index.ts";
 import { chosen, ENVOY_WASM, err, errorLines, HIGRESS_WASM, type Json, model, ROUTER_JSON, router, user } from "./helpers.ts";
 
-const shipped = JSON.parse(readFileSync(ROUTER_JSON, "utf8"));
+// Table routing: these tests are about which requests are handled, not about live estimates (whose
+// exploration would send a share of requests elsewhere).
+const shipped = { ...JSON.parse(readFileSync(ROUTER_JSON, "utf8")), live: false };
 const CLOCK_NS = 1_750_000_000_123_456_789n; // 2025-06-15, in ns: `created` is whole seconds of it
 
 const builds: Array<[string, string, HostMode]> = [
@@ -219,7 +221,7 @@ for (const [label, wasm, mode] of builds) {
       expect(err(r)).toMatchObject({ status: 413, code: "request_too_large" });
       expect(r.localResponse!.header("content-type")).toBe("application/json");
       expect(r.bodyCallbacks).toBe(0);
-      expect(r.returns).toHaveLength(1);
+      expect(r.returns.filter((x) => x.callback.startsWith("on_request"))).toHaveLength(1);
       // a declared length alone is enough (the body may never come)
       const declared = h.request({ method: "POST", path: CHAT, headers: { "content-type": "text/plain", "content-length": "99999999999999999999999" }, body: "{}", contentLength: false });
       expect(err(declared)).toMatchObject({ status: 413, code: "request_too_large" });

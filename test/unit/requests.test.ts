@@ -156,7 +156,7 @@ describe("rewriting", () => {
   it("unknown model passes through: body untouched, Continue, no model header", () => {
     const body = '{"model":"some-other-model","messages":[]}';
     const r = send(h, body, { headers: { "x-llm-upstream": "openai" } });
-    expect(r.returns.at(-1)).toMatchObject({ callback: "on_request_body", raw: 0 });
+    expect(r.returns.filter((x) => x.callback === "on_request_body").at(-1)).toMatchObject({ raw: 0 });
     expect(r.finalBody).toEqual(new TextEncoder().encode(body));
     expect(chosen(r)).toBeUndefined();
     // the client's upstream header was removed in the headers phase, so cluster_header finds none
