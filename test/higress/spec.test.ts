@@ -59,7 +59,7 @@ describe("spec.yaml structure", () => {
     const schema = spec.spec.configSchema.openAPIV3Schema;
     expect(schema.required).toEqual(["models"]);
     expect(Object.keys(schema.properties).sort()).toEqual(
-      ["bytesPerToken", "defaultOutputTokens", "listModels", "live", "maxBodyBytes", "modelHeader", "models", "paths", "routes", "upstreamHeader"],
+      ["bytesPerToken", "complexityHeader", "defaultOutputTokens", "detection", "listModels", "live", "maxBodyBytes", "modelHeader", "models", "paths", "routes", "taskHeader", "upstreamHeader"],
     );
     const model = schema.properties.models.items;
     expect([...model.required].sort()).toEqual(["contextWindow", "name", "price", "tokensPerSecond", "ttftMs", "upstream"]);
@@ -70,7 +70,7 @@ describe("spec.yaml structure", () => {
     const route = schema.properties.routes.additionalProperties;
     expect(route.properties.strategy.enum).toEqual(["price", "latency", "throughput", "quality", "balanced", "random"]);
     expect(Object.keys(route.properties).sort()).toEqual(
-      ["exclude", "explore", "maxCostUsd", "maxTtftMs", "minQuality", "minTokensPerSecond", "models", "onNoCandidate", "require", "spread", "strategy", "task", "weights"],
+      ["byComplexity", "byTask", "exclude", "explore", "maxCostUsd", "maxTtftMs", "minQuality", "minTokensPerSecond", "models", "onNoCandidate", "require", "spread", "strategy", "task", "weights"],
     );
     expect(Object.keys(route.properties.weights.properties).sort()).toEqual(["latency", "price", "quality", "throughput"]);
     expect(Object.keys(schema.properties.live.properties).sort()).toEqual(
