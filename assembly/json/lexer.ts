@@ -1,5 +1,6 @@
 // JSON lexing over raw UTF-8 bytes: escape-aware strings and the number grammar. The same
 // routines serve the body scanner (hot path: they never allocate) and the configuration parser.
+import { utf8Run } from "./utf8";
 
 // Set by scanString for the string just scanned.
 export let stringHasEscape = false;
@@ -121,6 +122,14 @@ export function scanString(p: usize, end: usize): usize {
     if (c < 0x80) {
       p += 1;
       decoded += 1;
+      continue;
+    }
+    // Non-ASCII text (CJK is little else): validate it a block at a time, UTF-8 in, UTF-8 out.
+    const run = utf8Run(p, end);
+    if (run == 0) return 0;
+    if (run > p) {
+      decoded += run - p;
+      p = run;
       continue;
     }
     const n = utf8SequenceLength(p, end);
