@@ -64,6 +64,33 @@ function utf8SequenceLength(p: usize, end: usize): usize {
   return unit < 0x80 ? 1 : unit < 0x800 ? 2 : 3;
 }
 
+let escapesDecodedBytes: usize = 0;
+
+// Reads a run of \uXXXX escapes starting at p (which holds one), as Python's json.dumps writes every
+// non-ASCII character by default: one after another without going back to the block scan. Returns
+// the position after the run (UTF-8 bytes they decode to in escapesDecodedBytes), or 0 when an
+// escape is malformed.
+function scanUnicodeEscapes(p: usize, end: usize): usize {
+  let decoded: usize = 0;
+  do {
+    if (p + 6 > end) return 0;
+    const unit = readHex4(p + 2);
+    if (unit < 0) return 0;
+    p += 6;
+    if (unit >= 0xd800 && unit < 0xdc00 && p + 6 <= end && load<u16>(p) == 0x755c) {
+      const low = readHex4(p + 2);
+      if (low >= 0xdc00 && low < 0xe000) {
+        p += 6;
+        decoded += 4;
+        continue;
+      }
+    }
+    decoded += utf8LengthOfUnit(unit);
+  } while (p + 2 <= end && load<u16>(p) == 0x755c); // "\u", little-endian
+  escapesDecodedBytes = decoded;
+  return p;
+}
+
 // Scans the JSON string whose opening quote is at p - 1. Returns the position after the closing
 // quote, or 0 when the string is malformed or unterminated. Sets stringHasEscape and
 // stringDecodedBytes.
@@ -95,20 +122,9 @@ export function scanString(p: usize, end: usize): usize {
       if (p + 1 >= end) return 0;
       const e = <u32>load<u8>(p, 1);
       if (e == 0x75) {
-        if (p + 6 > end) return 0;
-        const unit = readHex4(p + 2);
-        if (unit < 0) return 0;
-        p += 6;
-        if (unit >= 0xd800 && unit < 0xdc00 && p + 6 <= end &&
-            load<u8>(p) == 0x5c && load<u8>(p, 1) == 0x75) {
-          const low = readHex4(p + 2);
-          if (low >= 0xdc00 && low < 0xe000) {
-            p += 6;
-            decoded += 4;
-            continue;
-          }
-        }
-        decoded += utf8LengthOfUnit(unit);
+        p = scanUnicodeEscapes(p, end);
+        if (p == 0) return 0;
+        decoded += escapesDecodedBytes;
         continue;
       }
       if (e == 0x22 || e == 0x5c || e == 0x2f || e == 0x62 || e == 0x66 || e == 0x6e || e == 0x72 || e == 0x74) {
