@@ -29,10 +29,14 @@ function readMetricsObject(v: JsonValue, where: string): MetricsSettings | null 
     if (name === null) return null;
     s.consumerHeader = String.UTF8.encode(name);
   }
-  const cap = readNumber(v, "maxConsumers", where, false, <f64>s.maxConsumers, 0, true, MAX_CONSUMERS);
+  const cap = readNumber(v, "maxConsumers", where, false, <f64>s.maxConsumers, 0, true);
   if (configError.length > 0) return null;
   if (cap != Math.floor(cap)) {
     fail(join(where, "maxConsumers"), "expected a whole number");
+    return null;
+  }
+  if (cap > MAX_CONSUMERS) {
+    fail(join(where, "maxConsumers"), "expected at most " + (<i32>MAX_CONSUMERS).toString());
     return null;
   }
   s.maxConsumers = <i32>cap;

@@ -157,8 +157,14 @@ export function writeDecisionText(s: DecisionSummary): usize {
 
 // ---- the debug line --------------------------------------------------------------------------------
 
+// Four significant digits, without a trailing ".0".
 function short(x: f64): string {
-  const r = Math.round(x * 1000) / 1000;
+  if (x == 0 || !isFinite(x)) return x == 0 ? "0" : x.toString();
+  // (no Math.pow / log10: they would add kilobytes to the module for a debug line)
+  let scale: f64 = 1, a = Math.abs(x);
+  while (a >= 10000) { a /= 10; scale /= 10; }
+  while (a < 1000) { a *= 10; scale *= 10; }
+  const r = Math.round(x * scale) / scale;
   return r == Math.floor(r) && Math.abs(r) < 1e15 ? (<i64>r).toString() : r.toString();
 }
 
