@@ -30,6 +30,19 @@ export const MAX_IDS: i32 = 65535;   // routes, models (plus "none") per plugin
 const INITIAL_ROWS: i32 = 64;
 
 // Stat-name pieces of one traffic row, resolved when its first stat is defined.
+// A 64-bit finaliser (splitmix64's): the packed keys differ in few, high bits.
+@inline function mix(x: u64): u64 {
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111eb;
+  return x ^ (x >> 31);
+}
+
+function resized<T>(a: StaticArray<T>, length: i32): StaticArray<T> {
+  const b = new StaticArray<T>(length);
+  memory.copy(changetype<usize>(b), changetype<usize>(a), <usize>a.length * sizeof<T>());
+  return b;
+}
+
 class RowKey {
   constructor(readonly route: i32, readonly model: i32, readonly consumer: i32, readonly rowModel: i32) {}
 }
@@ -45,8 +58,9 @@ export class MetricsRoot {
   readonly consumers: Consumers;
   readonly consumerHeader: ArrayBuffer;
 
-  // Traffic rows.
-  private readonly rowIndex: Map<u64, i32> = new Map();
+  // Traffic rows, found by key in an open-addressing table (keys + 1, so 0 marks a free slot).
+  private slotKeys: StaticArray<u64> = new StaticArray<u64>(INITIAL_ROWS * 2);
+  private slotRows: StaticArray<i32> = new StaticArray<i32>(INITIAL_ROWS * 2);
   private readonly rowKeys: RowKey[] = [];
   private values: StaticArray<f64> = new StaticArray<f64>(INITIAL_ROWS * ROW_WIDTH); // accumulated, not yet pushed
   private ids: StaticArray<u32> = new StaticArray<u32>(INITIAL_ROWS * ROW_WIDTH);    // 0: not defined yet
@@ -96,27 +110,43 @@ export class MetricsRoot {
 
   // The row of (route, model, consumer[, rowModel]) by global ids, created on first use.
   row(route: i32, model: i32, consumer: i32, rowModel: i32 = 0): i32 {
-    const key = (<u64>route << (MODEL_BITS + CONSUMER_BITS + MODEL_BITS)) | (<u64>model << (CONSUMER_BITS + MODEL_BITS)) |
-      (<u64>consumer << MODEL_BITS) | <u64>rowModel;
-    if (this.rowIndex.has(key)) return this.rowIndex.get(key);
+    const key = ((<u64>route << (MODEL_BITS + CONSUMER_BITS + MODEL_BITS)) | (<u64>model << (CONSUMER_BITS + MODEL_BITS)) |
+      (<u64>consumer << MODEL_BITS) | <u64>rowModel) + 1;
+    const mask = this.slotKeys.length - 1;
+    let slot = <i32>(mix(key) & <u64>mask);
+    while (true) {
+      const k = unchecked(this.slotKeys[slot]);
+      if (k == key) return unchecked(this.slotRows[slot]);
+      if (k == 0) break;
+      slot = (slot + 1) & mask;
+    }
     const at = this.rowKeys.length;
     this.rowKeys.push(new RowKey(route, model, consumer, rowModel));
-    this.rowIndex.set(key, at);
+    unchecked(this.slotKeys[slot] = key);
+    unchecked(this.slotRows[slot] = at);
     if ((at + 1) * ROW_WIDTH > this.values.length) this.grow();
     return at;
   }
 
+  // Doubles the rows' storage and the key table (new series only: a request of a known one never
+  // allocates).
   private grow(): void {
     const rows = this.dirty.length * 2;
-    const values = new StaticArray<f64>(rows * ROW_WIDTH);
-    const ids = new StaticArray<u32>(rows * ROW_WIDTH);
-    const dirty = new StaticArray<bool>(rows);
-    memory.copy(changetype<usize>(values), changetype<usize>(this.values), <usize>this.values.length << 3);
-    memory.copy(changetype<usize>(ids), changetype<usize>(this.ids), <usize>this.ids.length << 2);
-    memory.copy(changetype<usize>(dirty), changetype<usize>(this.dirty), <usize>this.dirty.length);
-    this.values = values;
-    this.ids = ids;
-    this.dirty = dirty;
+    this.values = resized<f64>(this.values, rows * ROW_WIDTH);
+    this.ids = resized<u32>(this.ids, rows * ROW_WIDTH);
+    this.dirty = resized<bool>(this.dirty, rows);
+    const keys = this.slotKeys, rowsAt = this.slotRows;
+    this.slotKeys = new StaticArray<u64>(rows * 2);
+    this.slotRows = new StaticArray<i32>(rows * 2);
+    const mask = this.slotKeys.length - 1;
+    for (let i = 0; i < keys.length; i++) {
+      const key = unchecked(keys[i]);
+      if (key == 0) continue;
+      let slot = <i32>(mix(key) & <u64>mask);
+      while (unchecked(this.slotKeys[slot]) != 0) slot = (slot + 1) & mask;
+      unchecked(this.slotKeys[slot] = key);
+      unchecked(this.slotRows[slot] = unchecked(rowsAt[i]));
+    }
   }
 
   // Adds `x` to column `column` of `metric` in `row` (x may be fractional: it is pushed in whole units).
