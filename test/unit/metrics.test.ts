@@ -275,6 +275,22 @@ describe("the consumer label", () => {
   });
 });
 
+describe("many series", () => {
+  it("hundreds of rows: each series keeps its own count as the tables grow", async () => {
+    const g = await metricsGateway({ models: [model("A"), model("B")], routes: { auto: { strategy: "price" } }, live: false, metrics: { consumerHeader: "x-consumer", maxConsumers: 400 } });
+    const w = g.workers[0];
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 300; i++) w.request(post(sized(i % 2 ? "A" : "B", 8), { "x-consumer": `c${i}` }) as any);
+      if (round === 0) g.proc.advance(1000); // a push between the rounds
+    }
+    const s = g.scrape();
+    const series = s.filter((x) => x.name === REQUESTS);
+    expect(series).toHaveLength(300);
+    for (const x of series) expect(x.value, x.labels.ai_consumer).toBe(2);
+    expect(series.find((x) => x.labels.ai_consumer === "c7")!.labels.ai_model).toBe("A");
+  });
+});
+
 describe("several workers, one process", () => {
   it("counters, costs and histograms add up across workers; each worker defines the same stats", async () => {
     const cfg = { models: [model("A", { price: { input: 1, output: 1 } })], routes: { auto: { strategy: "price" } }, live: false };
