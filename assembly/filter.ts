@@ -271,7 +271,7 @@ function routeBody(state: StreamState, cfg: RouterConfig, body: usize, size: usi
   }
   if (decision.outcome == Outcome.NoCandidate) {
     reportOutcome(state, cfg, RequestOutcome.NoCandidate, decision.requested);
-    countSkips(state, cfg);
+    countSkips(state, cfg, -1);
     if (debugLogging) log(LogLevel.Debug, decisionLogLine(cfg, decision, state.summary, signals, nowMs));
     replyWithError(400, "model_not_available", explainNoCandidate(cfg, decision, signals, nowMs));
     return;
@@ -394,12 +394,12 @@ function reportRouted(state: StreamState, cfg: RouterConfig, model: ModelSpec): 
   state.estimatedCostMicroUsd = costMicroUsd;
   state.summary.fromDecision(unchecked(OUTCOME_NAMES[<i32>outcome]), cfg, decision, costMicroUsd * 1e-6);
   publishDecision(state, cfg, outcome, decision.requested, model.index);
-  countSkips(state, cfg);
+  countSkips(state, cfg, model.index);
 }
 
-function countSkips(state: StreamState, cfg: RouterConfig): void {
+function countSkips(state: StreamState, cfg: RouterConfig, chosen: i32): void {
   const metrics = state.root!.metrics;
-  if (metrics !== null) countCooldownSkips(metrics, cfg, decision, state.consumer);
+  if (metrics !== null) countCooldownSkips(metrics, cfg, decision, state.consumer, chosen);
 }
 
 // The opt-in response header: the summary of a request the plugin forwarded (the response-headers

@@ -30,16 +30,18 @@ export function countRequest(mr: MetricsRoot, cfg: RouterConfig, route: i32, mod
   return row;
 }
 
-// Every candidate of the decision's route that was left out only because it was cooling down.
-export function countCooldownSkips(mr: MetricsRoot, cfg: RouterConfig, d: Decision, consumer: i32): void {
+// Every candidate of the decision's route that was left out because it was cooling down, under the
+// model the request went to instead (`chosen`, -1: none).
+export function countCooldownSkips(mr: MetricsRoot, cfg: RouterConfig, d: Decision, consumer: i32, chosen: i32): void {
   const route = d.route;
   if (route === null) return;
   const t = d.candidates;
   const alias = mr.routeId(cfg, d.requested);
+  const to = mr.modelId(cfg.catalog, chosen);
   for (let slot = 0; slot < t.count; slot++) {
-    if (unchecked(t.drop[slot]) != <u8>Drop.CoolingDown) continue;
-    const model = mr.modelId(cfg.catalog, unchecked(route.candidates[slot]));
-    mr.add(mr.row(alias, model, consumer), T.CooldownSkips, 1);
+    if (unchecked(t.drop[slot]) != <u8>Drop.CoolingDown || slot == d.slot) continue;
+    const skipped = mr.modelId(cfg.catalog, unchecked(route.candidates[slot]));
+    mr.add(mr.row(alias, to, consumer, skipped), T.CooldownSkips, 1);
   }
 }
 

@@ -12,9 +12,9 @@
 // - per model (measurements and live estimates):
 //     <name>.upstream.<upstream>.model.<model>  → <name>{ai_cluster, ai_model}
 //
-// Adding a traffic counter is one entry in TRAFFIC (plus its call site); a counter keyed by a second
-// model (e.g. fallbacks by route, from-model and to-model) sets `rowLabel` and is counted in rows that
-// carry that model (registry.ts countRow).
+// Adding a traffic counter is one entry in TRAFFIC (plus its position in T and its call site); a
+// counter keyed by a second model sets `rowLabel` and is counted in rows that carry that model
+// (MetricsRoot.row's `rowModel`), as llm_router_cooldown_skips does with the model passed over.
 import { MetricType } from "../abi/constants";
 
 // Request outcomes (the `outcome` label of llm_router_requests), one per way a handled request ends
@@ -88,7 +88,8 @@ export const TRAFFIC: TrafficMetric[] = [
   // What the router did.
   new TrafficMetric("llm_router_requests", "handled requests by outcome", "outcome", OUTCOME_NAMES),
   new TrafficMetric("llm_router_responses", "forwarded requests' responses by result", "result", RESULT_NAMES),
-  new TrafficMetric("llm_router_cooldown_skips", "times a route passed over the model because it was cooling down"),
+  // ai_model is where the request went ("none": nowhere), skipped_model the model passed over.
+  new TrafficMetric("llm_router_cooldown_skips", "requests a route sent elsewhere because a candidate was cooling down", "", [], "skipped_model"),
 ];
 
 export class ModelMetric {

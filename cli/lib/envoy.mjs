@@ -193,8 +193,8 @@ export function buildBootstrap(config, options = {}) {
     {
       stats_config:
         "Labels for the plugin's metrics (README \"Observability\"): Higress ai-statistics' names and labels\n" +
-        "(ai_route, ai_cluster, ai_model, ai_consumer) plus the request outcome and response result; finer\n" +
-        "histogram buckets for times to first token, durations and output speed.",
+        "(ai_route, ai_cluster, ai_model, ai_consumer) plus request outcome, response result and skipped model;\n" +
+        "finer histogram buckets for times to first token, durations and output speed.",
       overload_manager:
         "Memory and connection limits: under heap pressure Envoy resets the streams holding the most buffered\n" +
         "bytes and refuses new requests (503) instead of growing until the kernel kills it.",
@@ -219,7 +219,7 @@ export function bufferLimit(maxBodyBytes) {
 
 // The plugin's metric names (assembly/metrics/table.ts) carry their labels in the name: the traffic
 // series in Higress ai-statistics' shape, route.<r>.upstream.<u>.model.<m>.consumer.<c>.metric.<name>
-// [.outcome|.result.<value>], the per-model ones as <name>.upstream.<u>.model.<m>. Envoy runs every
+// [.outcome|.result.<value>][.skipped_model.<model>], the per-model ones as <name>.upstream.<u>.model.<m>. Envoy runs every
 // regex on the full name and cuts each first group out of it (the second group is the value).
 const TRAFFIC = "^wasmcustom\\.route\\.";
 const PER_MODEL = "^wasmcustom\\.(?:gen_ai|llm_router)_[a-z0-9_]+";
@@ -230,6 +230,7 @@ export const PLUGIN_STATS_TAGS = [
   { tag_name: "ai_consumer", regex: `${TRAFFIC}.*?\\.consumer\\.((.*?)\\.)metric\\.` },
   { tag_name: "outcome", regex: `${TRAFFIC}.*?\\.metric\\.[a-z0-9_]+(\\.outcome\\.([a-z0-9_]+))$` },
   { tag_name: "result", regex: `${TRAFFIC}.*?\\.metric\\.[a-z0-9_]+(\\.result\\.([a-z0-9_]+))$` },
+  { tag_name: "skipped_model", regex: `${TRAFFIC}.*?\\.metric\\.[a-z0-9_]+(\\.skipped_model\\.(.+))$` },
   { tag_name: "ai_cluster", regex: `${PER_MODEL}(\\.upstream\\.(.*?))\\.model\\.` },
   { tag_name: "ai_model", regex: `${PER_MODEL}\\.upstream\\..*?(\\.model\\.(.*))$` },
 ];

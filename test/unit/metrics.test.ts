@@ -81,8 +81,10 @@ describe("requests by route, model, upstream and outcome", () => {
     for (let i = 0; i < 3; i++) chat(w, "B", failure(503));
     chat(w, "auto", jsonAnswer(100, 5));
     const s = g.scrape();
-    expect(total(s, `${TRAFFIC}llm_router_cooldown_skips`, { ai_route: "auto", ai_model: "A" })).toBe(2);
-    expect(total(s, `${TRAFFIC}llm_router_cooldown_skips`, { ai_route: "auto", ai_model: "B" })).toBe(1);
+    // A cooling: auto went to B instead; then both cooling: it went to A (the first to recover), passing over B
+    expect(total(s, `${TRAFFIC}llm_router_cooldown_skips`, { ai_route: "auto", skipped_model: "A", ai_model: "B", ai_cluster: "up-B" })).toBe(1);
+    expect(total(s, `${TRAFFIC}llm_router_cooldown_skips`, { ai_route: "auto", skipped_model: "B", ai_model: "A" })).toBe(1);
+    expect(total(s, `${TRAFFIC}llm_router_cooldown_skips`)).toBe(2);
     expect(total(s, REQUESTS, { ai_route: "auto", ai_model: "B", outcome: "routed" })).toBe(1);
     expect(total(s, REQUESTS, { ai_route: "auto", ai_model: "A", outcome: "all_cooling" })).toBe(1);
   });
