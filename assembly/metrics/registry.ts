@@ -28,6 +28,7 @@ const MODEL_BITS: u64 = 16;
 const CONSUMER_BITS: u64 = 12;
 export const MAX_IDS: i32 = 65535;   // routes, models (plus "none") per plugin
 const INITIAL_ROWS: i32 = 64;
+const MAX_ADD: f64 = 1e15; // far beyond any request's tokens or micro-USD, far below i64 overflow
 
 // Stat-name pieces of one traffic row, resolved when its first stat is defined.
 // A 64-bit finaliser (splitmix64's): the packed keys differ in few, high bits.
@@ -151,6 +152,8 @@ export class MetricsRoot {
 
   // Adds `x` to column `column` of `metric` in `row` (x may be fractional: it is pushed in whole units).
   @inline add(row: i32, metric: i32, x: f64, column: i32 = 0): void {
+    // An absurd request (max_tokens 1e300) must not poison a counter with infinity or NaN.
+    if (!(x < MAX_ADD)) return;
     const at = row * ROW_WIDTH + unchecked(TRAFFIC[metric]).firstColumn + column;
     unchecked(this.values[at] += x);
     if (!unchecked(this.dirty[row])) {
@@ -178,7 +181,7 @@ export class MetricsRoot {
     const pending = unchecked(this.values[at]);
     // A hair under a whole unit is float rounding of a sum of fractions (0.1 + 0.2 ...), not less.
     const whole = Math.floor(pending + 1e-9);
-    if (whole < 1) return;
+    if (!(whole >= 1)) return;
     let id = unchecked(this.ids[at]);
     if (id == 0) {
       id = defineMetric(MetricType.Counter, String.UTF8.encode(this.trafficName(row, metric, column)));

@@ -162,6 +162,16 @@ describe("tokens and cost from the response's usage", () => {
     expect(total(g.scrape(), `${TRAFFIC}llm_router_cost_micro_usd`)).toBe(3); // 3.00, not 2.99…
   });
 
+  it("an absurd max_tokens does not poison the estimate counter", async () => {
+    const g = await metricsGateway(cfg);
+    const w = g.workers[0];
+    w.request({ ...post('{"model":"A","max_tokens":99999999999999999999,"messages":[]}'), response: usageAnswer({ prompt_tokens: 1, completion_tokens: 1 }) } as any);
+    w.request({ ...post('{"model":"A","max_tokens":2,"messages":[]}'), response: usageAnswer({ prompt_tokens: 1, completion_tokens: 1 }) } as any);
+    const s = g.scrape();
+    expect(total(s, `${TRAFFIC}llm_router_cost_micro_usd`)).toBe(2 * (2 + 8));
+    expect(total(s, `${TRAFFIC}llm_router_estimated_cost_micro_usd`)).toBe(2 * 8); // the second request's alone
+  });
+
   it("price.cachedInput defaults to the input price", async () => {
     const g = await metricsGateway({ models: [model("A", { price: { input: 2, output: 0 } })], live: false });
     g.workers[0].request({ ...post(sized("A", 4)), response: usageAnswer({ prompt_tokens: 10, prompt_tokens_details: { cached_tokens: 10 } }) } as any);
