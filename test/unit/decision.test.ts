@@ -3,7 +3,9 @@
 // the debug line with every candidate's score or drop reason (only while Envoy's wasm logger is at
 // debug, read at configure time and at each tick), and the configuration of all of it.
 import { describe, expect, it } from "vitest";
-import { errorLines, type Json, model, router, send, user } from "./helpers.ts";
+import { EnvoyProcess } from "../host/index.ts";
+import { PLUGIN_STATS_TAGS } from "../../cli/lib/envoy.mjs";
+import { errorLines, HIGRESS_WASM, type Json, model, router, send, user } from "./helpers.ts";
 import { chat, failure, jsonAnswer, streamAnswer } from "./live-helpers.ts";
 import { metricsGateway } from "./metrics-helpers.ts";
 
@@ -77,6 +79,18 @@ describe("the opt-in decision header", () => {
     const quiet = send(h, { model: "auto", ...user("x") }, { authority: "quiet.com", response: ok() } as any);
     expect(quiet.response!.header("x-d")).toBeUndefined();
     expect(quiet.response!.header("x-quiet")).toMatch(/^outcome=routed/);
+  });
+});
+
+describe("the Higress build", () => {
+  it("writes the header and counts the same, Higress's consumer header as the label", async () => {
+    const cfg = { models, routes, decisionHeader: "x-llm-decision", metrics: { consumerHeader: "x-mse-consumer" }, live: false };
+    const proc = new EnvoyProcess({ statsTags: PLUGIN_STATS_TAGS });
+    const [w] = await proc.start({ wasm: HIGRESS_WASM, mode: "higress", vmId: "router", configuration: JSON.stringify(cfg), clusters: ["up-cheap-a", "up-b"] });
+    const r = w.request({ method: "POST", path: "/v1/chat/completions", headers: { "content-type": "application/json", "x-mse-consumer": "consumer1" }, body: JSON.stringify({ model: "auto", ...user("hi") }), response: ok() });
+    expect(r.response!.header("x-llm-decision")).toMatch(/^outcome=routed route=auto model=cheap-a strategy=price cost_usd=/);
+    proc.advance(1000);
+    expect(proc.prometheus()).toContain('route_upstream_model_consumer_metric_llm_router_requests{ai_route="auto",ai_cluster="up-cheap-a",ai_model="cheap-a",ai_consumer="consumer1",outcome="routed"} 1\n');
   });
 });
 
