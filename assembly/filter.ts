@@ -24,7 +24,7 @@ import { Drop } from "./routing/candidates";
 import { ModelSignals } from "./routing/signals";
 import { ResponseObservation, observeBody, observeEnd, wallClockMs } from "./response/observe";
 import { LiveRoot, claimProbe, commitEnd, createLiveRoot, refreshLive, syncHealth } from "./live/live";
-import { consumerOf, countCooldownSkips, countRequest, countResponse } from "./metrics/count";
+import { consumerOf, countCooldownSkips, countRequest, countResponse, noteCooldownSkips } from "./metrics/count";
 import { MetricsRoot, createMetrics } from "./metrics/registry";
 import { OUTCOME_NAMES, RequestOutcome } from "./metrics/table";
 
@@ -75,10 +75,13 @@ export class StreamState {
   bodyBytes: usize = 0;                 // body bytes buffered so far
   jsonContentType: bool = true;         // the client said the body is JSON
   contentType: string = "";             // the client's content type when it is not JSON
-  // Observability: how the request ended on the request path, in words and in the metrics.
+  // Observability: how the request ended on the request path, in words and for the metrics, which
+  // count it when the stream ends (the consumer header may be set by a later filter).
   readonly summary: DecisionSummary = new DecisionSummary();
-  consumer: i32 = 0;                    // the consumer label (metrics/consumers.ts)
-  metricsRow: i32 = -1;                 // the request's traffic row; -1: not counted
+  outcome: RequestOutcome = RequestOutcome.None; // None: nothing (more) to count
+  countedRoute: i32 = -1;               // the alias (index in config.routes), -1: none
+  countedModel: i32 = -1;               // the catalog model it went to, -1: none
+  readonly skipped: i32[] = [];         // catalog models its route passed over while they cooled down
   estimatedInputTokens: f64 = 0;        // the router's estimates for the chosen model
   estimatedCostMicroUsd: f64 = 0;
 
@@ -92,8 +95,8 @@ export class StreamState {
     this.contentType = "";
     this.observation.clear();
     this.summary.clear();
-    this.consumer = 0;
-    this.metricsRow = -1;
+    this.outcome = RequestOutcome.None;
+    this.skipped.length = 0;
   }
 }
 
@@ -169,8 +172,6 @@ function replyMissingBody(state: StreamState, cfg: RouterConfig): void {
 function holdRequest(state: StreamState, cfg: RouterConfig, pathIndex: i32, endOfStream: bool): HeadersAction {
   state.config = cfg;
   state.pathIndex = pathIndex;
-  const metrics = state.root!.metrics;
-  if (metrics !== null) state.consumer = consumerOf(metrics, headers);
   state.jsonContentType = headers.hasJsonContentType();
   if (!state.jsonContentType && headers.hasContentType) state.contentType = headers.contentTypeText();
   if (!headers.hasReadableEncoding()) {
@@ -271,7 +272,7 @@ function routeBody(state: StreamState, cfg: RouterConfig, body: usize, size: usi
   }
   if (decision.outcome == Outcome.NoCandidate) {
     reportOutcome(state, cfg, RequestOutcome.NoCandidate, decision.requested);
-    countSkips(state, cfg, -1);
+    noteSkips(state);
     if (debugLogging) log(LogLevel.Debug, decisionLogLine(cfg, decision, state.summary, signals, nowMs));
     replyWithError(400, "model_not_available", explainNoCandidate(cfg, decision, signals, nowMs));
     return;
@@ -354,12 +355,13 @@ let debugLogging = false;
 // %FILTER_STATE(wasm.model_router.decision:PLAIN)%.
 const DECISION_PROPERTY = String.UTF8.encode("model_router.decision");
 
-// The summary in filter state, and the request in the metrics.
+// The summary in filter state; what the metrics will count when the stream ends.
 function publishDecision(state: StreamState, cfg: RouterConfig, outcome: RequestOutcome, route: i32, model: i32): void {
   const length = writeDecisionText(state.summary);
   writePropertyBytes(DECISION_PROPERTY, textPtr(), length);
-  const metrics = state.root!.metrics;
-  if (metrics !== null) state.metricsRow = countRequest(metrics, cfg, route, model, state.consumer, outcome);
+  state.outcome = outcome;
+  state.countedRoute = route;
+  state.countedModel = model;
 }
 
 // A handled request that goes to no model: refused, or passed through. `route`: the alias, if known.
@@ -394,12 +396,23 @@ function reportRouted(state: StreamState, cfg: RouterConfig, model: ModelSpec): 
   state.estimatedCostMicroUsd = costMicroUsd;
   state.summary.fromDecision(unchecked(OUTCOME_NAMES[<i32>outcome]), cfg, decision, costMicroUsd * 1e-6);
   publishDecision(state, cfg, outcome, decision.requested, model.index);
-  countSkips(state, cfg, model.index);
+  noteSkips(state);
 }
 
-function countSkips(state: StreamState, cfg: RouterConfig, chosen: i32): void {
-  const metrics = state.root!.metrics;
-  if (metrics !== null) countCooldownSkips(metrics, cfg, decision, state.consumer, chosen);
+function noteSkips(state: StreamState): void {
+  if (state.root!.metrics !== null) noteCooldownSkips(decision, state.skipped);
+}
+
+// The request's counts (once: on_log, or on_delete for a host that never logs); its row for the
+// response's counts, -1 when there is nothing to count.
+function countOutcome(state: StreamState, metrics: MetricsRoot): i32 {
+  if (state.outcome == RequestOutcome.None) return -1;
+  const cfg = state.config!;
+  const consumer = consumerOf(metrics);
+  const row = countRequest(metrics, cfg, state.countedRoute, state.countedModel, consumer, state.outcome);
+  if (state.skipped.length > 0) countCooldownSkips(metrics, cfg, state.countedRoute, state.countedModel, consumer, state.skipped);
+  state.outcome = RequestOutcome.None;
+  return row;
 }
 
 // The opt-in response header: the summary of a request the plugin forwarded (the response-headers
@@ -457,13 +470,16 @@ export function onResponseBody(state: StreamState, size: usize, endOfStream: boo
 
 // The stream is over (on_log; on_delete for a host that never logs), aborted or not.
 export function onStreamEnd(state: StreamState): void {
+  const root = state.root;
+  if (root === null) return;
+  const metrics = root.metrics;
+  const row = metrics !== null ? countOutcome(state, metrics) : -1;
   const o = state.observation;
   if (!o.active) return;
   const nowMs = observeEnd(o);
-  const root = state.root!;
-  const metrics = root.metrics, cfg = state.config!;
-  if (metrics !== null && state.metricsRow >= 0) {
-    countResponse(metrics, state.metricsRow, cfg.catalog, unchecked(cfg.models[o.modelIndex]), o, state.estimatedInputTokens, state.estimatedCostMicroUsd);
+  if (metrics !== null && row >= 0) {
+    const cfg = state.config!;
+    countResponse(metrics, row, cfg.catalog, unchecked(cfg.models[o.modelIndex]), o, state.estimatedInputTokens, state.estimatedCostMicroUsd);
   }
   const live = root.live;
   if (live !== null) commitEnd(live, o, nowMs);

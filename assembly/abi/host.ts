@@ -132,6 +132,14 @@ export function readResponseHeader(name: ArrayBuffer): bool {
   return takeOut(proxy_get_header_map_value(MapType.ResponseHeaders, ptrOf(name), name.byteLength, OUT, OUT + sizeof<usize>()));
 }
 
+// One request header's value (the first one), into hostData; false when absent or unreadable. At
+// on_log it reads the map as every filter left it.
+export function readRequestHeader(name: ArrayBuffer): bool {
+  store<usize>(OUT, 0);
+  store<usize>(OUT, 0, sizeof<usize>());
+  return takeOut(proxy_get_header_map_value(MapType.RequestHeaders, ptrOf(name), name.byteLength, OUT, OUT + sizeof<usize>()));
+}
+
 // The response body chunk the current on_response_body call was given, into hostData.
 export function readResponseBody(size: usize): bool {
   store<usize>(OUT, 0);

@@ -1,6 +1,8 @@
-// What one request adds to the metrics: its outcome on the request path (and the cooling models its
-// route passed over), and at the end of its response what live signals observed (status, timing,
-// usage). No response is read twice: the numbers come from the stream's ResponseObservation.
+// What one request adds to the metrics, all at the end of its stream (on_log): its outcome on the
+// request path and the cooling models its route passed over, under the consumer the request headers
+// name by then (an authentication filter after this one, such as Higress's key-auth, has set it),
+// and what live signals observed of its response (status, timing, usage). No response is read twice:
+// the numbers come from the stream's ResponseObservation.
 import { Catalog, ModelSpec, RouterConfig } from "../config/types";
 import { Health } from "../response/classify";
 import { ResponseObservation } from "../response/observe";
@@ -9,17 +11,19 @@ import { Decision } from "../routing/decide";
 import { CONSUMER_NONE } from "./consumers";
 import { MetricsRoot } from "./registry";
 import { H, RequestOutcome, Result, T } from "./table";
-import { RequestHeaders } from "../request/headers";
+import { hostData, hostSize, readRequestHeader, releaseHostData } from "../abi/host";
 
 // A timing longer than this is not a measurement (a wall-clock step other checks missed).
 const MAX_SAMPLE_MS: f64 = 3600000;
 
 @inline function plausible(ms: f64): bool { return ms >= 0 && ms <= MAX_SAMPLE_MS; }
 
-// The consumer of the request whose headers `headers` holds.
-export function consumerOf(mr: MetricsRoot, headers: RequestHeaders): i32 {
-  if (mr.consumerHeader.byteLength == 0 || !headers.find(mr.consumerHeader)) return CONSUMER_NONE;
-  return mr.consumers.slotOf(headers.valuePtr, headers.valueLen);
+// The consumer of the current stream, from its request headers as every filter left them.
+export function consumerOf(mr: MetricsRoot): i32 {
+  if (mr.consumerHeader.byteLength == 0 || !readRequestHeader(mr.consumerHeader)) return CONSUMER_NONE;
+  const slot = mr.consumers.slotOf(hostData, hostSize);
+  releaseHostData();
+  return slot;
 }
 
 // Counts a handled request's outcome; returns its row (for the response's counts). `route` is the
@@ -30,18 +34,23 @@ export function countRequest(mr: MetricsRoot, cfg: RouterConfig, route: i32, mod
   return row;
 }
 
-// Every candidate of the decision's route that was left out because it was cooling down, under the
-// model the request went to instead (`chosen`, -1: none).
-export function countCooldownSkips(mr: MetricsRoot, cfg: RouterConfig, d: Decision, consumer: i32, chosen: i32): void {
+// The catalog models the decision's route left out because they were cooling down (not the one it
+// chose when every candidate was), into `out` (kept until the stream ends).
+export function noteCooldownSkips(d: Decision, out: i32[]): void {
+  out.length = 0;
   const route = d.route;
   if (route === null) return;
   const t = d.candidates;
-  const alias = mr.routeId(cfg, d.requested);
-  const to = mr.modelId(cfg.catalog, chosen);
   for (let slot = 0; slot < t.count; slot++) {
-    if (unchecked(t.drop[slot]) != <u8>Drop.CoolingDown || slot == d.slot) continue;
-    const skipped = mr.modelId(cfg.catalog, unchecked(route.candidates[slot]));
-    mr.add(mr.row(alias, to, consumer, skipped), T.CooldownSkips, 1);
+    if (unchecked(t.drop[slot]) == <u8>Drop.CoolingDown && slot != d.slot) out.push(unchecked(route.candidates[slot]));
+  }
+}
+
+// Each skipped model, under the alias and the model the request went to instead (`chosen`, -1: none).
+export function countCooldownSkips(mr: MetricsRoot, cfg: RouterConfig, route: i32, chosen: i32, consumer: i32, skipped: i32[]): void {
+  const alias = mr.routeId(cfg, route), to = mr.modelId(cfg.catalog, chosen);
+  for (let i = 0; i < skipped.length; i++) {
+    mr.add(mr.row(alias, to, consumer, mr.modelId(cfg.catalog, unchecked(skipped[i]))), T.CooldownSkips, 1);
   }
 }
 

@@ -129,26 +129,6 @@ export class RequestHeaders {
     return false;
   }
 
-  // The first value of the header named exactly `name` (lower-case bytes) into valuePtr /
-  // valueLen, from the pairs already read; false when absent.
-  valuePtr: usize = 0;
-  valueLen: usize = 0;
-  find(name: ArrayBuffer): bool {
-    const n = <usize>name.byteLength;
-    let data = this.block + 4 + 8 * <usize>this.count;
-    for (let i: u32 = 0; i < this.count; i++) {
-      const keyLen = <usize>load<u32>(this.block + 4 + 8 * <usize>i);
-      const valueLen = <usize>load<u32>(this.block + 8 + 8 * <usize>i);
-      if (keyLen == n && memory.compare(data, changetype<usize>(name), n) == 0) {
-        this.valuePtr = data + keyLen + 1;
-        this.valueLen = valueLen;
-        return true;
-      }
-      data += keyLen + valueLen + 2;
-    }
-    return false;
-  }
-
   isPost(): bool { return isLiteral(this.methodPtr, this.methodLen, "POST"); }
   isGet(): bool { return isLiteral(this.methodPtr, this.methodLen, "GET"); }
 

@@ -3,7 +3,8 @@
 // cost counter equals the cost computed by hand from the usage the mocks returned, the access log
 // line names the route and model, the decision header appears only where it is enabled, and
 // `llm-router top --once` shows the numbers. Every metric the shipped Grafana dashboard and alert
-// rules query is exported.
+// rules query is exported. A filter AFTER the plugin sets the consumer header when the client did not
+// (as Higress's key-auth, which runs after the router, sets x-mse-consumer): the label follows it.
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -17,6 +18,7 @@ import {
 } from "./harness";
 
 const EXPLAIN = "explain.test"; // the one domain whose rule turns the decision header on
+const LATE = "gateway-auth"; // the consumer a filter after the plugin names when the client named none
 // Streams spaced 2 ms a token (an output speed to measure); the openai mocks report cached tokens.
 const MOCKS = [
   { name: "openai-1", cluster: "openai", cachedTokens: 4, tokensPerSecond: 500 },
@@ -51,7 +53,21 @@ beforeAll(async () => {
     mocks[name] = await startMockProvider({ host: "127.0.0.1", port: 0, name, ...knobs });
     (endpoints[cluster] ??= []).push(mocks[name].port);
   }
-  const cfg = deriveEnvoyConfig({ endpoints, pluginConfig: PLUGIN_CONFIG });
+  const cfg = deriveEnvoyConfig({
+    endpoints,
+    pluginConfig: PLUGIN_CONFIG,
+    mutate: (c) => {
+      const filters = c.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters;
+      const wasm = filters.findIndex((f: any) => f.name === "model-router");
+      filters.splice(wasm + 1, 0, {
+        name: "late-consumer",
+        typed_config: {
+          "@type": "type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutation",
+          mutations: { request_mutations: [{ append: { header: { key: "x-consumer", value: LATE }, append_action: "ADD_IF_ABSENT" } }] },
+        },
+      });
+    },
+  });
   envoy = spawnEnvoy(cfg, ["--base-id", String(40000 + Math.floor(Math.random() * 20000))]);
   const ports = await waitForEnvoy(envoy);
   url = `http://127.0.0.1:${ports.port}`;
@@ -125,7 +141,7 @@ describe("a known mix of requests", () => {
   beforeAll(async () => {
     replies = { auto: [], fast: [], direct: [], embed: [] };
     for (let i = 0; i < 6; i++) {
-      const consumer = i < 3 ? "team-a" : "none";
+      const consumer = i < 3 ? "team-a" : LATE;
       const headers: Record<string, string> = { host: EXPLAIN, ...(i < 3 ? { "x-consumer": "team-a" } : {}) };
       const r = await postJson({ url }, "/v1/chat/completions", chat("auto", { max_tokens: 6 }), headers);
       expect(r.status).toBe(200);
@@ -135,18 +151,18 @@ describe("a known mix of requests", () => {
     for (let i = 0; i < 4; i++) {
       const r = await postJson({ url }, "/v1/chat/completions", chat("fast", { stream: true, max_tokens: 5 }), { host: EXPLAIN });
       expect(r.status).toBe(200);
-      account("fast", decisionOf(r).model, "none", "routed", r);
+      account("fast", decisionOf(r).model, LATE, "routed", r);
       replies.fast.push(r);
     }
     for (let i = 0; i < 2; i++) {
       const r = await postJson({ url }, "/v1/chat/completions", chat("deepseek-chat"));
       expect(r.status).toBe(200);
-      account("none", "deepseek-chat", "none", "direct", r);
+      account("none", "deepseek-chat", LATE, "direct", r);
       replies.direct.push(r);
     }
     const e = await postJson({ url }, "/v1/embeddings", JSON.stringify({ model: "embed", input: "metrics" }), { host: EXPLAIN });
     expect(e.status).toBe(200);
-    account("embed", "text-embedding-3-small", "none", "routed", e);
+    account("embed", "text-embedding-3-small", LATE, "routed", e);
     replies.embed.push(e);
     replies.strict = [await postJson({ url }, "/v1/chat/completions", chat("strict"), { host: EXPLAIN })];
     replies.unknown = [await postJson({ url }, "/v1/chat/completions", chat("gpt-9"))];
@@ -163,9 +179,10 @@ describe("a known mix of requests", () => {
       const want = sentOutcomes.filter((x) => x.route === o.route && x.model === o.model && x.consumer === o.consumer && x.outcome === o.outcome).length;
       expect(total(s, requests, { ai_route: o.route, ai_model: o.model, ai_cluster: UPSTREAM_OF.get(o.model)!, ai_consumer: o.consumer, outcome: o.outcome }), JSON.stringify(o)).toBe(want);
     }
-    expect(total(s, requests, { ai_route: "strict", ai_model: "none", outcome: "no_candidate" })).toBe(1);
-    expect(total(s, requests, { ai_route: "none", outcome: "passed_through" })).toBe(1);
-    expect(total(s, requests, { ai_route: "none", outcome: "invalid_json" })).toBe(1);
+    // refused by the plugin: the later filter never ran; passed through: it did
+    expect(total(s, requests, { ai_route: "strict", ai_model: "none", ai_consumer: "none", outcome: "no_candidate" })).toBe(1);
+    expect(total(s, requests, { ai_route: "none", ai_consumer: LATE, outcome: "passed_through" })).toBe(1);
+    expect(total(s, requests, { ai_route: "none", ai_consumer: "none", outcome: "invalid_json" })).toBe(1);
     expect(total(s, requests)).toBe(sentOutcomes.length + 3);
     expect(total(s, `${TRAFFIC}llm_router_responses`, { result: "success" })).toBe(sentOutcomes.length);
     // every plugin series carries its labels: no label value left inside a metric name
