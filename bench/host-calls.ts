@@ -1,7 +1,8 @@
 // What one host call costs in real Envoy (bench only): on each request this plugin times a loop of
 // each call the router's observability makes per request or per tick (a counter increment, a
-// histogram record, a gauge set, a filter-state write, a response header) against the cheapest call
-// there is (proxy_get_log_level), and logs `host-calls <name> <calls> <ns>` at warning level.
+// histogram record, a gauge set, a filter-state write, reading the consumer's request header,
+// writing a response header) against the cheapest call there is (proxy_get_log_level), and logs
+// `host-calls <name> <calls> <ns>` at warning level.
 // bench/metrics.mjs runs it and reads the log.
 @external("env", "proxy_log") declare function proxy_log(level: u32, ptr: usize, len: usize): u32;
 @external("env", "proxy_get_log_level") declare function proxy_get_log_level(out: usize): u32;
@@ -11,6 +12,7 @@
 @external("env", "proxy_record_metric") declare function proxy_record_metric(id: u32, value: u64): u32;
 @external("env", "proxy_set_property") declare function proxy_set_property(path: usize, len: usize, value: usize, valueLen: usize): u32;
 @external("env", "proxy_replace_header_map_value") declare function proxy_replace_header_map_value(map: u32, k: usize, kl: usize, v: usize, vl: usize): u32;
+@external("env", "proxy_get_header_map_value") declare function proxy_get_header_map_value(map: u32, k: usize, kl: usize, outPtr: usize, outLen: usize): u32;
 
 export function proxy_abi_version_0_2_1(): void {}
 export function malloc(size: usize): usize { return heap.alloc(size); }
@@ -41,6 +43,7 @@ export function proxy_on_configure(id: u32, size: usize): bool {
 }
 
 const KEY = String.UTF8.encode("bench.decision");
+const CONSUMER = String.UTF8.encode("x-consumer");
 const VALUE = String.UTF8.encode("outcome=routed route=auto model=gpt-4o-mini strategy=balanced cost_usd=0.0003078");
 const keys: ArrayBuffer[] = [];
 for (let i = 0; i < KEYS; i++) keys.push(String.UTF8.encode("bench.k" + i.toString()));
@@ -58,6 +61,12 @@ export function proxy_on_request_headers(id: u32, n: u32, eos: u32): u32 {
   t = now();
   for (let i = 0; i < CALLS; i++) proxy_record_metric(gauge, <u64>(i & 7));
   report("set_gauge", CALLS, now() - t);
+  t = now();
+  for (let i = 0; i < CALLS; i++) {
+    proxy_get_header_map_value(0, changetype<usize>(CONSUMER), CONSUMER.byteLength, OUT, OUT + 4);
+    heap.free(load<u32>(OUT)); // the value, in memory the host got from our malloc
+  }
+  report("get_request_header", CALLS, now() - t);
   t = now();
   for (let i = 0; i < KEYS; i++) proxy_set_property(changetype<usize>(keys[i]), keys[i].byteLength, changetype<usize>(VALUE), VALUE.byteLength);
   report("set_property_new_key", KEYS, now() - t);
