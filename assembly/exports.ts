@@ -6,8 +6,8 @@ import { HeadersAction } from "./abi/constants";
 import { allocateForHost, currentTimeNanos } from "./abi/host";
 import { loadConfiguration } from "./config/load";
 import {
-  RootContext, StreamState, onRequestBody, onRequestHeaders, onRequestTrailers, onResponseBody, onStreamEnd, onTick,
-  startLive,
+  RootContext, StreamState, onRequestBody, onRequestHeaders, onRequestTrailers, onResponseBody, onResponseHeaders,
+  onRootDone, onStreamEnd, onTick, startRoot,
 } from "./filter";
 import { seedRandom } from "./routing/random";
 
@@ -40,7 +40,7 @@ export function proxy_on_configure(rootId: u32, size: usize): bool {
   const root = new RootContext(plugin);
   roots.set(rootId, root);
   seedRandom(currentTimeNanos()); // host calls are not allowed at start-up, so seed here
-  startLive(root);
+  startRoot(root);
   return true;
 }
 
@@ -65,8 +65,13 @@ export function proxy_on_request_trailers(contextId: u32, trailers: u32): u32 {
   return 0;
 }
 
-// The response is only watched, never held: the body callback continues at once, and the response
-// headers have no callback at all (the status is read at the end, in on_log).
+// The response is only watched, never held: both callbacks continue at once. The headers callback
+// only adds the opt-in decision header (the status is read at the end, in on_log).
+export function proxy_on_response_headers(contextId: u32, headers: u32, endOfStream: u32): u32 {
+  if (streams.has(contextId)) onResponseHeaders(streams.get(contextId));
+  return 0;
+}
+
 export function proxy_on_response_body(contextId: u32, size: usize, endOfStream: u32): u32 {
   if (streams.has(contextId)) onResponseBody(streams.get(contextId), size, endOfStream != 0);
   return 0;
@@ -76,7 +81,13 @@ export function proxy_on_log(contextId: u32): void {
   if (streams.has(contextId)) onStreamEnd(streams.get(contextId));
 }
 
-export function proxy_on_done(contextId: u32): bool { return true; }
+export function proxy_on_done(contextId: u32): bool {
+  if (roots.has(contextId)) {
+    const root = roots.get(contextId);
+    if (root !== null) onRootDone(root);
+  }
+  return true;
+}
 
 export function proxy_on_delete(contextId: u32): void {
   if (streams.has(contextId)) {

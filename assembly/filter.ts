@@ -3,12 +3,13 @@
 // per-request code only reads it.
 import { BodyAction, BufferType, HeadersAction, LogLevel } from "./abi/constants";
 import {
-  callForeignFunction, freeHostBlock, hostData, hostSize, log, readBuffer, readProperty,
-  releaseHostData, removeRequestHeader, replaceRequestHeader, setTickPeriod, writeProperty,
+  callForeignFunction, freeHostBlock, hostData, hostLogLevel, hostSize, log, readBuffer, readProperty,
+  releaseHostData, removeRequestHeader, replaceRequestHeader, replaceResponseHeader, setTickPeriod, writeProperty,
+  writePropertyBytes,
 } from "./abi/host";
 import { selectConfig } from "./config/match";
 import { PluginConfig } from "./config/rules";
-import { RouterConfig } from "./config/types";
+import { ModelSpec, RouterConfig } from "./config/types";
 import { scanBody } from "./request/body_scan";
 import { BodyError, RequestFeatures } from "./request/features";
 import { CONTENT_LENGTH, RequestHeaders, UNKNOWN_LENGTH } from "./request/headers";
@@ -17,10 +18,15 @@ import { entryEnd, entryStart, findModelsEntry, handledPathIndex, normalisePath 
 import { spliceModel } from "./request/rewrite";
 import { TASK_HEADER_VALUES, TIER_HEADER_VALUES } from "./config/tasks";
 import { Decision, Outcome, decide, explainNoCandidate } from "./routing/decide";
-import { estimateOutputTokens } from "./routing/estimate";
+import { DecisionSummary, decisionLogLine, textPtr, writeDecisionText } from "./routing/describe";
+import { estimateOutputTokens, fillEstimate } from "./routing/estimate";
+import { Drop } from "./routing/candidates";
 import { ModelSignals } from "./routing/signals";
 import { ResponseObservation, observeBody, observeEnd, wallClockMs } from "./response/observe";
 import { LiveRoot, claimProbe, commitEnd, createLiveRoot, refreshLive, syncHealth } from "./live/live";
+import { consumerOf, countCooldownSkips, countRequest, countResponse, noteCooldownSkips } from "./metrics/count";
+import { MetricsRoot, createMetrics } from "./metrics/registry";
+import { OUTCOME_NAMES, RequestOutcome } from "./metrics/table";
 
 // What the host needs beyond the common request path, decided once per VM by the build's entry
 // file (assembly/envoy.ts, assembly/higress.ts), never per request.
@@ -50,9 +56,13 @@ const APPLICATION_JSON = String.UTF8.encode("application/json");
 export class RootContext {
   readonly signals: ModelSignals[];
   readonly live: LiveRoot | null;       // null when every configuration says "live": false
+  readonly metrics: MetricsRoot | null; // null with "metrics": false
+  lastRefreshMs: f64 = -Infinity;       // the live snapshot's last refresh (ticks may come more often)
+  tickMs: u32 = 0;
   constructor(readonly plugin: PluginConfig) {
     this.signals = plugin.catalogs.map<ModelSignals>((c) => new ModelSignals(c.models));
     this.live = createLiveRoot(plugin, this.signals);
+    this.metrics = createMetrics(plugin);
   }
 }
 
@@ -65,6 +75,15 @@ export class StreamState {
   bodyBytes: usize = 0;                 // body bytes buffered so far
   jsonContentType: bool = true;         // the client said the body is JSON
   contentType: string = "";             // the client's content type when it is not JSON
+  // Observability: how the request ended on the request path, in words and for the metrics, which
+  // count it when the stream ends (the consumer header may be set by a later filter).
+  readonly summary: DecisionSummary = new DecisionSummary();
+  outcome: RequestOutcome = RequestOutcome.None; // None: nothing (more) to count
+  countedRoute: i32 = -1;               // the alias (index in config.routes), -1: none
+  countedModel: i32 = -1;               // the catalog model it went to, -1: none
+  readonly skipped: i32[] = [];         // catalog models its route passed over while they cooled down
+  estimatedInputTokens: f64 = 0;        // the router's estimates for the chosen model
+  estimatedCostMicroUsd: f64 = 0;
 
   reset(root: RootContext | null): void {
     this.root = root;
@@ -75,6 +94,9 @@ export class StreamState {
     this.jsonContentType = true;
     this.contentType = "";
     this.observation.clear();
+    this.summary.clear();
+    this.outcome = RequestOutcome.None;
+    this.skipped.length = 0;
   }
 }
 
@@ -135,11 +157,13 @@ export function onRequestHeaders(state: StreamState, endOfStream: bool): Headers
   return HeadersAction.Continue;
 }
 
-function replyTooLarge(cfg: RouterConfig): void {
+function replyTooLarge(state: StreamState, cfg: RouterConfig): void {
+  reportOutcome(state, cfg, RequestOutcome.RequestTooLarge);
   replyWithError(413, "request_too_large", "request body is larger than " + cfg.maxBodyBytes.toString() + " bytes");
 }
 
-function replyMissingBody(): void {
+function replyMissingBody(state: StreamState, cfg: RouterConfig): void {
+  reportOutcome(state, cfg, RequestOutcome.MissingBody);
   replyWithError(400, "missing_body", "request body is required");
 }
 
@@ -154,6 +178,7 @@ function holdRequest(state: StreamState, cfg: RouterConfig, pathIndex: i32, endO
     const encoding = headers.contentEncodingText();
     headers.release();
     state.finished = true;
+    reportOutcome(state, cfg, RequestOutcome.UnsupportedContentEncoding);
     replyWithError(415, "unsupported_content_encoding", "the gateway cannot read a request body with Content-Encoding \"" + encoding + "\"; send it uncompressed");
     return HeadersAction.StopIteration;
   }
@@ -164,12 +189,12 @@ function holdRequest(state: StreamState, cfg: RouterConfig, pathIndex: i32, endO
   if (declared != UNKNOWN_LENGTH && declared > <u64>cfg.maxBodyBytes) {
     // Answered before the client uploads the body (the body callbacks then never run).
     state.finished = true;
-    replyTooLarge(cfg);
+    replyTooLarge(state, cfg);
     return HeadersAction.StopIteration;
   }
   if (endOfStream) {
     state.finished = true;
-    replyMissingBody();
+    replyMissingBody(state, cfg);
     return HeadersAction.StopIteration;
   }
   if (raiseDecoderBufferLimit) writeProperty(SET_DECODER_BUFFER_LIMIT, cfg.decoderBufferLimitText);
@@ -181,6 +206,16 @@ function holdRequest(state: StreamState, cfg: RouterConfig, pathIndex: i32, endO
 function setDetectionHeaders(cfg: RouterConfig, d: Decision): void {
   replaceRequestHeader(cfg.taskHeader, unchecked(TASK_HEADER_VALUES[d.task]));
   replaceRequestHeader(cfg.complexityHeader, unchecked(TIER_HEADER_VALUES[d.tier]));
+}
+
+function outcomeOf(error: BodyError): RequestOutcome {
+  switch (error) {
+    case BodyError.MissingModel: return RequestOutcome.MissingModel;
+    case BodyError.InvalidModel: return RequestOutcome.InvalidModel;
+    case BodyError.DuplicateModel: return RequestOutcome.DuplicateModel;
+    case BodyError.InvalidMaxTokens: return RequestOutcome.InvalidMaxTokens;
+    default: return RequestOutcome.InvalidJson;
+  }
 }
 
 function rejectBody(error: BodyError): void {
@@ -216,8 +251,13 @@ function routeBody(state: StreamState, cfg: RouterConfig, body: usize, size: usi
   // Only configurations that detect tasks pay for recording where the user text is.
   scanBody(body, size, features, cfg.detection !== null);
   if (features.error != BodyError.None) {
-    if (!state.jsonContentType && isNotAJsonObject(features.error)) replyUnsupportedMediaType(state);
-    else rejectBody(features.error);
+    if (!state.jsonContentType && isNotAJsonObject(features.error)) {
+      reportOutcome(state, cfg, RequestOutcome.UnsupportedMediaType);
+      replyUnsupportedMediaType(state);
+    } else {
+      reportOutcome(state, cfg, outcomeOf(features.error));
+      rejectBody(features.error);
+    }
     return;
   }
   features.pathIndex = state.pathIndex;
@@ -225,14 +265,22 @@ function routeBody(state: StreamState, cfg: RouterConfig, body: usize, size: usi
   const signals = unchecked(root.signals[cfg.catalog.id]);
   const nowMs = wallClockMs();
   const probe = decideClaimingProbes(root, cfg, body, signals, nowMs);
-  if (decision.outcome == Outcome.PassThrough) return;
+  if (decision.outcome == Outcome.PassThrough) {
+    reportOutcome(state, cfg, RequestOutcome.PassedThrough);
+    if (debugLogging) log(LogLevel.Debug, decisionLogLine(cfg, decision, state.summary, signals, nowMs));
+    return;
+  }
   if (decision.outcome == Outcome.NoCandidate) {
+    reportOutcome(state, cfg, RequestOutcome.NoCandidate, decision.requested);
+    noteSkips(state);
+    if (debugLogging) log(LogLevel.Debug, decisionLogLine(cfg, decision, state.summary, signals, nowMs));
     replyWithError(400, "model_not_available", explainNoCandidate(cfg, decision, signals, nowMs));
     return;
   }
   const model = decision.model!;
   if (!spliceModel(body, size, features.modelStart, features.modelEnd, model.upstreamModelLiteral)) {
     log(LogLevel.Error, "model-router: the host refused the rewritten request body");
+    reportOutcome(state, cfg, RequestOutcome.InternalError, decision.requested);
     replyWithError(500, "internal_error", "the gateway could not rewrite the request");
     return;
   }
@@ -242,6 +290,8 @@ function routeBody(state: StreamState, cfg: RouterConfig, body: usize, size: usi
   // The provider parses what the client sent as JSON only if it is labelled so.
   if (!state.jsonContentType) replaceRequestHeader(CONTENT_TYPE, APPLICATION_JSON);
   if (clearRouteCacheExplicitly) callForeignFunction(CLEAR_ROUTE_CACHE);
+  reportRouted(state, cfg, model);
+  if (debugLogging) log(LogLevel.Debug, decisionLogLine(cfg, decision, state.summary, signals, nowMs));
   watchResponse(state, cfg, model.index, probe, nowMs);
 }
 
@@ -250,13 +300,14 @@ function finishBody(state: StreamState, cfg: RouterConfig, maxRead: usize): void
   state.finished = true;
   if (!readBuffer(BufferType.RequestBody, maxRead)) {
     log(LogLevel.Error, "model-router: could not read the request body from the host");
+    reportOutcome(state, cfg, RequestOutcome.InternalError);
     replyWithError(500, "internal_error", "the gateway could not read the request body");
     return;
   }
   // Own the block before routing: routing makes further host calls.
   const body = hostData, size = hostSize;
-  if (size > cfg.maxBodyBytes) replyTooLarge(cfg);
-  else if (size == 0) replyMissingBody();
+  if (size > cfg.maxBodyBytes) replyTooLarge(state, cfg);
+  else if (size == 0) replyMissingBody(state, cfg);
   else routeBody(state, cfg, body, size);
   freeHostBlock(body);
 }
@@ -266,7 +317,7 @@ export function onRequestBody(state: StreamState, size: usize, endOfStream: bool
   if (cfg === null || state.finished) return BodyAction.Continue;
   if (size > cfg.maxBodyBytes) {
     state.finished = true;
-    replyTooLarge(cfg);
+    replyTooLarge(state, cfg);
     return BodyAction.StopIterationAndBuffer;
   }
   state.bodyBytes = size;
@@ -274,7 +325,7 @@ export function onRequestBody(state: StreamState, size: usize, endOfStream: bool
   if (size == 0) {
     // HTTP/2 clients end a bodiless request with an empty DATA frame.
     state.finished = true;
-    replyMissingBody();
+    replyMissingBody(state, cfg);
     return BodyAction.StopIterationAndBuffer;
   }
   finishBody(state, cfg, size);
@@ -287,10 +338,92 @@ export function onRequestTrailers(state: StreamState): void {
   if (cfg === null || state.finished) return;
   if (state.bodyBytes == 0) {
     state.finished = true;
-    replyMissingBody();
+    replyMissingBody(state, cfg);
     return;
   }
   finishBody(state, cfg, cfg.maxBodyBytes + 1);
+}
+
+// ---- observability: where a handled request's outcome is told -----------------------------------
+
+// Debug decision lines are built only while Envoy's wasm logger is at debug: its level is read when
+// a configuration loads and at every tick (an admin /logging change shows within a second), never
+// per request.
+let debugLogging = false;
+
+// Filter state `wasm.model_router.decision`: the access log prints it with
+// %FILTER_STATE(wasm.model_router.decision:PLAIN)%.
+const DECISION_PROPERTY = String.UTF8.encode("model_router.decision");
+
+// The summary in filter state; what the metrics will count when the stream ends.
+function publishDecision(state: StreamState, cfg: RouterConfig, outcome: RequestOutcome, route: i32, model: i32): void {
+  const length = writeDecisionText(state.summary);
+  writePropertyBytes(DECISION_PROPERTY, textPtr(), length);
+  state.outcome = outcome;
+  state.countedRoute = route;
+  state.countedModel = model;
+}
+
+// A handled request that goes to no model: refused, or passed through. `route`: the alias, if known.
+function reportOutcome(state: StreamState, cfg: RouterConfig, outcome: RequestOutcome, route: i32 = -1): void {
+  const s = state.summary;
+  s.clear();
+  s.outcome = unchecked(OUTCOME_NAMES[<i32>outcome]);
+  s.cfg = cfg;
+  s.requested = route >= 0 ? unchecked(cfg.routes[route]) : null;
+  s.route = route >= 0 ? decision.route : null;
+  s.detected = route >= 0 && decision.detected;
+  s.task = decision.task;
+  s.tier = decision.tier;
+  publishDecision(state, cfg, outcome, route, -1);
+}
+
+function routedOutcome(d: Decision): RequestOutcome {
+  if (d.route === null) return RequestOutcome.Direct;
+  if (d.slot < 0) return RequestOutcome.Fallback;
+  return unchecked(d.candidates.drop[d.slot]) == <u8>Drop.CoolingDown ? RequestOutcome.AllCooling : RequestOutcome.Routed;
+}
+
+// The request goes to `model`: the router's estimates for it, its summary, its counts.
+function reportRouted(state: StreamState, cfg: RouterConfig, model: ModelSpec): void {
+  const outcome = routedOutcome(decision);
+  // A catalog model named directly was not estimated for ranking; the numbers are cheap to get.
+  if (decision.route === null) fillEstimate(decision.estimate, features, cfg);
+  const e = decision.estimate;
+  // Prices are USD per million tokens: tokens × price is micro-USD.
+  const costMicroUsd = e.inputTokens * model.inputPrice + e.outputTokens * model.outputPrice;
+  state.estimatedInputTokens = e.inputTokens;
+  state.estimatedCostMicroUsd = costMicroUsd;
+  state.summary.fromDecision(unchecked(OUTCOME_NAMES[<i32>outcome]), cfg, decision, costMicroUsd * 1e-6);
+  publishDecision(state, cfg, outcome, decision.requested, model.index);
+  noteSkips(state);
+}
+
+function noteSkips(state: StreamState): void {
+  if (state.root!.metrics !== null) noteCooldownSkips(decision, state.skipped);
+}
+
+// The request's counts (once: on_log, or on_delete for a host that never logs); its row for the
+// response's counts, -1 when there is nothing to count.
+function countOutcome(state: StreamState, metrics: MetricsRoot): i32 {
+  if (state.outcome == RequestOutcome.None) return -1;
+  const cfg = state.config!;
+  const consumer = consumerOf(metrics);
+  const row = countRequest(metrics, cfg, state.countedRoute, state.countedModel, consumer, state.outcome);
+  if (state.skipped.length > 0) countCooldownSkips(metrics, cfg, state.countedRoute, state.countedModel, consumer, state.skipped);
+  state.outcome = RequestOutcome.None;
+  return row;
+}
+
+// The opt-in response header: the summary of a request the plugin forwarded (the response-headers
+// callback; it returns at once for every other stream).
+export function onResponseHeaders(state: StreamState): void {
+  const cfg = state.config;
+  if (cfg === null || !state.summary.forwarded) return;
+  const name = cfg.decisionHeader;
+  if (name === null) return;
+  const length = writeDecisionText(state.summary);
+  replaceResponseHeader(name, textPtr(), length);
 }
 
 // ---- live signals: probes, response observation, refresh --------------------------------------
@@ -317,10 +450,13 @@ function decideClaimingProbes(root: RootContext, cfg: RouterConfig, body: usize,
   return false;
 }
 
-// Starts watching the forwarded request's response for the live statistics of its model.
+// Starts watching the forwarded request's response, for the live statistics of its model and the
+// metrics.
 function watchResponse(state: StreamState, cfg: RouterConfig, modelIndex: i32, probe: bool, nowMs: f64): void {
-  const live = state.root!.live;
-  if (live === null || live.catalog(cfg.catalog.id) === null) return;
+  const root = state.root!;
+  const live = root.live;
+  const liveOn = live !== null && live.catalog(cfg.catalog.id) !== null;
+  if (!liveOn && root.metrics === null) return;
   const expected = decision.route !== null ? decision.estimate.outputTokens : estimateOutputTokens(features, cfg.defaultOutputTokens);
   const o = state.observation;
   o.begin(cfg.catalog.id, modelIndex, features.stream, expected, nowMs);
@@ -334,22 +470,72 @@ export function onResponseBody(state: StreamState, size: usize, endOfStream: boo
 
 // The stream is over (on_log; on_delete for a host that never logs), aborted or not.
 export function onStreamEnd(state: StreamState): void {
+  const root = state.root;
+  if (root === null) return;
+  const metrics = root.metrics;
+  const row = metrics !== null ? countOutcome(state, metrics) : -1;
   const o = state.observation;
   if (!o.active) return;
   const nowMs = observeEnd(o);
-  commitEnd(state.root!.live!, o, nowMs);
+  if (metrics !== null && row >= 0) {
+    const cfg = state.config!;
+    countResponse(metrics, row, cfg.catalog, unchecked(cfg.models[o.modelIndex]), o, state.estimatedInputTokens, state.estimatedCostMicroUsd);
+  }
+  const live = root.live;
+  if (live !== null) commitEnd(live, o, nowMs);
   o.clear();
 }
 
-// After on_configure: the first snapshot, and the tick that keeps it fresh.
-export function startLive(root: RootContext): void {
-  const live = root.live;
-  if (live === null) return;
-  refreshLive(live, wallClockMs());
-  setTickPeriod(live.refreshMs);
+// Counters reach Envoy at least this often (Prometheus scrapes every 15 s or so).
+const METRICS_FLUSH_MS: u32 = 1000;
+
+// After on_configure: the live gauges, the first snapshot, and the tick that keeps both fresh and
+// pushes the counters.
+export function startRoot(root: RootContext): void {
+  debugLogging = hostLogLevel() <= LogLevel.Debug;
+  const live = root.live, metrics = root.metrics;
+  if (metrics !== null) {
+    const catalogs = root.plugin.catalogs;
+    for (let i = 0; i < catalogs.length; i++) if (catalogs[i].live !== null) metrics.defineGauges(catalogs[i]);
+  }
+  let period: u32 = metrics !== null ? METRICS_FLUSH_MS : 0;
+  if (live !== null) {
+    refreshLive(live, wallClockMs());
+    period = period > 0 ? min(period, live.refreshMs) : live.refreshMs;
+  }
+  root.lastRefreshMs = wallClockMs();
+  root.tickMs = period;
+  if (period > 0) setTickPeriod(period);
+  onTick(root);
+}
+
+// The live snapshot is due every refreshMs; ticks come every second when that is sooner. A clock
+// stepped back refreshes at once.
+function refreshDue(root: RootContext, live: LiveRoot, nowMs: f64): bool {
+  return nowMs < root.lastRefreshMs || nowMs - root.lastRefreshMs >= <f64>live.refreshMs - <f64>root.tickMs / 2;
 }
 
 export function onTick(root: RootContext): void {
+  const nowMs = wallClockMs();
   const live = root.live;
-  if (live !== null) refreshLive(live, wallClockMs());
+  if (live !== null && refreshDue(root, live, nowMs)) {
+    refreshLive(live, nowMs);
+    root.lastRefreshMs = nowMs;
+  }
+  debugLogging = hostLogLevel() <= LogLevel.Debug;
+  const metrics = root.metrics;
+  if (metrics === null) return;
+  metrics.flushCounters();
+  if (live === null) return;
+  const catalogs = root.plugin.catalogs;
+  for (let i = 0; i < catalogs.length; i++) {
+    const c = catalogs[i];
+    if (c.live !== null) metrics.setGauges(c, unchecked(root.signals[c.id]), nowMs);
+  }
+}
+
+// The VM is going away: what the counters still hold goes to Envoy.
+export function onRootDone(root: RootContext): void {
+  const metrics = root.metrics;
+  if (metrics !== null) metrics.flushCounters();
 }

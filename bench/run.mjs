@@ -1,13 +1,14 @@
 // Benchmarks (npm run bench = build + this). They report; nothing here is a test, CI never runs it.
-//   node bench/run.mjs [inproc] [envoy] [soak] [live] [detect] [taskeval] [--quick] [--wasm PATH] [--label NAME]
+//   node bench/run.mjs [inproc] [envoy] [soak] [live] [metrics] [detect] [taskeval] [--quick] [--wasm PATH] [--label NAME]
 //                      [--duration S] [--connections N] [--soak-seconds S] [--soak-requests N] [--no-peers]
-// No section named = all six. Results: bench/results/<label>.json, .md and .svg (label default
+// No section named = all seven. Results: bench/results/<label>.json, .md and .svg (label default
 // "latest"). Peers and wrk come from `node bench/setup.mjs` (not part of the test set-up).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runEnvoyBench } from "./envoy.mjs";
 import { runInproc } from "./inproc.mjs";
 import { runLiveEnvoy, runLiveInproc } from "./live.mjs";
+import { runHostCallsEnvoy, runMetricsBench, runMetricsCode } from "./metrics.mjs";
 import { SIZES } from "./lib/bodies.mjs";
 import { barChartSvg, num, svgDocument, table } from "./lib/report.mjs";
 import { loadHost, ROOT } from "./lib/ts.mjs";
@@ -18,7 +19,7 @@ import { runTaskEval } from "./task-eval.mjs";
 const argv = process.argv.slice(2);
 const opt = (n, d) => (argv.includes(`--${n}`) ? argv[argv.indexOf(`--${n}`) + 1] : d);
 const flag = (n) => argv.includes(`--${n}`);
-const sections = ["inproc", "envoy", "soak", "live", "detect", "taskeval"].filter((s) => argv.includes(s));
+const sections = ["inproc", "envoy", "soak", "live", "metrics", "detect", "taskeval"].filter((s) => argv.includes(s));
 const want = (s) => sections.length === 0 || sections.includes(s);
 const quick = flag("quick");
 const wasm = opt("wasm", join(ROOT, "build", "envoy.wasm"));
@@ -58,6 +59,13 @@ if (want("live")) {
   const inproc = await runLiveInproc(log, { wasm });
   log("live signals, through Envoy:");
   results.live = { inproc, envoy: await runLiveEnvoy(log, quick ? { wasm, rounds: 3, requests: 100 } : { wasm }) };
+}
+if (want("metrics")) {
+  log("observability (metrics, decision summary), in process:");
+  const inproc = await runMetricsBench(log, { wasm });
+  const code = await runMetricsCode(log);
+  log("observability, host calls through Envoy:");
+  results.metrics = { inproc, code, envoy: await runHostCallsEnvoy(log) };
 }
 if (want("envoy")) {
   log("through real Envoy:");
@@ -156,6 +164,25 @@ if (results.live) {
     table(["Envoy", "response headers", "first token"], Object.entries(L.envoy.targets).map(([k, r]) => [k, num(r.headers_us, 0), num(r.first_token_us, 0)])), "",
     `The response callbacks add ${num(L.envoy.response_callbacks_add.headers_us, 1)} µs to the headers and ${num(L.envoy.response_callbacks_add.first_token_us, 1)} µs to the first token ` +
     `(median of the differences to the stream sent just before to the plugin built without them); the whole plugin ${num(L.envoy.plugin_adds.headers_us, 1)} / ${num(L.envoy.plugin_adds.first_token_us, 1)} µs against Envoy without the filter.`, "");
+}
+if (results.metrics) {
+  const M = results.metrics;
+  const calls = (c) => Object.entries(c).map(([k, v]) => `${v} ${k}`).join(", ") || "none";
+  const rows = [["request path, routed `auto`", M.inproc.request], ["request path with a consumer header", M.inproc.requestConsumer],
+    ...Object.entries(M.inproc).filter(([k]) => k.startsWith("request and response")).map(([k, v]) => [k, v])];
+  md.push("## Observability (metrics and the decision summary)", "",
+    `The metrics' own code per request (bench/metrics-entry.ts: the plugin's metrics code with stub host functions, no test host): ` +
+    `**${num(M.code.json_ns, 0)} ns** for a JSON answer, **${num(M.code.stream_ns, 0)} ns** for a stream (with their 1 / 3 histogram values as stub calls); ` +
+    `a tick's push of one changed row: ${num(M.code.flush_ns_per_row, 0)} ns.`, "",
+    "In process (test host): two VMs differing only in `\"metrics\": false`, paired batches; *plugin work* = the plugin's own time " +
+    "(callbacks and ticks minus host functions, whose test-host versions are JavaScript), and the host calls the metrics add per request " +
+    "(counter increments are pushed at the tick: fractions of a call per request).", "",
+    table(["requests", "plugin work added, ns", "host calls added per request", "callbacks µs off → on (test host)"],
+      rows.map(([k, r]) => [k, num(r.guest_extra_ns, 0), calls(r.extra_host_calls), `${num(r.off_us, 2)} → ${num(r.on_us, 2)}`])), "",
+    `Decision header on: ${num(M.inproc.decisionHeader.guest_extra_ns, 0)} ns of plugin work and ${calls(M.inproc.decisionHeader.extra_host_calls)} per response. ` +
+    `One tick pushing 1000 requests' counts (12 rows): ${num(M.inproc.tick_us, 1)} µs. Filter state: ${M.inproc.filterStateCallsPerRequest} proxy_set_property per handled request.`, "",
+    "Through Envoy 1.40 (bench/host-calls.ts, V8, loops of 20,000 calls; ns per call):", "",
+    table(Object.keys(M.envoy), [Object.values(M.envoy).map((v) => num(v, 0))]), "");
 }
 if (results.detect) {
   const D = results.detect;

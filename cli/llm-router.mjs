@@ -4,6 +4,7 @@
 //   envoy   write the Envoy 1.40 bootstrap (clusters, TLS, paths, keys from the environment, limits)
 //   start   generate and run it (with --mock: local mock providers instead of the real ones)
 //   higress write the Higress WasmPlugin resource
+//   top     live view of a running gateway from Envoy's admin endpoint
 //   generate  rewrite the files this repository ships (envoy.yaml, config/docker/*, docker-compose.yml,
 //             config/higress/wasmplugin.yaml) from config/router.json
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -14,6 +15,7 @@ import { DEFAULTS, buildBootstrap } from "./lib/envoy.mjs";
 import { buildWasmPlugin } from "./lib/higress.mjs";
 import { shippedFiles } from "./lib/shipped.mjs";
 import { start } from "./lib/start.mjs";
+import { runTop } from "./lib/top.mjs";
 import { toYaml } from "./lib/yaml.mjs";
 
 const DEFAULT_CONFIG = "config/router.json";
@@ -41,6 +43,12 @@ const USAGE = `usage: llm-router <command> [CONFIG] [options]      (CONFIG defau
 
   higress [CONFIG] [-o FILE] [--model-header NAME] [--match-rules FILE] [--url OCI_URL]
       Write the Higress WasmPlugin resource with CONFIG as defaultConfig (without providers).
+
+  top [--admin HOST:PORT] [--interval SECONDS] [--once]
+      Live view of a running gateway from its Envoy admin endpoint (default ${DEFAULTS.admin.host}:${DEFAULTS.admin.port}):
+      per model requests per second, error rate, cooldown, time to first token p50/p95, output tokens
+      per second, cost per minute; per route the models that served it. Refreshes every interval
+      (default 2 s) until Ctrl-C; --once prints one view (two reads an interval apart) and exits.
 
   generate
       Rewrite the files this repository ships from ${DEFAULT_CONFIG} (npm run generate).
@@ -153,6 +161,14 @@ async function main(argv) {
       if (!report(config.file, problems)) return 1;
       writeOutput(a["-o"] ?? a["--output"], text);
       return 0;
+    }
+    case "top": {
+      const a = parseArgs(rest, { "--admin": "value", "--interval": "value", "--once": "flag" });
+      if (a.positional.length > 0) throw new UsageError(`top takes no configuration file (it reads the gateway's admin endpoint), got ${a.positional.join(" ")}`);
+      const admin = a["--admin"] ?? `${DEFAULTS.admin.host}:${DEFAULTS.admin.port}`;
+      if (!/^https?:\/\//.test(admin)) hostPort(admin, "--admin");
+      const interval = a["--interval"] ? positiveNumber(a["--interval"], "--interval") : 2;
+      return runTop({ admin, intervalMs: Math.round(interval * 1000), once: !!a["--once"] });
     }
     case "generate": {
       parseArgs(rest, {});

@@ -6,6 +6,10 @@ export interface MockKnobs {
   tokensPerSecond: number;
   failureRate: number;
   failureStatus: number;
+  /** prompt tokens reported as served from the provider's cache (usage.prompt_tokens_details.cached_tokens); 0: no details */
+  cachedTokens: number;
+  /** chat and completion answers carry no usage object */
+  omitUsage: boolean;
 }
 
 export interface MockProviderOptions extends Partial<MockKnobs> {

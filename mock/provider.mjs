@@ -22,7 +22,10 @@
 // `system_fingerprint` ("mock-<name>") and echo the received model in `model`.
 // Knobs: ttftMs (delay before the first token / before a non-streaming answer), tokensPerSecond
 // (spacing of streamed chunks, 0 = no spacing), failureRate (0..1, probability of answering
-// failureStatus with an OpenAI error JSON instead), failureStatus.
+// failureStatus with an OpenAI error JSON instead), failureStatus, cachedTokens (that many prompt
+// tokens, at most all of them, reported as read from the provider's cache in
+// usage.prompt_tokens_details.cached_tokens, as OpenAI does; 0 = no details), omitUsage (chat and
+// completion answers without a usage object, as a stream without stream_options.include_usage).
 import { createServer } from "node:http";
 import { pathToFileURL } from "node:url";
 
@@ -91,6 +94,8 @@ export async function startMockProvider(options = {}) {
     tokensPerSecond: options.tokensPerSecond ?? 0,
     failureRate: options.failureRate ?? 0,
     failureStatus: options.failureStatus ?? 503,
+    cachedTokens: options.cachedTokens ?? 0,
+    omitUsage: options.omitUsage ?? false,
   };
   const apiKey = options.apiKey ?? null;
   const log = options.log ?? (() => {});
@@ -213,6 +218,8 @@ export async function startMockProvider(options = {}) {
     const n = tokenCount(parsed);
     const tokens = Array.from({ length: n }, (_, i) => (i < WORDS.length ? WORDS[i] : ` ${i}`));
     const usage = { prompt_tokens: promptTokens(entry.body), completion_tokens: n, total_tokens: promptTokens(entry.body) + n };
+    if (knobs.cachedTokens > 0) usage.prompt_tokens_details = { cached_tokens: Math.min(knobs.cachedTokens, usage.prompt_tokens) };
+    const withUsage = (answer) => (knobs.omitUsage ? { ...answer, usage: undefined } : answer);
     const gap = knobs.tokensPerSecond > 0 ? 1000 / knobs.tokensPerSecond : 0;
 
     const toolCall = chat && !stream ? forcedToolCall(parsed) : null;
@@ -220,7 +227,7 @@ export async function startMockProvider(options = {}) {
       await sleep(knobs.ttftMs);
       const message = { role: "assistant", content: null, tool_calls: [{ id: `call_${id}`, type: "function", function: toolCall }] };
       const body = { id, object: "chat.completion", created, model, system_fingerprint: fingerprint, choices: [{ index: 0, message, logprobs: null, finish_reason: "tool_calls" }], usage };
-      return send(res, 200, JSON.stringify(body), { "x-mock-model": model });
+      return send(res, 200, JSON.stringify(withUsage(body)), { "x-mock-model": model });
     }
 
     if (!stream) {
@@ -245,7 +252,7 @@ export async function startMockProvider(options = {}) {
             choices: [{ index: 0, text, logprobs: null, finish_reason: "length" }],
             usage,
           };
-      return send(res, 200, JSON.stringify(body), { "x-mock-model": model });
+      return send(res, 200, JSON.stringify(withUsage(body)), { "x-mock-model": model });
     }
 
     res.writeHead(200, {
@@ -275,7 +282,7 @@ export async function startMockProvider(options = {}) {
       ? { index: 0, delta: {}, logprobs: null, finish_reason: "length" }
       : { index: 0, text: "", logprobs: null, finish_reason: "length" };
     event({ ...base, choices: [last] });
-    event({ ...base, choices: [], usage });
+    if (!knobs.omitUsage) event({ ...base, choices: [], usage });
     event("[DONE]");
     res.end();
   }

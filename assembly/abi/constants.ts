@@ -6,3 +6,4 @@ export const enum BufferType { RequestBody = 0, ResponseBody = 1, VmConfiguratio
 export const enum MapType { RequestHeaders = 0, ResponseHeaders = 2 }
 export const enum HeadersAction { Continue = 0, StopIteration = 1 }
 export const enum BodyAction { Continue = 0, StopIterationAndBuffer = 1 }
+export const enum MetricType { Counter = 0, Gauge = 1, Histogram = 2 }

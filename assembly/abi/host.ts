@@ -6,9 +6,10 @@ import {
   proxy_replace_header_map_value, proxy_remove_header_map_value, proxy_get_property,
   proxy_set_property, proxy_send_local_response, proxy_call_foreign_function,
   proxy_get_current_time_nanoseconds, proxy_get_header_map_value, proxy_get_shared_data,
-  proxy_set_shared_data, proxy_set_tick_period_milliseconds,
+  proxy_set_shared_data, proxy_set_tick_period_milliseconds, proxy_get_log_level, proxy_define_metric,
+  proxy_increment_metric, proxy_record_metric,
 } from "./imports";
-import { BufferType, LogLevel, MapType, Status } from "./constants";
+import { BufferType, LogLevel, MapType, MetricType, Status } from "./constants";
 
 const OUT = memory.data(16);   // out-parameters: [ptr, size] or a u64
 
@@ -131,6 +132,14 @@ export function readResponseHeader(name: ArrayBuffer): bool {
   return takeOut(proxy_get_header_map_value(MapType.ResponseHeaders, ptrOf(name), name.byteLength, OUT, OUT + sizeof<usize>()));
 }
 
+// One request header's value (the first one), into hostData; false when absent or unreadable. At
+// on_log it reads the map as every filter left it.
+export function readRequestHeader(name: ArrayBuffer): bool {
+  store<usize>(OUT, 0);
+  store<usize>(OUT, 0, sizeof<usize>());
+  return takeOut(proxy_get_header_map_value(MapType.RequestHeaders, ptrOf(name), name.byteLength, OUT, OUT + sizeof<usize>()));
+}
+
 // The response body chunk the current on_response_body call was given, into hostData.
 export function readResponseBody(size: usize): bool {
   store<usize>(OUT, 0);
@@ -162,6 +171,44 @@ export function writeSharedData(key: ArrayBuffer, value: usize, size: usize, cas
 // Asks the host to call proxy_on_tick on the current root context every `ms` (0 stops it).
 export function setTickPeriod(ms: u32): bool {
   return proxy_set_tick_period_milliseconds(ms) == Status.Ok;
+}
+
+// The level of Envoy's `wasm` logger (an admin /logging change shows at once); Info when the host
+// cannot say.
+export function hostLogLevel(): LogLevel {
+  store<u32>(OUT, <u32>LogLevel.Info);
+  if (proxy_get_log_level(OUT) != Status.Ok) return LogLevel.Info;
+  const level = load<u32>(OUT);
+  return level <= <u32>LogLevel.Critical ? <LogLevel>level : LogLevel.Info;
+}
+
+// Defines (or finds: the name is process-wide) a metric; its id, or 0 when the host refuses (ids
+// Envoy hands out are never 0: the low two bits are the type and the rest counts from 1).
+export function defineMetric(type: MetricType, name: ArrayBuffer): u32 {
+  store<u32>(OUT, 0);
+  if (proxy_define_metric(type, ptrOf(name), name.byteLength, OUT) != Status.Ok) return 0;
+  return load<u32>(OUT);
+}
+
+// Adds `delta` (> 0 for counters: Envoy refuses zero and less) to a counter or gauge.
+export function incrementMetric(id: u32, delta: i64): bool {
+  return proxy_increment_metric(id, delta) == Status.Ok;
+}
+
+// Sets a gauge, or records one histogram value.
+export function recordMetric(id: u32, value: u64): bool {
+  return proxy_record_metric(id, value) == Status.Ok;
+}
+
+// Replaces a response header (every value of that name); the map is writable only while the
+// response-headers callback runs.
+export function replaceResponseHeader(name: ArrayBuffer, value: usize, valueSize: usize): bool {
+  return proxy_replace_header_map_value(MapType.ResponseHeaders, ptrOf(name), name.byteLength, value, valueSize) == Status.Ok;
+}
+
+// Writes filter state from raw bytes (see writeProperty).
+export function writePropertyBytes(path: ArrayBuffer, value: usize, size: usize): bool {
+  return proxy_set_property(ptrOf(path), path.byteLength, value, size) == Status.Ok;
 }
 
 export function currentTimeNanos(): u64 {

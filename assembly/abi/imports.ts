@@ -49,3 +49,15 @@ export declare function proxy_set_shared_data(key: usize, keyLen: usize, value: 
 
 @external("env", "proxy_set_tick_period_milliseconds")
 export declare function proxy_set_tick_period_milliseconds(period: u32): u32;
+
+@external("env", "proxy_get_log_level")
+export declare function proxy_get_log_level(out: usize): u32;
+
+@external("env", "proxy_define_metric")
+export declare function proxy_define_metric(type: u32, name: usize, nameLen: usize, outId: usize): u32;
+
+@external("env", "proxy_increment_metric")
+export declare function proxy_increment_metric(id: u32, delta: i64): u32;
+
+@external("env", "proxy_record_metric")
+export declare function proxy_record_metric(id: u32, value: u64): u32;

@@ -13,7 +13,7 @@ const MODEL_FIELDS: string[] = [
   "name", "upstream", "upstreamModel", "price", "ttftMs", "tokensPerSecond", "contextWindow",
   "maxOutputTokens", "capabilities", "quality", "weight", "endpoints",
 ];
-const PRICE_FIELDS: string[] = ["input", "output"];
+const PRICE_FIELDS: string[] = ["input", "output", "cachedInput"];
 export const BUILTIN_CAPABILITIES: string[] = ["tools", "vision", "json"];
 
 // `pathNames`: the configuration's handled path suffixes, which model `endpoints` refer to.
@@ -167,6 +167,10 @@ function readPrice(v: JsonValue, path: string, m: ModelSpec): bool {
   if (!checkFields(price, where, PRICE_FIELDS)) return false;
   m.inputPrice = readNumber(price, "input", where, true, 0, 0, false);
   m.outputPrice = readNumber(price, "output", where, true, 0, 0, false);
+  if (configError.length > 0) return false;
+  // Providers bill cached prompt tokens cheaper (OpenAI half, Anthropic a tenth); without a price
+  // for them the cost counts them at the input price, an upper bound.
+  m.cachedInputPrice = readNumber(price, "cachedInput", where, false, m.inputPrice, 0, false);
   return configError.length == 0;
 }
 

@@ -6,6 +6,7 @@ import { checkFields, describe, join, readNumber, readStringList } from "./field
 import { compileCatalog } from "./catalog";
 import { readHeaderName } from "./header_names";
 import { readLive } from "./live";
+import { readDecisionHeader } from "./observability";
 import { NameIndex } from "./name_index";
 import { readDetectionSettings } from "./detection";
 import { readRoutes } from "./routes";
@@ -22,7 +23,7 @@ const MAX_PATHS = 32;
 const TOP_LEVEL_FIELDS: string[] = [
   "models", "routes", "providers", "upstreamHeader", "modelHeader", "maxBodyBytes",
   "defaultOutputTokens", "bytesPerToken", "paths", "listModels", "detection", "taskHeader", "complexityHeader",
-  "live",
+  "live", "metrics", "decisionHeader",
 ];
 
 // `shared`: a catalog compiled from the very same `models` and `providers` values (a Higress rule
@@ -50,6 +51,8 @@ export function compileRouterConfig(root: JsonValue, path: string, shared: Catal
   cfg.ownedRequestHeaders.push(cfg.taskHeader);
   cfg.ownedRequestHeaders.push(cfg.complexityHeader);
   if (!readLive(root, path, cfg)) return null;
+  // `metrics` is read once for the whole plugin (rules.ts); `decisionHeader` may differ per rule.
+  if (!readDecisionHeader(root, path, cfg)) return null;
   if (shared === null) catalog.live = cfg.live;
   cfg.routeIndex = new NameIndex(cfg.routes.map<ArrayBuffer>((r) => r.nameBytes));
   return cfg;

@@ -6,7 +6,8 @@
 import { JsonValue, JsonKind } from "../json/tree";
 import { configError, fail } from "./errors";
 import { join, readStringList, unknownName } from "./fields";
-import { Catalog, RouterConfig } from "./types";
+import { Catalog, MetricsSettings, RouterConfig } from "./types";
+import { checkConsumerHeader, metricsValid, readMetrics } from "./observability";
 import { compileRouterConfig } from "./compile";
 import { buildModelList } from "./model_list";
 
@@ -36,6 +37,10 @@ export class PluginConfig {
   // the filter removes client copies of all of them on every request, whichever config serves it.
   ownedHeaders: ArrayBuffer[] = [];
   ownedHeaderNames: string[] = [];
+  // Every compiled configuration, by RouterConfig.id: the global one (when present) and each rule's.
+  configs: RouterConfig[] = [];
+  // null: `"metrics": false`.
+  metrics: MetricsSettings | null = null;
 
   addOwnedHeaders(cfg: RouterConfig): void {
     for (let i = 0; i < cfg.ownedRequestHeaders.length; i++) {
@@ -86,6 +91,11 @@ function readRule(root: JsonValue, global: RouterConfig | null, v: JsonValue, pa
   rule.domains = readStringList(v, "_match_domain_", path);
   rule.services = readStringList(v, "_match_service_", path);
   if (configError.length > 0) return null;
+  // Every rule counts into the same series, so there is one set of metrics settings.
+  if (v.get("metrics") !== null) {
+    fail(join(path, "metrics"), "metrics settings apply to the whole plugin: set them in the global configuration only");
+    return null;
+  }
   if (rule.routes === null && rule.routePrefixes === null && rule.domains === null && rule.services === null) {
     fail(path, "a rule needs at least one of _match_route_, _match_route_prefix_, _match_domain_, _match_service_");
     return null;
@@ -94,6 +104,11 @@ function readRule(root: JsonValue, global: RouterConfig | null, v: JsonValue, pa
   if (config === null) return null;
   rule.config = config;
   return rule;
+}
+
+function addConfig(plugin: PluginConfig, cfg: RouterConfig): void {
+  cfg.id = plugin.configs.length;
+  plugin.configs.push(cfg);
 }
 
 function addCatalog(plugin: PluginConfig, catalog: Catalog): void {
@@ -118,19 +133,30 @@ export function compilePluginConfig(root: JsonValue, created: i64 = 0): PluginCo
     buildModelList(global, created);
     out.addOwnedHeaders(global);
     out.global = global;
+    addConfig(out, global);
     addCatalog(out, global.catalog);
   }
-  if (rules === null) return out;
+  out.metrics = readMetrics(root);
+  if (!metricsValid) return null;
+  if (rules === null) return finish(out);
   for (let i = 0; i < rules.items.length; i++) {
     const rule = readRule(root, out.global, rules.items[i], "_rules_[" + i.toString() + "]");
     if (rule === null) return null;
     buildModelList(rule.config, created);
     out.addOwnedHeaders(rule.config);
     out.rules.push(rule);
+    addConfig(out, rule.config);
     addCatalog(out, rule.config.catalog);
     if (rule.needsRouteName()) out.rulesNeedRouteName = true;
     if (rule.services !== null) out.rulesNeedClusterName = true;
     if (rule.domains !== null) out.rulesNeedAuthority = true;
   }
-  return out;
+  return finish(out);
+}
+
+// Checks that need every configuration compiled.
+function finish(plugin: PluginConfig): PluginConfig | null {
+  const metrics = plugin.metrics;
+  if (metrics !== null && !checkConsumerHeader(metrics, plugin.ownedHeaderNames)) return null;
+  return plugin;
 }

@@ -19,6 +19,7 @@ export class ModelSpec {
   upstreamModelLiteral: ArrayBuffer = new ArrayBuffer(0);
   inputPrice: f64 = 0;          // USD per 1M input tokens
   outputPrice: f64 = 0;         // USD per 1M output tokens
+  cachedInputPrice: f64 = 0;    // USD per 1M input tokens the provider served from its cache (default: inputPrice)
   ttftMs: f64 = 0;
   tokensPerSecond: f64 = 0;
   contextWindow: f64 = 0;
@@ -153,6 +154,7 @@ export class Catalog {
 }
 
 export class RouterConfig {
+  id: i32 = 0;                     // position among the plugin's configurations (global first, then rules)
   catalog: Catalog = new Catalog();
   // The catalog's own arrays, kept here because the request path reads them on every request.
   models: ModelSpec[] = [];
@@ -181,6 +183,18 @@ export class RouterConfig {
   taskHeader: ArrayBuffer = new ArrayBuffer(0);
   complexityHeader: ArrayBuffer = new ArrayBuffer(0);
   live: LiveSettings | null = null;  // null: `"live": false`, pure table routing
+  // Response header explaining each routed request's decision; null: off (the default).
+  decisionHeader: ArrayBuffer | null = null;
+}
+
+// The top-level `metrics` settings, one set for the whole plugin (Higress rules cannot change them:
+// every rule counts into the same series). Null in PluginConfig: `"metrics": false`.
+export class MetricsSettings {
+  // Request header naming the consumer (an auth layer's, e.g. Higress's x-mse-consumer); empty: none,
+  // every series carries consumer "none".
+  consumerHeader: ArrayBuffer = new ArrayBuffer(0);
+  // Distinct consumer values counted under their own name, process-wide; later ones count as "other".
+  maxConsumers: i32 = 100;
 }
 
 // The answer to GET /v1/models, built once per configuration: the whole list, and where in it each

@@ -1,8 +1,15 @@
-// Output tokens of a response, read from its body as the chunks pass by: the last
-// `"completion_tokens": N` (Chat Completions, Completions) or `"output_tokens": N` (Responses API,
-// Anthropic Messages) in a JSON body or in any server-sent event, and the number of SSE `data:`
-// events carrying a JSON object (the estimate when no usage comes). Nothing is buffered: the state
-// between chunks is a few fields, so a key, a number or a `data:` prefix may be split anywhere.
+// Token usage of a response, read from its body as the chunks pass by: the last value of each usage
+// member in a JSON body or in any server-sent event, and the number of SSE `data:` events carrying
+// a JSON object (the estimate when no usage comes). Nothing is buffered: the state between chunks is
+// a few fields, so a key, a number or a `data:` prefix may be split anywhere.
+//
+// Members read (the last value of each wins; streams repeat or complete them in their last event):
+//   output: `completion_tokens` (Chat Completions, Completions), `output_tokens` (Responses API,
+//           Anthropic Messages);
+//   input:  `prompt_tokens`, `input_tokens` (OpenAI's include cached tokens; Anthropic's do not);
+//   cached: `cached_tokens` (OpenAI `prompt_tokens_details` / `input_tokens_details`),
+//           `prompt_cache_hit_tokens` (DeepSeek), `cache_read_input_tokens` (Anthropic, on top of its
+//           input_tokens, as is `cache_creation_input_tokens`).
 //
 // Only an unescaped `"` can start a member name, and a name is recognised only when a `:` follows
 // it, so text inside string values (where every quote is escaped) never matches.
@@ -13,8 +20,19 @@ const NEWLINE: u32 = 0x0a;
 const COLON: u32 = 0x3a;
 const OPEN_BRACE: u32 = 0x7b;
 
-const COMPLETION_TOKENS = "completion_tokens";
-const OUTPUT_TOKENS = "output_tokens";
+const enum Field { Output, Input, Cached, CacheRead, CacheWrite }
+// Member names and the field each one sets, by bit position in a candidate mask.
+const NAMES: string[] = [
+  "completion_tokens", "output_tokens", "prompt_tokens", "input_tokens", "cached_tokens",
+  "prompt_cache_hit_tokens", "cache_read_input_tokens", "cache_creation_input_tokens",
+];
+const NAME_FIELDS: StaticArray<u8> = [
+  <u8>Field.Output, <u8>Field.Output, <u8>Field.Input, <u8>Field.Input, <u8>Field.Cached,
+  <u8>Field.Cached, <u8>Field.CacheRead, <u8>Field.CacheWrite,
+];
+// Candidate mask per first byte of a member name (ASCII), built once.
+const FIRST_BYTE_CANDIDATES = new StaticArray<u32>(128);
+for (let i = 0; i < NAMES.length; i++) FIRST_BYTE_CANDIDATES[NAMES[i].charCodeAt(0)] |= (<u32>1) << i;
 const DATA_PREFIX = "data:";
 // Token counts above this are not token counts.
 const MAX_TOKENS: i64 = 1_000_000_000_000;
@@ -40,11 +58,16 @@ const enum Stage { Scan, Name, Colon, Value, Number }
 }
 
 export class UsageScanner {
-  outputTokens: i64 = -1;      // the last usage count seen, -1 when none
+  outputTokens: i64 = -1;      // the last count seen of each, -1 when none
+  inputTokens: i64 = -1;       // as the provider reports it (see inputTotal)
+  cachedTokens: i64 = -1;
+  cacheReadTokens: i64 = -1;   // Anthropic: prompt tokens read from its cache, not in input_tokens
+  cacheWriteTokens: i64 = -1;  // Anthropic: prompt tokens written to its cache, not in input_tokens
   events: i32 = 0;             // SSE data events whose payload is a JSON object
   private stage: Stage = Stage.Scan;
-  private name: string = "";   // the member name being matched (Stage.Name)
+  private candidates: u32 = 0; // bit i: NAMES[i] still matches the member name being read
   private namePos: i32 = 0;
+  private field: Field = Field.Output; // what the number being read counts
   private number: i64 = 0;
   private line: i32 = 0;       // bytes of "data:" matched at the start of this line; -1: not at a line start
   private payloadStart: bool = false; // after "data:", looking for the payload's first byte
@@ -52,6 +75,10 @@ export class UsageScanner {
 
   reset(): void {
     this.outputTokens = -1;
+    this.inputTokens = -1;
+    this.cachedTokens = -1;
+    this.cacheReadTokens = -1;
+    this.cacheWriteTokens = -1;
     this.events = 0;
     this.stage = Stage.Scan;
     this.namePos = 0;
@@ -118,28 +145,54 @@ export class UsageScanner {
 
   // True while the bytes still spell a wanted name (or just closed it).
   private nameStep(c: u32): bool {
-    if (this.namePos < 0) {
-      if (c == 0x63) this.name = COMPLETION_TOKENS;
-      else if (c == 0x6f) this.name = OUTPUT_TOKENS;
-      else { this.stage = Stage.Scan; return false; }
+    const pos = this.namePos;
+    if (pos < 0) {
+      const mask = c < 128 ? unchecked(FIRST_BYTE_CANDIDATES[c]) : 0;
+      if (mask == 0) { this.stage = Stage.Scan; return false; }
+      this.candidates = mask;
       this.namePos = 1;
       return true;
     }
-    const name = this.name;
-    if (this.namePos == name.length) {
-      this.stage = c == QUOTE ? Stage.Colon : Stage.Scan;
-      return c == QUOTE;
+    let kept: u32 = 0;
+    for (let mask = this.candidates; mask != 0; mask &= mask - 1) {
+      const i = <i32>ctz(mask);
+      const name = unchecked(NAMES[i]);
+      if (name.length == pos) {
+        if (c == QUOTE) { // the name is complete: a member if a colon follows
+          this.field = <Field>unchecked(NAME_FIELDS[i]);
+          this.stage = Stage.Colon;
+          return true;
+        }
+      } else if (<u32>name.charCodeAt(pos) == c) kept |= (<u32>1) << i;
     }
-    if (c == <u32>name.charCodeAt(this.namePos)) {
-      this.namePos++;
-      return true;
-    }
-    this.stage = Stage.Scan;
-    return false;
+    if (kept == 0) { this.stage = Stage.Scan; return false; }
+    this.candidates = kept;
+    this.namePos = pos + 1;
+    return true;
   }
 
   private commitNumber(): void {
-    if (this.number <= MAX_TOKENS) this.outputTokens = this.number;
+    if (this.number > MAX_TOKENS) return;
+    switch (this.field) {
+      case Field.Output: this.outputTokens = this.number; break;
+      case Field.Input: this.inputTokens = this.number; break;
+      case Field.Cached: this.cachedTokens = this.number; break;
+      case Field.CacheRead: this.cacheReadTokens = this.number; break;
+      default: this.cacheWriteTokens = this.number;
+    }
+  }
+
+  // Prompt tokens billed, cached ones included (-1 when the response reported none): Anthropic
+  // counts cache reads and writes apart from its input_tokens, OpenAI-style APIs inside them.
+  inputTotal(): i64 {
+    if (this.inputTokens < 0) return -1;
+    return this.inputTokens + max<i64>(this.cacheReadTokens, 0) + max<i64>(this.cacheWriteTokens, 0);
+  }
+
+  // Of inputTotal, the tokens served from the provider's cache (0 when it said nothing).
+  cachedTotal(): i64 {
+    if (this.cacheReadTokens >= 0) return this.cacheReadTokens;
+    return max<i64>(this.cachedTokens, 0);
   }
 
   // SSE framing: a line starting with "data:" whose payload (after optional blanks) starts with '{'.

@@ -17,6 +17,7 @@ export class Decision {
   outcome: Outcome = Outcome.PassThrough;
   model: ModelSpec | null = null;
   route: RouteSpec | null = null;
+  requested: i32 = -1;                     // index in cfg.routes of the alias the client sent, -1 otherwise
   slot: i32 = -1;                          // the chosen candidate's slot in the route, -1 otherwise
   detected: bool = false;                  // task and tier below were detected for this request
   task: i32 = 0;
@@ -74,6 +75,7 @@ export function decide(cfg: RouterConfig, body: usize, f: RequestFeatures, signa
   out.outcome = Outcome.PassThrough;
   out.model = null;
   out.route = null;
+  out.requested = -1;
   out.slot = -1;
   out.detected = false;
   const p = modelNameBytes(body, f);
@@ -82,6 +84,7 @@ export function decide(cfg: RouterConfig, body: usize, f: RequestFeatures, signa
   const routeAt = cfg.routeIndex.find(p, n, hash);
   if (routeAt >= 0) {
     const requested = unchecked(cfg.routes[routeAt]);
+    out.requested = routeAt;
     detectIfNeeded(cfg, body, f, requested, out);
     routeAlias(cfg, effectiveRoute(cfg, requested, out), f, signals, nowMs, out);
     return;

@@ -140,7 +140,9 @@ export function buildBootstrap(config, options = {}) {
         "Envoy limits what it buffers for an HTTP/2 request to the stream window: like the listener's\n" +
         "buffer limit it must exceed maxBodyBytes, or Envoy answers its own bare 413 before the plugin's JSON\n" +
         "one (Envoy's default window is 256 MiB).",
-      access_log: "One line per request: the route and cluster chosen, the model the plugin picked, Envoy's response flags.",
+      access_log:
+        "One line per request: the route and cluster chosen, the model the plugin picked, Envoy's response flags,\n" +
+        "and the plugin's decision (outcome, alias, model, strategy, task, estimated cost) from its filter state.",
       local_reply_config:
         "Envoy's own refusals (timeouts, overload, an unreachable provider) in the OpenAI error format the\n" +
         "plugin uses, so clients and SDKs read every gateway error the same way.",
@@ -158,6 +160,7 @@ export function buildBootstrap(config, options = {}) {
   return annotate(
     {
       admin: { address: socket(o.admin.host, o.admin.port) },
+      stats_config: statsConfig(),
       overload_manager: overloadManager(o),
       static_resources: annotate(
         {
@@ -188,6 +191,10 @@ export function buildBootstrap(config, options = {}) {
       ),
     },
     {
+      stats_config:
+        "Labels for the plugin's metrics (README \"Observability\"): Higress ai-statistics' names and labels\n" +
+        "(ai_route, ai_cluster, ai_model, ai_consumer) plus request outcome, response result and skipped model;\n" +
+        "finer histogram buckets for times to first token, durations and output speed.",
       overload_manager:
         "Memory and connection limits: under heap pressure Envoy resets the streams holding the most buffered\n" +
         "bytes and refuses new requests (503) instead of growing until the kernel kills it.",
@@ -210,12 +217,46 @@ export function bufferLimit(maxBodyBytes) {
   return maxBodyBytes + 1024 * 1024;
 }
 
+// The plugin's metric names (assembly/metrics/table.ts) carry their labels in the name: the traffic
+// series in Higress ai-statistics' shape, route.<r>.upstream.<u>.model.<m>.consumer.<c>.metric.<name>
+// [.outcome|.result.<value>][.skipped_model.<model>], the per-model ones as <name>.upstream.<u>.model.<m>. Envoy runs every
+// regex on the full name and cuts each first group out of it (the second group is the value).
+const TRAFFIC = "^wasmcustom\\.route\\.";
+const PER_MODEL = "^wasmcustom\\.(?:gen_ai|llm_router)_[a-z0-9_]+";
+export const PLUGIN_STATS_TAGS = [
+  { tag_name: "ai_route", regex: `${TRAFFIC}((.*?)\\.)upstream\\.` },
+  { tag_name: "ai_cluster", regex: `${TRAFFIC}.*?\\.upstream\\.((.*?)\\.)model\\.` },
+  { tag_name: "ai_model", regex: `${TRAFFIC}.*?\\.model\\.((.*?)\\.)consumer\\.` },
+  { tag_name: "ai_consumer", regex: `${TRAFFIC}.*?\\.consumer\\.((.*?)\\.)metric\\.` },
+  { tag_name: "outcome", regex: `${TRAFFIC}.*?\\.metric\\.[a-z0-9_]+(\\.outcome\\.([a-z0-9_]+))$` },
+  { tag_name: "result", regex: `${TRAFFIC}.*?\\.metric\\.[a-z0-9_]+(\\.result\\.([a-z0-9_]+))$` },
+  { tag_name: "skipped_model", regex: `${TRAFFIC}.*?\\.metric\\.[a-z0-9_]+(\\.skipped_model\\.(.+))$` },
+  { tag_name: "ai_cluster", regex: `${PER_MODEL}(\\.upstream\\.(.*?))\\.model\\.` },
+  { tag_name: "ai_model", regex: `${PER_MODEL}\\.upstream\\..*?(\\.model\\.(.*))$` },
+];
+
+// Envoy's default buckets jump from 250 to 500 to 1000 ms: too coarse for a p95 of first tokens.
+const MS_BUCKETS = [5, 10, 25, 50, 75, 100, 150, 200, 300, 400, 500, 750, 1000, 1500, 2000, 3000, 5000, 7500, 10000, 20000, 30000, 60000, 120000, 300000, 600000];
+const SPEED_BUCKETS = [1, 5, 10, 20, 30, 40, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 2000, 5000];
+
+function statsConfig() {
+  return {
+    stats_tags: PLUGIN_STATS_TAGS.map((t) => flow(t)),
+    histogram_bucket_settings: [
+      { match: flow({ prefix: "wasmcustom.gen_ai_server_" }), buckets: flow(MS_BUCKETS) },
+      { match: flow({ prefix: "wasmcustom.llm_router_output_tokens_per_second" }), buckets: flow(SPEED_BUCKETS) },
+    ],
+  };
+}
+
 function accessLog() {
   const format =
     `[access] %START_TIME(%Y-%m-%dT%T.%3fZ)% "%REQ(:METHOD)% %DYNAMIC_METADATA(${METADATA_NAMESPACE}:path)% %PROTOCOL%" %RESPONSE_CODE% ` +
     `flags=%RESPONSE_FLAGS% route=%ROUTE_NAME% cluster=%UPSTREAM_CLUSTER% model=%DYNAMIC_METADATA(${METADATA_NAMESPACE}:model)% ` +
     "upstream=%UPSTREAM_HOST% attempts=%UPSTREAM_REQUEST_ATTEMPT_COUNT% details=%RESPONSE_CODE_DETAILS% " +
-    "bytes_in=%BYTES_RECEIVED% bytes_out=%BYTES_SENT% duration=%DURATION%ms\n";
+    "bytes_in=%BYTES_RECEIVED% bytes_out=%BYTES_SENT% duration=%DURATION%ms " +
+    // The plugin's decision for this request (routing/describe.ts), or "-" for requests it did not handle.
+    'decision="%FILTER_STATE(wasm.model_router.decision:PLAIN)%"\n';
   return {
     name: "envoy.access_loggers.stdout",
     typed_config: { "@type": T.stdout, log_format: { text_format_source: { inline_string: format } } },

@@ -237,5 +237,7 @@ function banner(out, config, view, { url, admin, logFile, mocks, o }) {
   out(`  ${chat(model, '"stream":true,')}`);
   out(`  curl -s ${url}/v1/models`);
   out("");
+  out(`Watch it: npx llm-router top --admin ${admin.replace(/^http:\/\//, "")}   (metrics: curl -s ${admin}/stats/prometheus | grep ai_route)`);
+  out("");
   out("Ctrl-C (or SIGTERM) stops Envoy and the mocks.");
 }

@@ -138,6 +138,17 @@ describe("llm-router envoy", () => {
   });
 });
 
+describe("llm-router top", () => {
+  it("usage errors exit 2; an admin endpoint nobody serves is named (exit 1)", () => {
+    expect(cli(["top", "config/router.json"]).stderr).toContain("top takes no configuration file");
+    expect(cli(["top", "--admin", "localhost"]).status).toBe(2);
+    expect(cli(["top", "--interval", "0"]).stderr).toContain("--interval expects a positive number");
+    const r = cli(["top", "--admin", "127.0.0.1:1", "--once"]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/cannot read http:\/\/127\.0\.0\.1:1\/stats\?format=json.*is the gateway running\? --admin HOST:PORT/);
+  });
+});
+
 // ------------------------------------------------------------------------------------------------
 // start: a real child process
 

@@ -59,11 +59,13 @@ describe("spec.yaml structure", () => {
     const schema = spec.spec.configSchema.openAPIV3Schema;
     expect(schema.required).toEqual(["models"]);
     expect(Object.keys(schema.properties).sort()).toEqual(
-      ["bytesPerToken", "complexityHeader", "defaultOutputTokens", "detection", "listModels", "live", "maxBodyBytes", "modelHeader", "models", "paths", "routes", "taskHeader", "upstreamHeader"],
+      ["bytesPerToken", "complexityHeader", "decisionHeader", "defaultOutputTokens", "detection", "listModels", "live", "maxBodyBytes", "metrics", "modelHeader", "models", "paths", "routes", "taskHeader", "upstreamHeader"],
     );
     const model = schema.properties.models.items;
     expect([...model.required].sort()).toEqual(["contextWindow", "name", "price", "tokensPerSecond", "ttftMs", "upstream"]);
     expect([...model.properties.price.required].sort()).toEqual(["input", "output"]);
+    expect(Object.keys(model.properties.price.properties).sort()).toEqual(["cachedInput", "input", "output"]);
+    expect(Object.keys(schema.properties.metrics.properties).sort()).toEqual(["consumerHeader", "enabled", "maxConsumers"]);
     expect(Object.keys(model.properties).sort()).toEqual(
       ["capabilities", "contextWindow", "endpoints", "maxOutputTokens", "name", "price", "quality", "tokensPerSecond", "ttftMs", "upstream", "upstreamModel", "weight"],
     );

@@ -120,6 +120,32 @@ configure mrec 2 120`;
   });
 });
 
+describe("stats_tags", () => {
+  // Measured with Envoy 1.40: every regex runs on the original name, so a regex may depend on a part
+  // another one cuts out (here ai_cluster needs the ".upstream." that ai_route's value precedes).
+  const script = `configure mdef 0 route.auto.upstream.openai.model.gpt-4o.consumer.none.metric.input_token
+configure minc 0 21
+configure mdef 2 ttft.upstream.groq.model.llama-3.1-8b
+configure mrec 1 350`;
+  const tags = [
+    { tag_name: "ai_route", regex: "^wasmcustom\\.route\\.((.*?)\\.)upstream\\." },
+    { tag_name: "ai_cluster", regex: "^wasmcustom\\.route\\..*?\\.upstream\\.((.*?)\\.)model\\." },
+    { tag_name: "ai_model", regex: "^wasmcustom\\.route\\..*?\\.model\\.((.*?)\\.)consumer\\." },
+    { tag_name: "ai_consumer", regex: "^wasmcustom\\.route\\..*?\\.consumer\\.((.*?)\\.)metric\\." },
+    { tag_name: "ai_cluster", regex: "^wasmcustom\\.ttft(\\.upstream\\.(.*?))\\.model\\." },
+    { tag_name: "ai_model", regex: "^wasmcustom\\.ttft\\.upstream\\..*?(\\.model\\.(.*))$" },
+  ];
+
+  it("every regex sees the whole name; the name keeps what no first group cut", async () => {
+    const proc = new EnvoyProcess({ statsTags: tags });
+    await proc.addWorker({ wasm, rootId: "r", configuration: script });
+    proc.advance(5000);
+    const text = proc.prometheus();
+    expect(text).toContain('route_upstream_model_consumer_metric_input_token{ai_route="auto",ai_cluster="openai",ai_model="gpt-4o",ai_consumer="none"} 21\n');
+    expect(text).toContain('ttft_count{ai_cluster="groq",ai_model="llama-3.1-8b"} 1\n');
+  });
+});
+
 describe("response path", () => {
   const script = `resp_body buf 1
 resp_body#1[buffer] ret 1

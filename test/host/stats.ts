@@ -137,9 +137,11 @@ export class VmMetrics {
 // Prometheus rendering
 
 /**
- * TagExtractorImpl: the regex runs on the full name; its first capture group is cut out of the
- * name, the second (or the first when there is only one) is the tag value. Envoy's default
- * extractors for `_rq_<code>` / `_rq_<class>` suffixes apply to every stat, custom ones too.
+ * TagProducerImpl::produceTags: every extractor's regex runs on the ORIGINAL full name (not on what
+ * earlier extractors left of it); its first capture group is marked for removal and the second (or
+ * the first when there is only one) is the tag value; the name Prometheus shows is the full name
+ * with every marked range removed. Envoy's default extractors for `_rq_<code>` / `_rq_<class>`
+ * suffixes apply to every stat, custom ones too, after the configured stats_tags.
  */
 const DEFAULT_TAGS: StatsTag[] = [
   { tag_name: "envoy.response_code", regex: "_rq(_(\\d{3}))$" },
@@ -147,16 +149,17 @@ const DEFAULT_TAGS: StatsTag[] = [
 ];
 
 function extractTags(full: string, tags: StatsTag[]): { name: string; labels: Array<[string, string]> } {
-  let name = full;
   const labels: Array<[string, string]> = [];
+  const removed = new Array<boolean>(full.length).fill(false);
   for (const t of [...tags, ...DEFAULT_TAGS]) {
-    const m = new RegExp(t.regex).exec(name);
-    if (!m || m[1] === undefined) continue;
-    const value = m[2] ?? m[1];
-    const start = m.index + m[0].indexOf(m[1]);
-    name = name.slice(0, start) + name.slice(start + m[1].length);
-    labels.push([t.tag_name, value]);
+    const m = new RegExp(t.regex, "d").exec(full);
+    if (!m || m[1] === undefined || !m.indices?.[1]) continue;
+    const [start, end] = m.indices[1];
+    for (let i = start; i < end; i++) removed[i] = true;
+    labels.push([t.tag_name, m[2] ?? m[1]]);
   }
+  let name = "";
+  for (let i = 0; i < full.length; i++) if (!removed[i]) name += full[i];
   return { name, labels };
 }
 

@@ -60,7 +60,8 @@ for (const [label, wasm, mode] of builds) {
     it("a request without routing headers is not touched at all (no header edit, no re-route)", () => {
       const r = h.request({ method: "GET", path: "/v1/files", headers: { "x-keep": "yes" } });
       expect(r.routeCacheClears).toBe(0);
-      expect(r.returns).toHaveLength(1);
+      // one request callback (the response-headers callback, for the router's 404, returns at once)
+      expect(r.returns.filter((x) => x.callback.startsWith("on_request"))).toHaveLength(1);
       expect(r.finalHeaders.first("x-keep")).toBe("yes");
     });
 

@@ -476,7 +476,8 @@ describe("fail-open: the table when shared data cannot be trusted or used", () =
 
 describe("\"live\": false", () => {
   it.each([[false], [{ enabled: false, halfLifeMs: 1000 }]])("pure table routing (%j): nothing measured, nothing shared, no tick", async (live) => {
-    const cfg = config([model("A", { ttftMs: 100 }), model("B", { ttftMs: 105 })], { fast: { strategy: "latency", spread: 0.5, explore: 0.5 } }, live);
+    // metrics off too: with metrics on, a tick pushes the counters every second (test/unit/metrics.test.ts)
+    const cfg = { ...config([model("A", { ttftMs: 100 }), model("B", { ttftMs: 105 })], { fast: { strategy: "latency", spread: 0.5, explore: 0.5 } }, live), metrics: false };
     const g = await gateway(cfg);
     const w = g.workers[0];
     for (let i = 0; i < 5; i++) chat(w, "fast", failure(503), { stream: true });

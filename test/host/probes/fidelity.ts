@@ -53,6 +53,10 @@ configure minc =99 1
 configure mget =99
 configure mrec =0 1
 configure mget =2
+configure mdef 0 route.auto.upstream.outbound|443||llm.dns.model.llama-3.1-8b.consumer.team_a.metric.input_token.outcome.routed
+configure minc 6 21
+configure mdef 2 ttft.upstream.groq.model.llama-3.1-8b
+configure mrec 7 350
 configure qreg q1
 configure qres - q1
 configure qres other q1
@@ -130,7 +134,18 @@ resp_body buf 1
 resp_trailers hdrs 3`,
 };
 
-export const STATS_TAGS = [{ tag_name: "llm_model", regex: "^wasmcustom\\.llm\\.model\\.((.+?)\\.)" }];
+export const STATS_TAGS = [
+  { tag_name: "llm_model", regex: "^wasmcustom\\.llm\\.model\\.((.+?)\\.)" },
+  // the plugin's name shapes (cli/lib/envoy.mjs): each regex sees the whole name, also the parts
+  // another one cuts out, and a tag name may come from two regexes
+  { tag_name: "ai_route", regex: "^wasmcustom\\.route\\.((.*?)\\.)upstream\\." },
+  { tag_name: "ai_cluster", regex: "^wasmcustom\\.route\\..*?\\.upstream\\.((.*?)\\.)model\\." },
+  { tag_name: "ai_model", regex: "^wasmcustom\\.route\\..*?\\.model\\.((.*?)\\.)consumer\\." },
+  { tag_name: "ai_consumer", regex: "^wasmcustom\\.route\\..*?\\.consumer\\.((.*?)\\.)metric\\." },
+  { tag_name: "outcome", regex: "^wasmcustom\\.route\\..*?\\.metric\\.[a-z0-9_]+(\\.outcome\\.([a-z0-9_]+))$" },
+  { tag_name: "ai_cluster", regex: "^wasmcustom\\.ttft(\\.upstream\\.(.*?))\\.model\\." },
+  { tag_name: "ai_model", regex: "^wasmcustom\\.ttft\\.upstream\\..*?(\\.model\\.(.*))$" },
+];
 
 // ------------------------------------------------------------------------------------------------
 // Scenarios
