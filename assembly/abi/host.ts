@@ -6,7 +6,8 @@ import {
   proxy_replace_header_map_value, proxy_remove_header_map_value, proxy_get_property,
   proxy_set_property, proxy_send_local_response, proxy_call_foreign_function,
   proxy_get_current_time_nanoseconds, proxy_get_header_map_value, proxy_get_shared_data,
-  proxy_set_shared_data, proxy_set_tick_period_milliseconds,
+  proxy_set_shared_data, proxy_set_tick_period_milliseconds, proxy_define_metric, proxy_increment_metric,
+  environ_sizes_get, environ_get,
 } from "./imports";
 import { BufferType, LogLevel, MapType, Status } from "./constants";
 
@@ -86,6 +87,18 @@ export function replaceRequestHeader(name: ArrayBuffer, value: ArrayBuffer): boo
   return proxy_replace_header_map_value(MapType.RequestHeaders, ptrOf(name), name.byteLength, ptrOf(value), value.byteLength) == Status.Ok;
 }
 
+// Same, with the value given as bytes [ptr, ptr + size) (a value built in scratch memory).
+export function replaceRequestHeaderBytes(name: ArrayBuffer, ptr: usize, size: usize): bool {
+  return proxy_replace_header_map_value(MapType.RequestHeaders, ptrOf(name), name.byteLength, ptr, size) == Status.Ok;
+}
+
+// One request header's value (the first one), into hostData; false when absent.
+export function readRequestHeader(name: ArrayBuffer): bool {
+  store<usize>(OUT, 0);
+  store<usize>(OUT, 0, sizeof<usize>());
+  return takeOut(proxy_get_header_map_value(MapType.RequestHeaders, ptrOf(name), name.byteLength, OUT, OUT + sizeof<usize>()));
+}
+
 export function removeRequestHeader(name: ArrayBuffer): void {
   proxy_remove_header_map_value(MapType.RequestHeaders, ptrOf(name), name.byteLength);
 }
@@ -107,6 +120,10 @@ export function readPropertyInt64(path: ArrayBuffer, fallback: i64): i64 {
 
 export function writeProperty(path: ArrayBuffer, value: ArrayBuffer): bool {
   return proxy_set_property(ptrOf(path), path.byteLength, ptrOf(value), value.byteLength) == Status.Ok;
+}
+
+export function writePropertyBytes(path: ArrayBuffer, value: usize, size: usize): bool {
+  return proxy_set_property(ptrOf(path), path.byteLength, value, size) == Status.Ok;
 }
 
 // Calls a host foreign function without arguments and discards its result, leaving hostData
@@ -162,6 +179,44 @@ export function writeSharedData(key: ArrayBuffer, value: usize, size: usize, cas
 // Asks the host to call proxy_on_tick on the current root context every `ms` (0 stops it).
 export function setTickPeriod(ms: u32): bool {
   return proxy_set_tick_period_milliseconds(ms) == Status.Ok;
+}
+
+// A counter (proxy-wasm metric type 0); its id, or u32.MAX_VALUE when the host refused it.
+export function defineCounter(name: string): u32 {
+  const bytes = String.UTF8.encode(name);
+  store<u32>(OUT, 0);
+  const status = proxy_define_metric(0, ptrOf(bytes), bytes.byteLength, OUT);
+  return status == Status.Ok ? load<u32>(OUT) : u32.MAX_VALUE;
+}
+
+export function incrementCounter(id: u32, delta: i64): bool {
+  return proxy_increment_metric(id, delta) == Status.Ok;
+}
+
+// The VM's environment (WASI environ): "NAME=value" entries as the host passes them. Envoy passes
+// only the variables listed in vm_config.environment_variables (none by default). Empty when the
+// host offers none or refuses.
+export function readEnvironment(): string[] {
+  const out = new Array<string>();
+  store<u32>(OUT, 0);
+  store<u32>(OUT, 0, 4);
+  if (environ_sizes_get(OUT, OUT + 4) != 0) return out;
+  const count = load<u32>(OUT), size = load<u32>(OUT, 4);
+  if (count == 0 || size == 0 || count > 65536 || size > 16777216) return out;
+  const pointers = heap.alloc(<usize>count * 4), buffer = heap.alloc(<usize>size);
+  if (environ_get(pointers, buffer) == 0) {
+    const end = buffer + <usize>size;
+    for (let i: u32 = 0; i < count; i++) {
+      const p = <usize>load<u32>(pointers + <usize>i * 4);
+      if (p < buffer || p >= end) continue;
+      let q = p;
+      while (q < end && load<u8>(q) != 0) q++;
+      out.push(String.UTF8.decodeUnsafe(p, q - p));
+    }
+  }
+  heap.free(pointers);
+  heap.free(buffer);
+  return out;
 }
 
 export function currentTimeNanos(): u64 {

@@ -5,6 +5,7 @@ import { configError, fail } from "./errors";
 import { checkFields, describe, join, readNumber, readStringList } from "./fields";
 import { compileCatalog } from "./catalog";
 import { readHeaderName } from "./header_names";
+import { readFailoverSettings } from "./failover";
 import { readLive } from "./live";
 import { NameIndex } from "./name_index";
 import { readDetectionSettings } from "./detection";
@@ -22,7 +23,7 @@ const MAX_PATHS = 32;
 const TOP_LEVEL_FIELDS: string[] = [
   "models", "routes", "providers", "upstreamHeader", "modelHeader", "maxBodyBytes",
   "defaultOutputTokens", "bytesPerToken", "paths", "listModels", "detection", "taskHeader", "complexityHeader",
-  "live",
+  "live", "maxClientFallbacks", "chainHeader", "servedModelHeader",
 ];
 
 // `shared`: a catalog compiled from the very same `models` and `providers` values (a Higress rule
@@ -49,6 +50,7 @@ export function compileRouterConfig(root: JsonValue, path: string, shared: Catal
   // Upstream policies may trust the task headers too: only this plugin sets them.
   cfg.ownedRequestHeaders.push(cfg.taskHeader);
   cfg.ownedRequestHeaders.push(cfg.complexityHeader);
+  if (!readFailoverSettings(root, path, cfg)) return null;
   if (!readLive(root, path, cfg)) return null;
   if (shared === null) catalog.live = cfg.live;
   cfg.routeIndex = new NameIndex(cfg.routes.map<ArrayBuffer>((r) => r.nameBytes));

@@ -23,6 +23,9 @@ export class MatchRule {
 }
 
 export class PluginConfig {
+  // FNV-1a of the configuration text: the upstream filter checks that a plan was made by a filter
+  // with the very same configuration (model indices mean nothing otherwise).
+  fingerprint: u32 = 0;
   // null when the global configuration is disabled (Higress defaultConfigDisable): requests that
   // match no rule then pass through.
   global: RouterConfig | null = null;
@@ -115,6 +118,7 @@ export function compilePluginConfig(root: JsonValue, created: i64 = 0): PluginCo
   if (root.get("models") !== null || !hasRules) {
     const global = compileRouterConfig(root, "");
     if (global === null) return null;
+    global.configId = 0;
     buildModelList(global, created);
     out.addOwnedHeaders(global);
     out.global = global;
@@ -124,6 +128,7 @@ export function compilePluginConfig(root: JsonValue, created: i64 = 0): PluginCo
   for (let i = 0; i < rules.items.length; i++) {
     const rule = readRule(root, out.global, rules.items[i], "_rules_[" + i.toString() + "]");
     if (rule === null) return null;
+    rule.config.configId = i + 1;
     buildModelList(rule.config, created);
     out.addOwnedHeaders(rule.config);
     out.rules.push(rule);

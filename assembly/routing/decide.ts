@@ -18,6 +18,7 @@ export class Decision {
   model: ModelSpec | null = null;
   route: RouteSpec | null = null;
   slot: i32 = -1;                          // the chosen candidate's slot in the route, -1 otherwise
+  requested: i32 = -1;                     // the alias the client named (route index), -1 otherwise
   detected: bool = false;                  // task and tier below were detected for this request
   task: i32 = 0;
   tier: i32 = 0;
@@ -75,6 +76,7 @@ export function decide(cfg: RouterConfig, body: usize, f: RequestFeatures, signa
   out.model = null;
   out.route = null;
   out.slot = -1;
+  out.requested = -1;
   out.detected = false;
   const p = modelNameBytes(body, f);
   const n = modelNameLength;
@@ -82,6 +84,7 @@ export function decide(cfg: RouterConfig, body: usize, f: RequestFeatures, signa
   const routeAt = cfg.routeIndex.find(p, n, hash);
   if (routeAt >= 0) {
     const requested = unchecked(cfg.routes[routeAt]);
+    out.requested = routeAt;
     detectIfNeeded(cfg, body, f, requested, out);
     routeAlias(cfg, effectiveRoute(cfg, requested, out), f, signals, nowMs, out);
     return;
