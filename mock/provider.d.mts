@@ -6,6 +6,8 @@ export interface MockKnobs {
   tokensPerSecond: number;
   failureRate: number;
   failureStatus: number;
+  /** how a failing request fails: an error status, a closed connection, or a cut 200 answer */
+  failureMode: "status" | "reset" | "midstream";
 }
 
 export interface MockProviderOptions extends Partial<MockKnobs> {

@@ -21,8 +21,10 @@
 // Every answer carries the header `x-mock-provider: <name>`; completions also name the instance in
 // `system_fingerprint` ("mock-<name>") and echo the received model in `model`.
 // Knobs: ttftMs (delay before the first token / before a non-streaming answer), tokensPerSecond
-// (spacing of streamed chunks, 0 = no spacing), failureRate (0..1, probability of answering
-// failureStatus with an OpenAI error JSON instead), failureStatus.
+// (spacing of streamed chunks, 0 = no spacing), failureRate (0..1, probability of failing a
+// request), failureStatus, and failureMode: how a failing request fails: "status" (answer
+// failureStatus with an OpenAI error JSON), "reset" (close the connection before any response) or
+// "midstream" (start a 200 answer, send its first chunk, then close the connection).
 import { createServer } from "node:http";
 import { pathToFileURL } from "node:url";
 
@@ -91,6 +93,7 @@ export async function startMockProvider(options = {}) {
     tokensPerSecond: options.tokensPerSecond ?? 0,
     failureRate: options.failureRate ?? 0,
     failureStatus: options.failureStatus ?? 503,
+    failureMode: options.failureMode ?? "status",
   };
   const apiKey = options.apiKey ?? null;
   const log = options.log ?? (() => {});
@@ -156,7 +159,14 @@ export async function startMockProvider(options = {}) {
       log(`[${name}] ${method} ${req.url} -> 401`);
       return send(res, 401, errorJson("mock provider: incorrect API key provided", "invalid_request_error", "invalid_api_key"));
     }
-    if (knobs.failureRate > 0 && Math.random() < knobs.failureRate) {
+    const failing = knobs.failureRate > 0 && Math.random() < knobs.failureRate;
+    if (failing && knobs.failureMode === "reset") {
+      log(`[${name}] ${method} ${req.url} -> connection closed (injected failure)`);
+      req.socket.destroy();
+      return;
+    }
+    const cutAfterFirstChunk = failing && knobs.failureMode === "midstream";
+    if (failing && !cutAfterFirstChunk) {
       const status = knobs.failureStatus;
       const [code, type] = errorTypeFor(status);
       log(`[${name}] ${method} ${req.url} -> ${status} (injected failure)`);
@@ -223,6 +233,15 @@ export async function startMockProvider(options = {}) {
       return send(res, 200, JSON.stringify(body), { "x-mock-model": model });
     }
 
+    if (!stream && cutAfterFirstChunk) {
+      await sleep(knobs.ttftMs);
+      res.writeHead(200, { "content-type": "application/json", "content-length": "1000", "x-mock-provider": name });
+      res.write('{"id":"');
+      await sleep(20);
+      log(`[${name}] POST ${req.url} -> 200 cut after the first chunk (injected failure)`);
+      res.destroy();
+      return;
+    }
     if (!stream) {
       await sleep(knobs.ttftMs + (gap > 0 ? n * gap : 0));
       const text = tokens.join("");
@@ -268,6 +287,12 @@ export async function startMockProvider(options = {}) {
         ? { index: 0, delta: i === 0 ? { role: "assistant", content: tokens[i] } : { content: tokens[i] }, logprobs: null, finish_reason: null }
         : { index: 0, text: tokens[i], logprobs: null, finish_reason: null };
       event({ ...base, choices: [choice] });
+      if (cutAfterFirstChunk) {
+        await sleep(20);
+        log(`[${name}] POST ${req.url} -> stream cut after the first event (injected failure)`);
+        res.destroy();
+        return;
+      }
     }
     if (gone) return;
     await sleep(gap);
@@ -332,6 +357,7 @@ function parseArgs(argv) {
       case "--tps": one.tokensPerSecond = num(flag, value); i++; break;
       case "--failure-rate": one.failureRate = num(flag, value); i++; break;
       case "--failure-status": one.failureStatus = num(flag, value); i++; break;
+      case "--failure-mode": one.failureMode = value; i++; break;
       case "--api-key": one.apiKey = value; i++; break;
       case "--instances": instances = JSON.parse(value); i++; break;
       case "--quiet": quiet = true; break;
@@ -359,7 +385,7 @@ async function main() {
   if (parsed.help) {
     console.log(
       "usage: node mock/provider.mjs [--host H] [--port P] [--name N] [--ttft-ms MS] [--tps N] " +
-        "[--failure-rate R] [--failure-status S] [--api-key KEY] [--quiet]\n" +
+        "[--failure-rate R] [--failure-status S] [--failure-mode status|reset|midstream] [--api-key KEY] [--quiet]\n" +
         "       node mock/provider.mjs --instances '[{\"name\":\"a\",\"port\":18001,\"ttftMs\":200,\"tokensPerSecond\":80}]'",
     );
     return;

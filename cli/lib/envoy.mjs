@@ -4,6 +4,10 @@
 // upstream and model headers, and a route per provider matches on them.
 import { annotate, flow, Literal } from "./yaml.mjs";
 import { gatewayView } from "./config.mjs";
+import {
+  chainClusters, chainRoutes, failoverPlan, fallbackStatsTags, keyEnvironment, providerMetadata, servedHeader,
+  SERVED_FILTER_STATE, upstreamWasmFilter,
+} from "./failover.mjs";
 
 export const DEFAULTS = {
   listen: { host: "127.0.0.1", port: 10000 },
@@ -72,8 +76,17 @@ export function buildBootstrap(config, options = {}) {
   const providers = view.providers.map((p) => ({ ...p, mock: o.mocks?.[p.name], endpoints: o.endpoints?.[p.name] }));
   const injectKeys = !o.higress;
   const hasAzure = providers.some((p) => p.apiVersion !== null);
+  const failover = failoverPlan(config.json, view, { higress: o.higress });
+  view.failover = failover;
 
   const routes = [];
+  if (failover) {
+    routes.push(...chainRoutes(failover, view, {
+      bufferLimit: bufferLimit(view.maxBodyBytes),
+      idleTimeout: seconds(o.streamIdleTimeoutSeconds),
+      headersToRemove: routingHeadersToRemove(view),
+    }));
+  }
   for (const p of providers) routes.push(...providerRoutes(p, view, o));
   const fallback = o.defaultProvider ? providers.find((p) => p.name === o.defaultProvider) : null;
   routes.push(...(fallback ? [defaultProviderRoute(fallback, view, o)] : unroutedRoutes(view)));
@@ -98,7 +111,7 @@ export function buildBootstrap(config, options = {}) {
       route_config: annotate(
         {
           name: "llm_routes",
-          internal_only_headers: [view.upstreamHeader, view.modelHeader],
+          internal_only_headers: [view.upstreamHeader, view.modelHeader, ...(failover ? [failover.chainHeader] : [])],
           virtual_hosts: [
             annotate(
               { name: "llm", domains: ["*"], retry_policy: retryPolicy(), routes },
@@ -124,10 +137,10 @@ export function buildBootstrap(config, options = {}) {
         pathToMetadataFilter(),
         o.clientKeysEnv ? clientKeysFilter(o.clientKeysEnv) : undefined,
         decompressorFilter(),
-        wasmFilter(config.text, o),
+        wasmFilter(config.text, o, failover),
         hasAzure ? { name: AZURE_QUERY_FILTER, typed_config: { "@type": T.headerMutation } } : undefined,
         modelToMetadataFilter(view),
-        { name: "envoy.filters.http.router", typed_config: { "@type": T.router, suppress_envoy_headers: true } },
+        routerFilter(config.text, o, failover),
       ].filter(Boolean),
     },
     {
@@ -140,7 +153,9 @@ export function buildBootstrap(config, options = {}) {
         "Envoy limits what it buffers for an HTTP/2 request to the stream window: like the listener's\n" +
         "buffer limit it must exceed maxBodyBytes, or Envoy answers its own bare 413 before the plugin's JSON\n" +
         "one (Envoy's default window is 256 MiB).",
-      access_log: "One line per request: the route and cluster chosen, the model the plugin picked, Envoy's response flags.",
+      access_log:
+        "One line per request: the route and cluster chosen (a fallback chain: its providers), the model the plugin\n" +
+        "picked and the model that served, the attempts, Envoy's response flags.",
       local_reply_config:
         "Envoy's own refusals (timeouts, overload, an unreachable provider) in the OpenAI error format the\n" +
         "plugin uses, so clients and SDKs read every gateway error the same way.",
@@ -149,6 +164,7 @@ export function buildBootstrap(config, options = {}) {
   );
 
   const clusters = providers.map((p) => cluster(p, o, injectKeys));
+  if (failover) clusters.push(...chainClusters(failover));
   const secrets = injectKeys
     ? providers
         .filter((p) => p.auth !== "none")
@@ -158,6 +174,7 @@ export function buildBootstrap(config, options = {}) {
   return annotate(
     {
       admin: { address: socket(o.admin.host, o.admin.port) },
+      stats_config: failover ? { stats_tags: fallbackStatsTags() } : undefined,
       overload_manager: overloadManager(o),
       static_resources: annotate(
         {
@@ -188,6 +205,9 @@ export function buildBootstrap(config, options = {}) {
       ),
     },
     {
+      stats_config: failover
+        ? "The plugin's fallbacks counter as llm_router_fallbacks{llm_route, llm_from_model, llm_to_model} in /stats/prometheus."
+        : undefined,
       overload_manager:
         "Memory and connection limits: under heap pressure Envoy resets the streams holding the most buffered\n" +
         "bytes and refuses new requests (503) instead of growing until the kernel kills it.",
@@ -214,6 +234,7 @@ function accessLog() {
   const format =
     `[access] %START_TIME(%Y-%m-%dT%T.%3fZ)% "%REQ(:METHOD)% %DYNAMIC_METADATA(${METADATA_NAMESPACE}:path)% %PROTOCOL%" %RESPONSE_CODE% ` +
     `flags=%RESPONSE_FLAGS% route=%ROUTE_NAME% cluster=%UPSTREAM_CLUSTER% model=%DYNAMIC_METADATA(${METADATA_NAMESPACE}:model)% ` +
+    `served=%FILTER_STATE(${SERVED_FILTER_STATE}:PLAIN)% ` +
     "upstream=%UPSTREAM_HOST% attempts=%UPSTREAM_REQUEST_ATTEMPT_COUNT% details=%RESPONSE_CODE_DETAILS% " +
     "bytes_in=%BYTES_RECEIVED% bytes_out=%BYTES_SENT% duration=%DURATION%ms\n";
   return {
@@ -286,9 +307,17 @@ function providerRouteAction(p, o) {
   };
 }
 
+// The plugin's routing headers and the client's credentials: Envoy routed on the former, and the
+// provider gets its own key, never the client's.
+function routingHeadersToRemove(view) {
+  return [view.upstreamHeader, view.modelHeader, ...(view.failover ? [view.failover.chainHeader] : []), ...CLIENT_CREDENTIAL_HEADERS];
+}
+
 function providerHeaders(p, view) {
   return {
-    request_headers_to_remove: [view.upstreamHeader, view.modelHeader, ...CLIENT_CREDENTIAL_HEADERS],
+    request_headers_to_remove: routingHeadersToRemove(view),
+    // The model that served is the one the plugin chose (header_to_metadata kept it for the log).
+    response_headers_to_add: view.failover ? [servedHeader(view.failover, `%DYNAMIC_METADATA(${METADATA_NAMESPACE}:model)%`)] : undefined,
     request_headers_to_add:
       p.headers.length > 0
         ? p.headers.map(([key, value]) => ({ header: flow({ key, value: headerValue(value) }), append_action: "OVERWRITE_IF_EXISTS_OR_ADD" }))
@@ -367,7 +396,18 @@ function unroutedRoutes(view) {
   ];
 }
 
-function wasmFilter(configText, o) {
+function routerFilter(configText, o, failover) {
+  const router = { "@type": T.router, suppress_envoy_headers: true };
+  if (failover) {
+    router.upstream_http_filters = [
+      upstreamWasmFilter(wasmFilter(configText, o, failover)),
+      { name: "envoy.filters.http.upstream_codec", typed_config: { "@type": T.upstreamCodec } },
+    ];
+  }
+  return { name: "envoy.filters.http.router", typed_config: router };
+}
+
+function wasmFilter(configText, o, failover) {
   return {
     name: "model-router",
     typed_config: {
@@ -380,6 +420,7 @@ function wasmFilter(configText, o) {
             vm_id: "model-router",
             runtime: "envoy.wasm.runtime.v8",
             code: { local: { filename: o.wasmPath } },
+            environment_variables: failover ? keyEnvironment(failover) : undefined,
           },
           configuration: { "@type": T.stringValue, value: new Literal(configText.endsWith("\n") ? configText : `${configText}\n`) },
         },
@@ -466,8 +507,8 @@ function clientKeysFilter(variable) {
   };
 }
 
-function endpointList(list) {
-  return [{ lb_endpoints: list.map((e) => ({ endpoint: { address: socket(e.host, e.port) } })) }];
+function endpointList(list, provider) {
+  return [{ lb_endpoints: list.map((e) => ({ endpoint: { address: socket(e.host, e.port) }, metadata: providerMetadata(provider) })) }];
 }
 
 function clusterType(p, addresses) {
@@ -491,7 +532,7 @@ function cluster(p, o, injectKeys) {
     dns_lookup_family: type === "STATIC" ? undefined : "V4_PREFERRED",
     connect_timeout: "5s",
     lb_policy: "ROUND_ROBIN",
-    load_assignment: { cluster_name: p.name, endpoints: endpointList(addresses) },
+    load_assignment: { cluster_name: p.name, endpoints: endpointList(addresses, p.name) },
     transport_socket: tls ? tlsSocket(p, o.caFile) : undefined,
     typed_extension_protocol_options: {
       "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
