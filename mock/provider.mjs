@@ -18,6 +18,11 @@
 // With `apiKey` set (CLI --api-key) a request must carry it (Authorization: Bearer, api-key or
 // x-api-key), as a real provider would, or it gets 401. A chat request that forces a tool
 // (tool_choice "required" or a named function) is answered with a call to that tool.
+// Control (on the mock's own port, never through a gateway, which forwards only API paths):
+// POST /_mock/knobs with a JSON object of knobs changes them; POST /_mock/stop takes the mock down as
+// a provider that went away would: it stops listening (connections are refused) and closes its idle
+// connections, answers already being written finish; with ?hard=1 every connection is cut at once,
+// answers in progress included (a crash).
 // Every answer carries the header `x-mock-provider: <name>`; completions also name the instance in
 // `system_fingerprint` ("mock-<name>") and echo the received model in `model`.
 // Knobs: ttftMs (delay before the first token / before a non-streaming answer), tokensPerSecond
@@ -125,7 +130,7 @@ export async function startMockProvider(options = {}) {
         body,
         receivedAt: Date.now(),
       };
-      requests.push(entry);
+      if (!(req.url ?? "").startsWith("/_mock/")) requests.push(entry);
       handle(req, res, entry).catch((err) => {
         if (!res.headersSent) {
           res.writeHead(500, { "content-type": "application/json", "x-mock-provider": name });
@@ -150,6 +155,7 @@ export async function startMockProvider(options = {}) {
   async function handle(req, res, entry) {
     const path = (req.url ?? "/").split("?")[0];
     const method = req.method ?? "GET";
+    if (method === "POST" && path.startsWith("/_mock/")) return control(req, res, path, entry.body);
     const api = method === "POST" ? POST_APIS.find((a) => path.endsWith(a)) : method === "GET" && path.endsWith("/models") ? "/models" : undefined;
     if (!api) {
       log(`[${name}] ${method} ${req.url} -> 404`);
@@ -305,6 +311,36 @@ export async function startMockProvider(options = {}) {
     res.end();
   }
 
+  function control(req, res, path, body) {
+    if (path === "/_mock/knobs") {
+      let changes;
+      try {
+        changes = JSON.parse(body.toString("utf8") || "{}");
+      } catch {
+        return send(res, 400, errorJson("mock provider: knobs must be a JSON object", "invalid_request_error", "invalid_json"));
+      }
+      for (const key of Object.keys(knobs)) if (changes[key] !== undefined) knobs[key] = changes[key];
+      log(`[${name}] knobs ${JSON.stringify(knobs)}`);
+      return send(res, 200, JSON.stringify(knobs));
+    }
+    if (path === "/_mock/stop") {
+      const hard = /[?&]hard=1(&|$)/.test(req.url ?? "");
+      log(`[${name}] stopping on request${hard ? " (cutting every connection)" : ""}`);
+      res.on("finish", () => stop(hard));
+      return send(res, 200, JSON.stringify({ stopped: name, hard }), { connection: "close" });
+    }
+    return send(res, 404, errorJson(`mock provider: unknown control ${path}`, "invalid_request_error", "unknown_url"));
+  }
+
+  let stopped = null;
+  function stop(hard = true) {
+    closed = hard;
+    stopped ??= new Promise((resolve) => server.close(() => resolve()));
+    if (hard) server.closeAllConnections();
+    else server.closeIdleConnections();
+    return stopped;
+  }
+
   await new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, host, () => {
@@ -324,13 +360,7 @@ export async function startMockProvider(options = {}) {
     setKnobs(partial) {
       for (const key of Object.keys(knobs)) if (partial[key] !== undefined) knobs[key] = partial[key];
     },
-    close() {
-      closed = true;
-      return new Promise((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-    },
+    close: () => stop(true),
   };
 }
 

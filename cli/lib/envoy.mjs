@@ -6,7 +6,7 @@ import { annotate, flow, Literal } from "./yaml.mjs";
 import { gatewayView } from "./config.mjs";
 import {
   chainClusters, chainRoutes, failoverPlan, fallbackStatsTags, keyEnvironment, providerMetadata, servedHeader,
-  SERVED_FILTER_STATE, upstreamWasmFilter,
+  SERVED_FILTER_STATE, servedHeaderName, upstreamWasmFilter,
 } from "./failover.mjs";
 
 export const DEFAULTS = {
@@ -78,6 +78,7 @@ export function buildBootstrap(config, options = {}) {
   const hasAzure = providers.some((p) => p.apiVersion !== null);
   const failover = failoverPlan(config.json, view, { higress: o.higress });
   view.failover = failover;
+  view.servedHeader = servedHeaderName(config.json);
 
   const routes = [];
   if (failover) {
@@ -317,7 +318,7 @@ function providerHeaders(p, view) {
   return {
     request_headers_to_remove: routingHeadersToRemove(view),
     // The model that served is the one the plugin chose (header_to_metadata kept it for the log).
-    response_headers_to_add: view.failover ? [servedHeader(view.failover, `%DYNAMIC_METADATA(${METADATA_NAMESPACE}:model)%`)] : undefined,
+    response_headers_to_add: [servedHeader(view.servedHeader, `%DYNAMIC_METADATA(${METADATA_NAMESPACE}:model)%`)],
     request_headers_to_add:
       p.headers.length > 0
         ? p.headers.map(([key, value]) => ({ header: flow({ key, value: headerValue(value) }), append_action: "OVERWRITE_IF_EXISTS_OR_ADD" }))

@@ -63,12 +63,17 @@ export function failoverPlan(json, view, { higress = false } = {}) {
     chains,
     maxLength: Math.max(...chains.map((c) => c.length)),
     chainHeader: json.chainHeader ?? DEFAULT_CHAIN_HEADER,
-    servedHeader: json.servedModelHeader ?? DEFAULT_SERVED_HEADER,
+    servedHeader: servedHeaderName(json),
     keyVariables: [...new Set(view.providers.filter((p) => p.auth !== "none").map((p) => p.apiKeyEnv))],
   };
 }
 
 export const chainName = (chain) => chain.join("+");
+
+/** The response header naming the model that served (`servedModelHeader`). */
+export function servedHeaderName(json) {
+  return json.servedModelHeader ?? DEFAULT_SERVED_HEADER;
+}
 
 /** One aggregate cluster per chain: its children in plan order, one priority each. */
 export function chainClusters(plan) {
@@ -104,7 +109,7 @@ export function chainRoutes(plan, view, { bufferLimit, idleTimeout, headersToRem
       },
       request_body_buffer_limit: bufferLimit,
       request_headers_to_remove: headersToRemove,
-      response_headers_to_add: [servedHeader(plan, `%FILTER_STATE(${SERVED_FILTER_STATE}:PLAIN)%`)],
+      response_headers_to_add: [servedHeader(plan.servedHeader, `%FILTER_STATE(${SERVED_FILTER_STATE}:PLAIN)%`)],
     });
   }
   return routes;
@@ -124,8 +129,8 @@ function chainRetryPolicy(retries) {
 }
 
 /** The response header naming the model that served (value: an Envoy formatter). */
-export function servedHeader(plan, value) {
-  return { header: flow({ key: plan.servedHeader, value }), append_action: "OVERWRITE_IF_EXISTS_OR_ADD" };
+export function servedHeader(name, value) {
+  return { header: flow({ key: name, value }), append_action: "OVERWRITE_IF_EXISTS_OR_ADD" };
 }
 
 /** The upstream filter: the plugin again, in the router, with the same VM (vm_config) as the router filter. */
