@@ -227,10 +227,12 @@ export function onAttemptHeaders(state: AttemptState, findLog: (contextId: u32) 
   const m = unchecked(cfg.models[unchecked(message.models[position])]);
   const p = unchecked(cfg.catalog.providers[m.providerIndex]);
   const log = message.vmNonce == vmNonce ? findLog(message.contextId) : null;
-  const cleanUp = position > 0 || (log !== null && log.count > 0);
-  writeProviderHeaders(root, cfg, p, m, cleanUp);
+  // Not the request's first attempt: what a previous one set goes, and the response will not be
+  // the first model's (the route's served-model header prefers this over the router's choice).
+  const moved = position > 0 || (log !== null && log.count > 0);
+  writeProviderHeaders(root, cfg, p, m, moved);
   releasePlan();
-  writeProperty(SERVED_PROPERTY, m.nameBytes);
+  if (moved) writeProperty(SERVED_PROPERTY, m.nameBytes);
   state.model = m;
   if (position > 0) {
     state.rewrite = true;

@@ -21,8 +21,9 @@
 // Control (on the mock's own port, never through a gateway, which forwards only API paths):
 // POST /_mock/knobs with a JSON object of knobs changes them; POST /_mock/stop takes the mock down as
 // a provider that went away would: it stops listening (connections are refused) and closes its idle
-// connections, answers already being written finish; with ?hard=1 every connection is cut at once,
-// answers in progress included (a crash).
+// connections, answers already being written finish and any further request on a connection still
+// open is cut before an answer; with ?hard=1 every connection is cut at once, answers in progress
+// included (a crash).
 // Every answer carries the header `x-mock-provider: <name>`; completions also name the instance in
 // `system_fingerprint` ("mock-<name>") and echo the received model in `model`.
 // Knobs: ttftMs (delay before the first token / before a non-streaming answer), tokensPerSecond
@@ -106,7 +107,13 @@ export async function startMockProvider(options = {}) {
   let closed = false;
   let seq = 0;
 
+  let stopping = false;
   const server = createServer((req, res) => {
+    // Down: a request on a connection still open gets no answer at all.
+    if (stopping) {
+      req.socket.destroy();
+      return;
+    }
     const chunks = [];
     let size = 0;
     let aborted = false;
@@ -334,6 +341,7 @@ export async function startMockProvider(options = {}) {
 
   let stopped = null;
   function stop(hard = true) {
+    stopping = true;
     closed = hard;
     stopped ??= new Promise((resolve) => server.close(() => resolve()));
     if (hard) server.closeAllConnections();

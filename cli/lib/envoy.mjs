@@ -165,7 +165,7 @@ export function buildBootstrap(config, options = {}) {
   );
 
   const clusters = providers.map((p) => cluster(p, o, injectKeys));
-  if (failover) clusters.push(...chainClusters(failover));
+  if (failover) clusters.push(...chainClusters(failover, o.maxConnections));
   const secrets = injectKeys
     ? providers
         .filter((p) => p.auth !== "none")

@@ -75,13 +75,18 @@ export function servedHeaderName(json) {
   return json.servedModelHeader ?? DEFAULT_SERVED_HEADER;
 }
 
-/** One aggregate cluster per chain: its children in plan order, one priority each. */
-export function chainClusters(plan) {
+/**
+ * One aggregate cluster per chain: its children in plan order, one priority each. Its retry circuit
+ * breaker allows as many retries at once as the gateway has connections: Envoy's default (3 at once
+ * per cluster) would answer a provider outage under load with 503s instead of moving the requests on.
+ */
+export function chainClusters(plan, maxConnections) {
   return plan.chains.map((chain) => ({
     name: chainName(chain),
     connect_timeout: "5s",
     lb_policy: "CLUSTER_PROVIDED",
     cluster_type: { name: "envoy.clusters.aggregate", typed_config: { "@type": T.aggregate, clusters: flow(chain) } },
+    circuit_breakers: { thresholds: [flow({ priority: "DEFAULT", max_retries: maxConnections })] },
   }));
 }
 
@@ -109,7 +114,12 @@ export function chainRoutes(plan, view, { bufferLimit, idleTimeout, headersToRem
       },
       request_body_buffer_limit: bufferLimit,
       request_headers_to_remove: headersToRemove,
-      response_headers_to_add: [servedHeader(plan.servedHeader, `%FILTER_STATE(${SERVED_FILTER_STATE}:PLAIN)%`)],
+      // The model the plugin chose, replaced by the model of a later attempt when the request moved
+      // (the upstream filter notes it in filter state; an empty value adds nothing).
+      response_headers_to_add: [
+        servedHeader(plan.servedHeader, `%DYNAMIC_METADATA(${METADATA_NAMESPACE}:model)%`),
+        servedHeader(plan.servedHeader, `%FILTER_STATE(${SERVED_FILTER_STATE}:PLAIN)%`),
+      ],
     });
   }
   return routes;
