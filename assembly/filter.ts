@@ -265,7 +265,8 @@ function routeBody(state: StreamState, cfg: RouterConfig, body: usize, size: usi
     replyWithError(400, "model_not_available", explainNoCandidate(cfg, decision, signals, nowMs));
     return;
   }
-  if (planFailovers && !planFailover(cfg, decision, features, body, signals, nowMs, plan)) {
+  // Also where no plan is used (Higress): a client's list must name catalog models either way.
+  if (!planFailover(cfg, decision, features, body, signals, nowMs, plan)) {
     replyWithError(400, "invalid_models", clientListError);
     return;
   }
