@@ -142,6 +142,7 @@ export async function runFailoverEnvoy(log = console.log, { wasm = WASM, request
   const targets = [
     { name: "no failover (provider route)", env: await startEnvoy(mock.port, "wasm", wasm, withoutFailover()) },
     { name: "fallback chain, no upstream filter", env: await startEnvoy(mock.port, "wasm-no-upstream", wasm, benchConfig()) },
+    { name: "fallback chain + no-op Wasm upstream filter", env: await startEnvoy(mock.port, "wasm-noop-upstream", wasm, benchConfig()) },
     { name: "fallback chain + upstream filter", env: await startEnvoy(mock.port, "wasm", wasm, benchConfig()) },
   ];
   const body = chatBody(1024);
@@ -154,10 +155,12 @@ export async function runFailoverEnvoy(log = console.log, { wasm = WASM, request
     for (let i = 0; i < requests; i++) for (let k = 0; k < targets.length; k++) samples[k].push(await exchange(targets[k].agent, targets[k].env.url, body));
     const diff = (a, b) => median(samples[a].map((x, i) => x - samples[b][i]));
     const result = { requests, targets: Object.fromEntries(targets.map((t, k) => [t.name, { p50_us: median(samples[k]) }])),
-      chains_add_us: diff(1, 0), upstream_filter_adds_us: diff(2, 1), failover_adds_us: diff(2, 0) };
+      chains_add_us: diff(1, 0), noop_upstream_filter_adds_us: diff(2, 1), upstream_filter_adds_us: diff(3, 1),
+      upstream_filter_over_noop_us: diff(3, 2), failover_adds_us: diff(3, 0) };
     log(`  through Envoy (1 KB auto, JSON answer; medians of ${requests} requests per target, sent in turn):`);
-    for (const t of targets) log(`    ${t.name.padEnd(36)} p50 ${result.targets[t.name].p50_us.toFixed(0)} µs`);
-    log(`    the fallback chain adds ${result.chains_add_us.toFixed(1)} µs, the upstream filter ${result.upstream_filter_adds_us.toFixed(1)} µs, together ${result.failover_adds_us.toFixed(1)} µs (paired medians)`);
+    for (const t of targets) log(`    ${t.name.padEnd(44)} p50 ${result.targets[t.name].p50_us.toFixed(0)} µs`);
+    log(`    the fallback chain adds ${result.chains_add_us.toFixed(1)} µs; a no-op Wasm upstream filter ${result.noop_upstream_filter_adds_us.toFixed(1)} µs, ` +
+      `the upstream filter ${result.upstream_filter_adds_us.toFixed(1)} µs (${result.upstream_filter_over_noop_us.toFixed(1)} µs over the no-op); failover in all ${result.failover_adds_us.toFixed(1)} µs (paired medians)`);
     return result;
   } finally {
     for (const t of targets) {
