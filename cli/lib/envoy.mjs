@@ -119,9 +119,15 @@ export function buildBootstrap(config, options = {}) {
               {
                 retry_policy:
                   "Retries happen only before the first response byte reaches the client: a stream that has\n" +
-                  "started is never replayed. Every attempt sends the body the plugin rewrote once.",
+                  "started is never replayed. On a provider's route every attempt sends the body the plugin\n" +
+                  "rewrote once, to another endpoint of that provider.",
                 routes:
-                  `One route per provider, chosen by the plugin's ${view.upstreamHeader} (Azure: per deployment, by\n` +
+                  (failover
+                    ? `First, one route per fallback chain length, chosen by the plugin's ${failover.chainHeader}: Envoy moves\n` +
+                      "the attempts from provider to provider along the chain's fallback cluster, and the plugin, as the\n" +
+                      "router's upstream filter, gives each attempt its provider's model, path, Host and key. Then\n"
+                    : "") +
+                  `one route per provider, chosen by the plugin's ${view.upstreamHeader} (Azure: per deployment, by\n` +
                   `${view.modelHeader} too). Each rewrites the path to the provider's base path, sets Host, removes the\n` +
                   "routing headers and the client's credentials; the cluster adds the provider's key.",
               },
@@ -221,7 +227,7 @@ function filterNotes(o) {
   if (o.clientKeysEnv) lines.push(`client keys: only requests carrying a key listed in $${o.clientKeysEnv} get through (401 otherwise);`);
   lines.push(
     "gzip request bodies are decompressed before the plugin reads them;",
-    "the plugin holds the headers, reads the JSON body once, picks the model and sets the routing headers;",
+    "the plugin holds the headers, reads the JSON body once, picks the model (and its fallbacks) and sets the routing headers;",
     "the chosen model is kept as dynamic metadata for the access log (the header itself never reaches a provider).",
   );
   return lines.join("\n");
