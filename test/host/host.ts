@@ -117,6 +117,8 @@ export interface RequestOptions {
   contentLength?: boolean;
   /** Per-request properties (override host-level ones). */
   properties?: Record<string, Bytes>;
+  /** Filter state other filters set before this one (proxy_set_property keys, taken verbatim). */
+  filterState?: Record<string, Bytes>;
   routeName?: string;
   clusterName?: string;
   /** Root id of the downstream plugin that handles the request (default: the main plugin). */
@@ -891,6 +893,7 @@ export class ProxyWasmHost implements VmCore {
       this.applyRouteProps(props, req.routeName, req.clusterName);
     }
     const s = this.createStream(root, headers, props);
+    for (const [k, v] of Object.entries(req.filterState ?? {})) s.filterState.set(k, toBytes(v));
     s.info = new StreamInfo(this.process.clock.now(), this.process.clock.monotonic());
     res.contextId = s.id;
     res.finalHeaders = headers;

@@ -305,6 +305,52 @@ describe("each attempt is made for its provider", () => {
   });
 });
 
+describe("the plan as the upstream filter reads it", () => {
+  const noPlans = { ...BASE, maxClientFallbacks: 0, routes: { best: { strategy: "quality", maxFallbacks: 0 } } };
+  // A request the router made no plan for, with what another filter might have left in filter state.
+  const attemptWith = async (plan: string | undefined) => {
+    const h = await world({ cfg: noPlans });
+    const filterState = plan === undefined ? undefined : { "llm_router.plan": Buffer.from(plan, "latin1") };
+    const r = send(h, { model: "a", ...user("hi") }, { filterState, response: ok });
+    return { h, r };
+  };
+
+  it("no plan: the attempt goes out as the router filter left it", async () => {
+    const { r } = await attemptWith(undefined);
+    expect(r.response!.status).toBe(200);
+    expect(json(r, 0).model).toBe("gpt-a");
+    expect(sent(r, 0).header(":path")).toBe("/v1/chat/completions");
+    expect(sent(r, 0).header("authorization")).toBeUndefined();
+  });
+
+  it("anything that is not a plan is ignored, never trapped on", async () => {
+    const magic = "rlp1";
+    const header = (length: number, pathSize: number) => {
+      const b = Buffer.alloc(32);
+      b.write(magic, 0, "latin1");
+      b.writeUInt8(length, 28);
+      b.writeUInt16LE(pathSize, 30);
+      return b;
+    };
+    const garbage = [
+      "", "x", magic, "rlp1".repeat(20),
+      header(2, 0).toString("latin1"), // too short for two indices
+      Buffer.concat([header(9, 0), Buffer.alloc(18)]).toString("latin1"), // longer than any chain
+      Buffer.concat([header(1, 5), Buffer.alloc(2), Buffer.from("/v1/x")]).toString("latin1"), // another configuration
+    ];
+    for (const plan of garbage) {
+      const { h, r } = await attemptWith(plan);
+      expect(h.vmFailed, JSON.stringify(plan)).toBe(false);
+      expect(r.response!.status).toBe(200);
+      expect(json(r, 0).model).toBe("gpt-a");
+      expect(sent(r, 0).header("authorization")).toBeUndefined();
+      // the last one decodes, but names another configuration
+      const warned = h.logs.some((l) => l.message.includes("the plan was made with another configuration"));
+      expect(warned, JSON.stringify(plan)).toBe(plan === garbage.at(-1));
+    }
+  });
+});
+
 describe("visible: statistics per attempt and the fallbacks counter", () => {
   it("the failed attempt counts against its model, the answer for the one that served", async () => {
     const cfg = { ...BASE, live: { failureThreshold: 2, explore: 0 } };
@@ -344,6 +390,33 @@ describe("visible: statistics per attempt and the fallbacks counter", () => {
     const quiet = await world();
     send(quiet, { model: "best", ...user("hi") }, { response: ok });
     expect(Object.keys(quiet.process.metrics().counters).filter((k) => k.includes("fallbacks"))).toEqual([]);
+  });
+});
+
+describe("memory", () => {
+  it("a VM failing over again and again stays flat after warm-up", async () => {
+    const h = await world({ cfg: { ...BASE, live: true, routes: { best: { strategy: "quality", maxFallbacks: 2 } }, maxClientFallbacks: 2 } });
+    const pages = () => h.mem.memory.buffer.byteLength / 65536;
+    const bodies = [
+      JSON.stringify({ model: "best", ...user("hi") }),
+      JSON.stringify({ model: "best", stream: true, ...user("a longer question ".repeat(200)) }),
+      JSON.stringify({ model: "c", models: ["d", "a"], ...user("hi") }),
+      JSON.stringify({ models: ["e", "b", "c"], messages: [] }),
+    ];
+    const answers: AttemptAnswer[][] = [
+      [{ status: 503 }, ok],
+      [{ envoy: "connect-failure" }, { status: 429 }, ok],
+      [{ status: 500 }, { envoy: "reset-before-response" }, { status: 502 }],
+      [ok],
+    ];
+    let warm = 0;
+    for (let i = 0; i < 6000; i++) {
+      const r = send(h, bodies[i % bodies.length], { route: { timeoutMs: 0, retryPolicy: retry(2) }, response: answers[i % answers.length] });
+      if (r.outcome === "vm-failed") throw new Error(r.error);
+      if (i === 1000) warm = pages();
+    }
+    expect(h.vmFailed).toBe(false);
+    expect(pages()).toBe(warm);
   });
 });
 
