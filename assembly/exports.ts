@@ -16,7 +16,7 @@ import { initVmNonce } from "./routing/plan_message";
 import { AttemptLog } from "./response/attempts";
 import {
   AttemptState, UPSTREAM_ROOT_ID, UpstreamRoot, configureUpstream, onAttemptBody, onAttemptEnd, onAttemptHeaders,
-  onAttemptResponseBody,
+  onAttemptResponseBody, onAttemptTrailers,
 } from "./upstream";
 
 const roots = new Map<u32, RootContext | null>();
@@ -104,6 +104,7 @@ export function proxy_on_request_body(contextId: u32, size: usize, endOfStream: 
 
 export function proxy_on_request_trailers(contextId: u32, trailers: u32): u32 {
   if (streams.has(contextId)) onRequestTrailers(streams.get(contextId));
+  else if (attempts.has(contextId)) onAttemptTrailers(attempts.get(contextId));
   return 0;
 }
 

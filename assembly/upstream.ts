@@ -53,6 +53,7 @@ export class AttemptState {
   firstLiteral: ArrayBuffer | null = null;
   modelStart: u32 = 0;
   modelEnd: u32 = 0;
+  maxBodyBytes: usize = 0;
   log: AttemptLog | null = null;       // the request's attempt log (same VM only)
   logGeneration: u32 = 0;
   slot: i32 = -1;
@@ -239,6 +240,7 @@ export function onAttemptHeaders(state: AttemptState, findLog: (contextId: u32) 
     state.firstLiteral = unchecked(cfg.models[unchecked(message.models[0])]).upstreamModelLiteral;
     state.modelStart = message.modelStart;
     state.modelEnd = message.modelEnd;
+    state.maxBodyBytes = cfg.maxBodyBytes;
     // The body changes length (the router forwarded it without one already; another filter may not).
     removeRequestHeader(CONTENT_LENGTH);
   }
@@ -250,21 +252,30 @@ export function onAttemptHeaders(state: AttemptState, findLog: (contextId: u32) 
 export function onAttemptBody(state: AttemptState, size: usize, endOfStream: bool): BodyAction {
   if (!state.rewrite) return BodyAction.Continue;
   if (!endOfStream) return BodyAction.StopIterationAndBuffer;
+  rewriteAttemptBody(state, size);
+  return BodyAction.Continue;
+}
+
+// A request that ends with trailers: the buffered body is whole when they come.
+export function onAttemptTrailers(state: AttemptState): void {
+  if (state.rewrite) rewriteAttemptBody(state, state.maxBodyBytes + 1);
+}
+
+function rewriteAttemptBody(state: AttemptState, size: usize): void {
   state.rewrite = false;
-  if (!readBuffer(BufferType.RequestBody, size)) return BodyAction.Continue;
+  if (!readBuffer(BufferType.RequestBody, size)) return;
   const body = hostData, bodySize = hostSize;
   let start = <usize>state.modelStart, end = <usize>state.modelEnd;
   const expected = state.firstLiteral!;
   if (!(end <= bodySize && end - start == <usize>expected.byteLength && memory.compare(body + start, changetype<usize>(expected), end - start) == 0)) {
     // Another filter changed the body since the plan was made: find `model` again.
     scanBody(body, bodySize, features, false);
-    if (features.error != BodyError.None) { freeHostBlock(body); return BodyAction.Continue; }
+    if (features.error != BodyError.None) { freeHostBlock(body); return; }
     start = features.modelStart;
     end = features.modelEnd;
   }
   if (!spliceModel(body, bodySize, start, end, state.model!.upstreamModelLiteral)) log(LogLevel.Error, "model-router: the host refused the attempt's request body");
   freeHostBlock(body);
-  return BodyAction.Continue;
 }
 
 // The attempt's response is passing on (a retried attempt's body never reaches the filter).

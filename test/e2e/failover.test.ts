@@ -4,6 +4,7 @@
 // provider's (model id, path, Host, key). Mock providers fail on command: an error status, a reset,
 // nothing listening, a stream cut after its first byte.
 import { request as httpRequest } from "node:http";
+import http2 from "node:http2";
 import { describe, expect, it } from "vitest";
 import { mockKeyFor, postJson, readRouterConfig, send, sseData, useGateway, type Gateway, type Reply } from "./harness";
 
@@ -169,6 +170,33 @@ describe("failover through Envoy", () => {
     const bad = await postJson(g, "/v1/chat/completions", chat("auto", { models: ["nope"] }));
     expect(bad.status).toBe(400);
     expect(bad.json().error.code).toBe("invalid_models");
+  });
+
+  it("an HTTP/2 request that ends with trailers is rewritten for the next model too", async () => {
+    const g = gw();
+    failProvider(g, "openai", { failureStatus: 503 });
+    const session = http2.connect(g.url);
+    try {
+      const reply = await new Promise<{ status: number; served: string; text: string }>((resolve, reject) => {
+        const req = session.request({ ":method": "POST", ":path": "/v1/chat/completions", "content-type": "application/json" }, { waitForTrailers: true });
+        let status = 0, served = "", text = "";
+        req.on("response", (h) => {
+          status = Number(h[":status"]);
+          served = String(h["x-llm-served-model"] ?? "");
+        });
+        req.on("wantTrailers", () => req.sendTrailers({ "x-client-trailer": "1" }));
+        req.on("data", (d) => (text += d));
+        req.on("end", () => resolve({ status, served, text }));
+        req.on("error", reject);
+        req.end(chat("auto"));
+      });
+      expect(reply.status, reply.text).toBe(200);
+      expect(reply.served).toBe("deepseek-chat");
+      expect(JSON.parse(reply.text).model).toBe("deepseek-chat");
+      expect(received(g, "deepseek")[0].body.model).toBe("deepseek-chat");
+    } finally {
+      session.close();
+    }
   });
 
   it("a request that does not fail goes once, and names the model that served", async () => {
