@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { ProxyWasmHost, type AttemptAnswer, type RequestResult, type RetryPolicy } from "../host/index.ts";
 import { ENVOY_WASM, HIGRESS_WASM, err, errorLines, model, router, send, user, type Json } from "./helpers.ts";
+import { buildBootstrap } from "../../cli/lib/envoy.mjs";
 
 const PROVIDERS: Json = {
   openai: { baseUrl: "https://api.openai.com/v1", apiKeyEnv: "OPENAI_API_KEY" },
@@ -185,6 +186,37 @@ describe("the plan", () => {
     expect(r.finalHeaders.first("x-llm-upstream")).toBe("openai");
     expect(JSON.parse(new TextDecoder().decode(r.finalBody)).models).toBeUndefined();
   });
+});
+
+describe("the plugin names only chains the generated bootstrap has", () => {
+  const variants: Array<[string, Json]> = [
+    ["defaults", BASE],
+    ["a route with three alternates", { ...BASE, routes: { best: { strategy: "quality", maxFallbacks: 3 } } }],
+    ["model fallbacks, no client lists", { ...BASE, maxClientFallbacks: 0, routes: {}, models: MODELS.map((m) => (m.name === "a" ? { ...m, fallbacks: ["b", "c"] } : m)) }],
+    ["client lists of three", { ...BASE, maxClientFallbacks: 3, routes: { best: { strategy: "quality", maxFallbacks: 0 } } }],
+  ];
+  for (const [label, cfg] of variants) {
+    it(label, async () => {
+      const bootstrap = buildBootstrap({ json: cfg, text: JSON.stringify(cfg) }, { listen: { host: "127.0.0.1", port: 0 }, admin: { host: "127.0.0.1", port: 0 } });
+      const clusters = new Set<string>(bootstrap.static_resources.clusters.map((c: any) => c.name));
+      const routes = bootstrap.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes;
+      const lengths = new Set<number>(routes.filter((r: any) => r.name.startsWith("fallback.")).map((r: any) => Number(r.name.slice(9))));
+      const h = await world({ cfg });
+      const names = MODELS.map((m) => m.name);
+      const requests: Json[] = [{ model: "best", ...user("hi") }, ...names.map((n) => ({ model: n, ...user("hi") }))];
+      for (const a of names) for (const b of names) for (const c of names) requests.push({ model: a, models: [b, c, names[(names.indexOf(c) + 1) % names.length]], ...user("hi") });
+      let chains = 0;
+      for (const body of requests) {
+        const r = send(h, body);
+        const chain = r.finalHeaders.first("x-llm-chain");
+        if (chain === undefined) continue;
+        chains++;
+        expect(clusters.has(chain), `${chain} for ${JSON.stringify(body)}`).toBe(true);
+        expect(lengths.has(chain.split("+").length), chain).toBe(true);
+      }
+      expect(chains).toBeGreaterThan(0);
+    });
+  }
 });
 
 describe("each attempt is made for its provider", () => {
