@@ -5,7 +5,7 @@
 import { annotate, flow, Literal } from "./yaml.mjs";
 import { gatewayView } from "./config.mjs";
 import {
-  chainClusters, chainRoutes, failoverPlan, fallbackStatsTags, keyEnvironment, providerMetadata, servedHeader,
+  chainClusters, chainOrderPolicy, chainRoutes, failoverPlan, fallbackStatsTags, keyEnvironment, providerMetadata, servedHeader,
   SERVED_FILTER_STATE, servedHeaderName, upstreamWasmFilter,
 } from "./failover.mjs";
 
@@ -170,7 +170,7 @@ export function buildBootstrap(config, options = {}) {
     },
   );
 
-  const clusters = providers.map((p) => cluster(p, o, injectKeys));
+  const clusters = providers.map((p) => cluster(p, o, injectKeys, failover !== null));
   if (failover) clusters.push(...chainClusters(failover, o.maxConnections));
   const secrets = injectKeys
     ? providers
@@ -526,7 +526,7 @@ function clusterType(p, addresses) {
   return p.secure ? "LOGICAL_DNS" : "STRICT_DNS";
 }
 
-function cluster(p, o, injectKeys) {
+function cluster(p, o, injectKeys, inChains = false) {
   const addresses = p.mock ?? p.endpoints ?? [{ host: p.host, port: p.port }];
   const type = clusterType(p, addresses);
   const tls = p.secure && !p.mock;
@@ -539,7 +539,7 @@ function cluster(p, o, injectKeys) {
     dns_lookup_family: type === "STATIC" ? undefined : "V4_PREFERRED",
     connect_timeout: "5s",
     lb_policy: "ROUND_ROBIN",
-    load_assignment: { cluster_name: p.name, endpoints: endpointList(addresses, p.name) },
+    load_assignment: { cluster_name: p.name, endpoints: endpointList(addresses, p.name), policy: inChains ? chainOrderPolicy() : undefined },
     transport_socket: tls ? tlsSocket(p, o.caFile) : undefined,
     typed_extension_protocol_options: {
       "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {

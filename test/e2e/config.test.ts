@@ -122,6 +122,8 @@ describe("envoy.yaml (real providers)", () => {
       expect(c.outlier_detection).toBeDefined();
       // an attempt learns its provider from the endpoint (never a key: /config_dump shows metadata)
       expect(c.load_assignment.endpoints[0].lb_endpoints[0].metadata).toEqual({ filter_metadata: { llm_router: { provider: c.name } } });
+      // a fallback cluster's first attempts stay on its first provider while it has a healthy endpoint
+      expect(c.load_assignment.policy).toEqual({ overprovisioning_factor: 100000 });
     }
     const secrets = cfg.static_resources.secrets.map((s: any) => s.generic_secret.secret);
     expect(secrets).toEqual(Object.values<any>(router.providers).map((p) => ({ environment_variable: p.apiKeyEnv })));

@@ -223,6 +223,25 @@ describe("failover through Envoy", () => {
   });
 });
 
+describe("an endpoint ejected by outlier detection", () => {
+  const gw = useGateway({ pluginConfig: config });
+
+  it("first attempts stay on the chosen model while its provider has a healthy endpoint", async () => {
+    const g = gw();
+    failProvider(g, "openai", { failureStatus: 503 });
+    // Each auto request fails over; five 503s in a row eject an openai endpoint for 30 s.
+    for (let i = 0; i < 12; i++) servedBy(await postJson(g, "/v1/chat/completions", chat("auto")), "deepseek-chat", "deepseek-chat");
+    const stats = (await send(g.adminUrl, { path: "/stats?filter=cluster.openai.outlier_detection.ejections_active" })).text;
+    expect(Number(/ejections_active: (\d+)/.exec(stats)?.[1])).toBeGreaterThanOrEqual(1);
+    g.resetKnobs();
+    g.resetRequests();
+    // Envoy would spread a share of the first attempts to the next priority (deepseek) now; the
+    // provider clusters' overprovisioning factor keeps them on openai's healthy endpoint.
+    for (let i = 0; i < 20; i++) servedBy(await postJson(g, "/v1/chat/completions", chat("auto")), "gpt-4o-mini", "gpt-4o-mini");
+    expect(received(g, "deepseek")).toHaveLength(0);
+  });
+});
+
 describe("nothing listening", () => {
   const gw = useGateway({ pluginConfig: config });
 
