@@ -1,19 +1,44 @@
 // The proxy-wasm callbacks the host calls, and the per-context bookkeeping behind them. Root
 // contexts (parent 0) own a compiled configuration; stream contexts own a StreamState taken from
-// a free list, so a request allocates no state object once the VM is warm.
+// a free list, so a request allocates no state object once the VM is warm. A root configured under
+// the root id "model-router-upstream" is the upstream filter (upstream.ts): its contexts are
+// attempts, with AttemptStates from a free list of their own.
 import "./abi/abort"; // the compiler resolves `abort` to abort.ts#onAbort (asconfig.json "use")
 import { HeadersAction } from "./abi/constants";
-import { allocateForHost, currentTimeNanos } from "./abi/host";
+import { allocateForHost, currentTimeNanos, hostData, hostSize, readProperty, releaseHostData } from "./abi/host";
 import { loadConfiguration } from "./config/load";
 import {
   RootContext, StreamState, onRequestBody, onRequestHeaders, onRequestTrailers, onResponseBody, onResponseHeaders,
   onRootDone, onStreamEnd, onTick, startRoot,
 } from "./filter";
 import { seedRandom } from "./routing/random";
+import { initVmNonce } from "./routing/plan_message";
+import { AttemptLog } from "./response/attempts";
+import {
+  AttemptState, UPSTREAM_ROOT_ID, UpstreamRoot, configureUpstream, onAttemptBody, onAttemptEnd, onAttemptHeaders,
+  onAttemptResponseBody, onAttemptTrailers,
+} from "./upstream";
 
 const roots = new Map<u32, RootContext | null>();
 const streams = new Map<u32, StreamState>();
 const freeStates = new Array<StreamState>();
+const upstreamRoots = new Map<u32, UpstreamRoot>();
+const attempts = new Map<u32, AttemptState>();
+const freeAttempts = new Array<AttemptState>();
+
+const PLUGIN_ROOT_ID = String.UTF8.encode("plugin_root_id");
+
+function isUpstreamRoot(): bool {
+  if (!readProperty(PLUGIN_ROOT_ID)) return false;
+  const id = String.UTF8.decodeUnsafe(hostData, hostSize);
+  releaseHostData();
+  return id == UPSTREAM_ROOT_ID;
+}
+
+// The request an attempt belongs to, for its attempt log (the stream must still be running here).
+function attemptLogOf(contextId: u32): AttemptLog | null {
+  return streams.has(contextId) ? streams.get(contextId).attempts : null;
+}
 
 export function malloc(size: usize): usize { return allocateForHost(size); }
 export function proxy_on_memory_allocate(size: usize): usize { return allocateForHost(size); }
@@ -23,8 +48,15 @@ export function proxy_on_context_create(contextId: u32, parentId: u32): void {
     roots.set(contextId, null);
     return;
   }
+  if (upstreamRoots.has(parentId)) {
+    const attempt = freeAttempts.length > 0 ? freeAttempts.pop() : new AttemptState();
+    attempt.reset(upstreamRoots.get(parentId));
+    attempts.set(contextId, attempt);
+    return;
+  }
   const state = freeStates.length > 0 ? freeStates.pop() : new StreamState();
   state.reset(roots.has(parentId) ? roots.get(parentId) : null);
+  state.contextId = contextId;
   streams.set(contextId, state);
 }
 
@@ -37,6 +69,14 @@ export function proxy_validate_configuration(rootId: u32, size: usize): bool {
 export function proxy_on_configure(rootId: u32, size: usize): bool {
   const plugin = loadConfiguration(size);
   if (plugin === null) return false;
+  initVmNonce(currentTimeNanos());
+  if (isUpstreamRoot()) {
+    const upstream = configureUpstream(plugin);
+    if (upstream === null) return false;
+    upstreamRoots.set(rootId, upstream);
+    roots.delete(rootId);
+    return true;
+  }
   const root = new RootContext(plugin);
   roots.set(rootId, root);
   seedRandom(currentTimeNanos()); // host calls are not allowed at start-up, so seed here
@@ -51,17 +91,20 @@ export function proxy_on_tick(rootId: u32): void {
 }
 
 export function proxy_on_request_headers(contextId: u32, headers: u32, endOfStream: u32): u32 {
-  if (!streams.has(contextId)) return HeadersAction.Continue;
-  return onRequestHeaders(streams.get(contextId), endOfStream != 0);
+  if (streams.has(contextId)) return onRequestHeaders(streams.get(contextId), endOfStream != 0);
+  if (attempts.has(contextId)) return onAttemptHeaders(attempts.get(contextId), attemptLogOf);
+  return HeadersAction.Continue;
 }
 
 export function proxy_on_request_body(contextId: u32, size: usize, endOfStream: u32): u32 {
-  if (!streams.has(contextId)) return 0;
-  return onRequestBody(streams.get(contextId), size, endOfStream != 0);
+  if (streams.has(contextId)) return onRequestBody(streams.get(contextId), size, endOfStream != 0);
+  if (attempts.has(contextId)) return onAttemptBody(attempts.get(contextId), size, endOfStream != 0);
+  return 0;
 }
 
 export function proxy_on_request_trailers(contextId: u32, trailers: u32): u32 {
   if (streams.has(contextId)) onRequestTrailers(streams.get(contextId));
+  else if (attempts.has(contextId)) onAttemptTrailers(attempts.get(contextId));
   return 0;
 }
 
@@ -74,6 +117,7 @@ export function proxy_on_response_headers(contextId: u32, headers: u32, endOfStr
 
 export function proxy_on_response_body(contextId: u32, size: usize, endOfStream: u32): u32 {
   if (streams.has(contextId)) onResponseBody(streams.get(contextId), size, endOfStream != 0);
+  else if (attempts.has(contextId)) onAttemptResponseBody(attempts.get(contextId));
   return 0;
 }
 
@@ -98,5 +142,14 @@ export function proxy_on_delete(contextId: u32): void {
     streams.delete(contextId);
     return;
   }
+  if (attempts.has(contextId)) {
+    const attempt = attempts.get(contextId);
+    onAttemptEnd(attempt); // an upstream filter gets no on_log: its end is here
+    attempt.reset(null);
+    freeAttempts.push(attempt);
+    attempts.delete(contextId);
+    return;
+  }
   roots.delete(contextId);
+  upstreamRoots.delete(contextId);
 }

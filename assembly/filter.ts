@@ -4,7 +4,8 @@
 import { BodyAction, BufferType, HeadersAction, LogLevel } from "./abi/constants";
 import {
   callForeignFunction, freeHostBlock, hostData, hostLogLevel, hostSize, log, readBuffer, readProperty,
-  releaseHostData, removeRequestHeader, replaceRequestHeader, replaceResponseHeader, setTickPeriod, writeProperty,
+  releaseHostData, removeRequestHeader, replaceRequestHeader, replaceRequestHeaderBytes, replaceResponseHeader, setTickPeriod,
+  writeProperty,
   writePropertyBytes,
 } from "./abi/host";
 import { selectConfig } from "./config/match";
@@ -15,15 +16,19 @@ import { BodyError, RequestFeatures } from "./request/features";
 import { CONTENT_LENGTH, RequestHeaders, UNKNOWN_LENGTH } from "./request/headers";
 import { replyWithError, replyWithJson } from "./request/local_reply";
 import { entryEnd, entryStart, findModelsEntry, handledPathIndex, normalisePath } from "./request/path";
-import { spliceModel } from "./request/rewrite";
+import { rewriteWithoutModelsList, spliceModel } from "./request/rewrite";
 import { TASK_HEADER_VALUES, TIER_HEADER_VALUES } from "./config/tasks";
 import { Decision, Outcome, decide, explainNoCandidate } from "./routing/decide";
 import { DecisionSummary, decisionLogLine, textPtr, writeDecisionText } from "./routing/describe";
 import { estimateOutputTokens, fillEstimate } from "./routing/estimate";
 import { Drop } from "./routing/candidates";
 import { ModelSignals } from "./routing/signals";
+import { FailoverPlan, clientListError, planFailover } from "./routing/plan";
+import { encodePlan, messageSize, vmNonce } from "./routing/plan_message";
+import { AttemptLog } from "./response/attempts";
 import { ResponseObservation, observeBody, observeEnd, wallClockMs } from "./response/observe";
-import { LiveRoot, claimProbe, commitEnd, createLiveRoot, refreshLive, syncHealth } from "./live/live";
+import { Cause } from "./response/classify";
+import { LiveRoot, claimProbe, commitAttemptFailure, commitEnd, createLiveRoot, refreshLive, syncHealth } from "./live/live";
 import { consumerOf, countCooldownSkips, countRequest, countResponse, noteCooldownSkips } from "./metrics/count";
 import { MetricsRoot, createMetrics } from "./metrics/registry";
 import { OUTCOME_NAMES, RequestOutcome } from "./metrics/table";
@@ -35,11 +40,15 @@ import { OUTCOME_NAMES, RequestOutcome } from "./metrics/table";
 //   (onHeadersModified); Higress does so by default too, but another plugin may have switched it off
 //   for the request (clear_route_cache=off), so the Higress build also clears the route cache
 //   explicitly (foreign function clear_route_cache; NOT_FOUND on hosts without it is harmless).
+// - Higress's Envoy runs Wasm filters only before the router (no upstream filter runs per attempt),
+//   so its build makes no failover plans: a request goes to its first model, as before.
 let raiseDecoderBufferLimit = false;
 let clearRouteCacheExplicitly = false;
+let planFailovers = true;
 export function adaptToHigress(): void {
   raiseDecoderBufferLimit = true;
   clearRouteCacheExplicitly = true;
+  planFailovers = false;
 }
 
 const SET_DECODER_BUFFER_LIMIT = String.UTF8.encode("set_decoder_buffer_limit");
@@ -67,6 +76,7 @@ export class RootContext {
 }
 
 export class StreamState {
+  contextId: u32 = 0;                   // Envoy's id of this stream context
   root: RootContext | null = null;      // the plugin root this stream belongs to
   config: RouterConfig | null = null;   // set when this request is handled
   finished: bool = false;               // the body has been answered or forwarded
@@ -84,6 +94,23 @@ export class StreamState {
   readonly skipped: i32[] = [];         // catalog models its route passed over while they cooled down
   estimatedInputTokens: f64 = 0;        // the router's estimates for the chosen model
   estimatedCostMicroUsd: f64 = 0;
+  // The client's :path (copied at request headers: a failover plan carries it to every attempt).
+  path: usize = 0;
+  pathSize: usize = 0;
+  pathCapacity: usize = 0;
+  // Attempts the upstream filter saw (failover); empty when Envoy sent the request directly.
+  readonly attempts: AttemptLog = new AttemptLog();
+  chosenModel: i32 = -1;                // the decision's model (attempt 1 of a plan)
+
+  keepPath(p: usize, n: usize): void {
+    if (n > this.pathCapacity) {
+      if (this.path != 0) heap.free(this.path);
+      this.pathCapacity = n + 32;
+      this.path = heap.alloc(this.pathCapacity);
+    }
+    memory.copy(this.path, p, n);
+    this.pathSize = n;
+  }
 
   reset(root: RootContext | null): void {
     this.root = root;
@@ -97,12 +124,16 @@ export class StreamState {
     this.summary.clear();
     this.outcome = RequestOutcome.None;
     this.skipped.length = 0;
+    this.pathSize = 0;
+    this.attempts.clear();
+    this.chosenModel = -1;
   }
 }
 
 const headers = new RequestHeaders();
 const features = new RequestFeatures();
 const decision = new Decision();
+const plan = new FailoverPlan();
 
 // ---- request headers -----------------------------------------------------------------------
 
@@ -172,6 +203,7 @@ function replyMissingBody(state: StreamState, cfg: RouterConfig): void {
 function holdRequest(state: StreamState, cfg: RouterConfig, pathIndex: i32, endOfStream: bool): HeadersAction {
   state.config = cfg;
   state.pathIndex = pathIndex;
+  if (planFailovers && cfg.maxChainLength > 1) state.keepPath(headers.pathPtr, headers.pathLen);
   state.jsonContentType = headers.hasJsonContentType();
   if (!state.jsonContentType && headers.hasContentType) state.contentType = headers.contentTypeText();
   if (!headers.hasReadableEncoding()) {
@@ -230,6 +262,9 @@ function rejectBody(error: BodyError): void {
     case BodyError.DuplicateModel:
       replyWithError(400, "duplicate_model", "request body has more than one top-level \"model\"");
       break;
+    case BodyError.InvalidModels:
+      replyWithError(400, "invalid_models", "\"models\" must be one array of model names (the fallbacks to try in order)");
+      break;
     default:
       replyWithError(400, "invalid_max_tokens", "max_tokens, max_completion_tokens and max_output_tokens must be non-negative integers");
   }
@@ -277,8 +312,14 @@ function routeBody(state: StreamState, cfg: RouterConfig, body: usize, size: usi
     replyWithError(400, "model_not_available", explainNoCandidate(cfg, decision, signals, nowMs));
     return;
   }
+  // Also where no plan is used (Higress): a client's list must name catalog models either way.
+  if (!planFailover(cfg, decision, features, body, signals, nowMs, plan)) {
+    replyWithError(400, "invalid_models", clientListError);
+    return;
+  }
   const model = decision.model!;
-  if (!spliceModel(body, size, features.modelStart, features.modelEnd, model.upstreamModelLiteral)) {
+  const modelAt = rewriteModel(body, size, model.upstreamModelLiteral);
+  if (modelAt < 0) {
     log(LogLevel.Error, "model-router: the host refused the rewritten request body");
     reportOutcome(state, cfg, RequestOutcome.InternalError, decision.requested);
     replyWithError(500, "internal_error", "the gateway could not rewrite the request");
@@ -286,6 +327,8 @@ function routeBody(state: StreamState, cfg: RouterConfig, body: usize, size: usi
   }
   replaceRequestHeader(cfg.upstreamHeader, model.upstreamBytes);
   replaceRequestHeader(cfg.modelHeader, model.nameBytes);
+  state.chosenModel = model.index;
+  if (planFailovers && plan.length > 1) handOverPlan(state, cfg, modelAt, <i32>model.upstreamModelLiteral.byteLength);
   if (decision.detected) setDetectionHeaders(cfg, decision);
   // The provider parses what the client sent as JSON only if it is labelled so.
   if (!state.jsonContentType) replaceRequestHeader(CONTENT_TYPE, APPLICATION_JSON);
@@ -293,6 +336,49 @@ function routeBody(state: StreamState, cfg: RouterConfig, body: usize, size: usi
   reportRouted(state, cfg, model);
   if (debugLogging) log(LogLevel.Debug, decisionLogLine(cfg, decision, state.summary, signals, nowMs));
   watchResponse(state, cfg, model.index, probe, nowMs);
+}
+
+// Writes the chosen model into the body (and takes a client's `models` list out of it); returns
+// where the model's literal now starts, or -1 when the host refused the new body.
+function rewriteModel(body: usize, size: usize, literal: ArrayBuffer): i32 {
+  if (features.modelsCount > 0) return rewriteWithoutModelsList(body, size, features, literal);
+  return spliceModel(body, size, features.modelStart, features.modelEnd, literal) ? <i32>features.modelStart : -1;
+}
+
+// ---- failover: the chain for Envoy, the plan for the upstream filter ---------------------------
+
+const PLAN_PROPERTY = String.UTF8.encode("llm_router.plan");
+let chainScratch: usize = 0;
+let chainScratchSize: usize = 0;
+
+// The fallback cluster of the plan: its providers joined by '+' ("openai+deepseek").
+function writeChainHeader(cfg: RouterConfig): void {
+  let size: usize = 0;
+  for (let i = 0; i < plan.length; i++) size += <usize>unchecked(cfg.models[plan.model(i)]).upstreamBytes.byteLength + 1;
+  if (size > chainScratchSize) {
+    if (chainScratch != 0) heap.free(chainScratch);
+    chainScratchSize = size + 32;
+    chainScratch = heap.alloc(chainScratchSize);
+  }
+  let q = chainScratch;
+  for (let i = 0; i < plan.length; i++) {
+    if (i > 0) store<u8>(q++, 0x2b);
+    const name = unchecked(cfg.models[plan.model(i)]).upstreamBytes;
+    memory.copy(q, changetype<usize>(name), name.byteLength);
+    q += name.byteLength;
+  }
+  replaceRequestHeaderBytes(cfg.chainHeader, chainScratch, q - chainScratch);
+}
+
+// Envoy routes the request to the plan's fallback cluster; every attempt's upstream filter reads
+// the plan (filter state) to know which model its provider gets, and where the model is in the body.
+function handOverPlan(state: StreamState, cfg: RouterConfig, modelAt: i32, literalSize: i32): void {
+  const root = state.root!;
+  const message = encodePlan(plan, vmNonce, state.contextId, root.plugin.fingerprint, cfg.id,
+    <u32>modelAt, <u32>(modelAt + literalSize), state.path, state.pathSize);
+  if (message == 0) return; // a path too long to carry: the first model only
+  if (!writePropertyBytes(PLAN_PROPERTY, message, messageSize)) return;
+  writeChainHeader(cfg);
 }
 
 // Reads the buffered body (at most `maxRead` bytes) and answers or forwards it.
@@ -472,18 +558,43 @@ export function onResponseBody(state: StreamState, size: usize, endOfStream: boo
 export function onStreamEnd(state: StreamState): void {
   const root = state.root;
   if (root === null) return;
+  const o = state.observation;
+  const nowMs = o.active ? observeEnd(o) : 0;
+  if (o.active && state.attempts.count > 0) takeServedModel(state);
   const metrics = root.metrics;
   const row = metrics !== null ? countOutcome(state, metrics) : -1;
-  const o = state.observation;
   if (!o.active) return;
-  const nowMs = observeEnd(o);
   if (metrics !== null && row >= 0) {
     const cfg = state.config!;
     countResponse(metrics, row, cfg.catalog, unchecked(cfg.models[o.modelIndex]), o, state.estimatedInputTokens, state.estimatedCostMicroUsd);
   }
   const live = root.live;
-  if (live !== null) commitEnd(live, o, nowMs);
+  if (live !== null) {
+    if (state.attempts.count > 0) chargeFailedAttempts(state, live, nowMs);
+    commitEnd(live, o, nowMs);
+  }
   o.clear();
+}
+
+// Envoy moved the request between models (failover): the response, or the last failure, belongs
+// to the model of the last attempt, timed from that attempt's start; counted and measured as such.
+function takeServedModel(state: StreamState): void {
+  const o = state.observation, attempts = state.attempts;
+  const last = attempts.count - 1;
+  const served = attempts.model(last);
+  // The probe was the first model's: settled by its own attempt when another model answered.
+  if (served != state.chosenModel) o.probe = false;
+  o.modelIndex = served;
+  o.startMs = unchecked(attempts.startMs[last]);
+  if (state.countedModel >= 0) state.countedModel = served;
+}
+
+// Each attempt Envoy retried failed, and is charged to its own model.
+function chargeFailedAttempts(state: StreamState, live: LiveRoot, nowMs: f64): void {
+  const o = state.observation, attempts = state.attempts;
+  for (let i = 0; i < attempts.count - 1; i++) {
+    commitAttemptFailure(live, o.catalogId, attempts.model(i), <Cause>unchecked(attempts.causes[i]), nowMs);
+  }
 }
 
 // Counters reach Envoy at least this often (Prometheus scrapes every 15 s or so).

@@ -82,7 +82,10 @@ function startProcess(cmd, args, opts = {}) {
 
 // mode: "plain" (no filter), "buffer" (Envoy's native buffer filter holds the whole request body,
 // the cost any body-reading router pays before it can decide), "noop" (a Wasm filter that does
-// nothing: the cost of Envoy's Wasm machinery), "wasm" (the plugin).
+// nothing: the cost of Envoy's Wasm machinery), "wasm" (the plugin, also as the router's upstream
+// filter for requests with a fallback), "wasm-no-upstream" (the plugin and its fallback chains
+// without the upstream filter: attempts go out as the router filter left them), "wasm-noop-upstream"
+// (the same with a do-nothing Wasm module as the upstream filter: Envoy's cost per attempt).
 function envoyConfig({ port, adminPort, mockPort, mode, wasm, configuration }) {
   // The bootstrap `llm-router start --mock` runs: every provider pointed at the one mock.
   const text = readFileSync(join(ROOT, "config", "router.json"), "utf8");
@@ -95,9 +98,20 @@ function envoyConfig({ port, adminPort, mockPort, mode, wasm, configuration }) {
   delete hcm.access_log; // no per-request logging in a benchmark (same for both variants)
   // Without the plugin the baselines route on a client-sent x-llm-upstream, which the gateway
   // otherwise drops as internal-only.
-  if (mode !== "wasm") delete hcm.route_config.internal_only_headers;
+  if (!mode.startsWith("wasm")) delete hcm.route_config.internal_only_headers;
   const wasmIdx = hcm.http_filters.findIndex((f) => f.typed_config?.["@type"]?.endsWith("filters.http.wasm.v3.Wasm"));
-  if (mode === "wasm" || mode === "noop") {
+  // The plugin as the router's upstream filter (failover): configured like the router filter in
+  // "wasm" mode; "wasm-no-upstream" keeps the fallback chains but not the filter (what it costs by
+  // itself); the baselines have neither.
+  const router = hcm.http_filters.find((f) => f.name === "envoy.filters.http.router").typed_config;
+  const upstream = router.upstream_http_filters?.find((f) => f.typed_config?.["@type"]?.endsWith("filters.http.wasm.v3.Wasm"));
+  if (mode === "wasm" && upstream) {
+    upstream.typed_config.config.vm_config.code.local.filename = wasm;
+    upstream.typed_config.config.configuration.value = JSON.stringify(configuration ?? benchConfig());
+  } else if (mode === "wasm-noop-upstream" && upstream) {
+    upstream.typed_config.config.vm_config = { vm_id: "noop-upstream", runtime: "envoy.wasm.runtime.v8", code: { local: { filename: buildNoopFilter("noop-upstream-filter") } } };
+  } else delete router.upstream_http_filters;
+  if (mode.startsWith("wasm") || mode === "noop") {
     const plugin = hcm.http_filters[wasmIdx].typed_config.config;
     plugin.vm_config.code.local.filename = mode === "noop" ? buildNoopFilter() : wasm;
     plugin.configuration.value = JSON.stringify(configuration ?? benchConfig());
@@ -110,12 +124,12 @@ function envoyConfig({ port, adminPort, mockPort, mode, wasm, configuration }) {
   return cfg;
 }
 
-function buildNoopFilter() {
-  const out = join(ROOT, "build", "bench-noop.wasm");
+function buildNoopFilter(source = "noop-filter") {
+  const out = join(ROOT, "build", source === "noop-filter" ? "bench-noop.wasm" : `bench-${source}.wasm`);
   const asc = join(ROOT, "node_modules", ".bin", "asc");
   // cwd bench/: the project's asconfig.json (abort handler, plugin entries) must not apply here.
-  const r = spawnSync(asc, ["noop-filter.ts", "-o", out, "-O3", "--runtime", "incremental", "--use", "abort=", "--exportStart", "_initialize"], { cwd: join(ROOT, "bench"), encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`building bench/noop-filter.ts failed: ${r.stderr}`);
+  const r = spawnSync(asc, [`${source}.ts`, "-o", out, "-O3", "--runtime", "incremental", "--use", "abort=", "--exportStart", "_initialize"], { cwd: join(ROOT, "bench"), encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`building bench/${source}.ts failed: ${r.stderr}`);
   return out;
 }
 

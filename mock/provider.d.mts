@@ -10,6 +10,8 @@ export interface MockKnobs {
   cachedTokens: number;
   /** chat and completion answers carry no usage object */
   omitUsage: boolean;
+  /** how a failing request fails: an error status, a closed connection, or a cut 200 answer */
+  failureMode: "status" | "reset" | "midstream";
 }
 
 export interface MockProviderOptions extends Partial<MockKnobs> {

@@ -18,12 +18,20 @@
 // With `apiKey` set (CLI --api-key) a request must carry it (Authorization: Bearer, api-key or
 // x-api-key), as a real provider would, or it gets 401. A chat request that forces a tool
 // (tool_choice "required" or a named function) is answered with a call to that tool.
+// Control (on the mock's own port, never through a gateway, which forwards only API paths):
+// POST /_mock/knobs with a JSON object of knobs changes them; POST /_mock/stop takes the mock down as
+// a provider that went away would: it stops listening (connections are refused) and closes its idle
+// connections, answers already being written finish and any further request on a connection still
+// open is cut before an answer; with ?hard=1 every connection is cut at once, answers in progress
+// included (a crash).
 // Every answer carries the header `x-mock-provider: <name>`; completions also name the instance in
 // `system_fingerprint` ("mock-<name>") and echo the received model in `model`.
 // Knobs: ttftMs (delay before the first token / before a non-streaming answer), tokensPerSecond
-// (spacing of streamed chunks, 0 = no spacing), failureRate (0..1, probability of answering
-// failureStatus with an OpenAI error JSON instead), failureStatus, cachedTokens (that many prompt
-// tokens, at most all of them, reported as read from the provider's cache in
+// (spacing of streamed chunks, 0 = no spacing), failureRate (0..1, probability of failing a
+// request), failureStatus, failureMode: how a failing request fails: "status" (answer
+// failureStatus with an OpenAI error JSON), "reset" (close the connection before any response) or
+// "midstream" (start a 200 answer, send its first chunk, then close the connection), cachedTokens
+// (that many prompt tokens, at most all of them, reported as read from the provider's cache in
 // usage.prompt_tokens_details.cached_tokens, as OpenAI does; 0 = no details), omitUsage (chat and
 // completion answers without a usage object, as a stream without stream_options.include_usage).
 import { createServer } from "node:http";
@@ -96,6 +104,7 @@ export async function startMockProvider(options = {}) {
     failureStatus: options.failureStatus ?? 503,
     cachedTokens: options.cachedTokens ?? 0,
     omitUsage: options.omitUsage ?? false,
+    failureMode: options.failureMode ?? "status",
   };
   const apiKey = options.apiKey ?? null;
   const log = options.log ?? (() => {});
@@ -103,7 +112,13 @@ export async function startMockProvider(options = {}) {
   let closed = false;
   let seq = 0;
 
+  let stopping = false;
   const server = createServer((req, res) => {
+    // Down: a request on a connection still open gets no answer at all.
+    if (stopping) {
+      req.socket.destroy();
+      return;
+    }
     const chunks = [];
     let size = 0;
     let aborted = false;
@@ -127,7 +142,7 @@ export async function startMockProvider(options = {}) {
         body,
         receivedAt: Date.now(),
       };
-      requests.push(entry);
+      if (!(req.url ?? "").startsWith("/_mock/")) requests.push(entry);
       handle(req, res, entry).catch((err) => {
         if (!res.headersSent) {
           res.writeHead(500, { "content-type": "application/json", "x-mock-provider": name });
@@ -152,6 +167,7 @@ export async function startMockProvider(options = {}) {
   async function handle(req, res, entry) {
     const path = (req.url ?? "/").split("?")[0];
     const method = req.method ?? "GET";
+    if (method === "POST" && path.startsWith("/_mock/")) return control(req, res, path, entry.body);
     const api = method === "POST" ? POST_APIS.find((a) => path.endsWith(a)) : method === "GET" && path.endsWith("/models") ? "/models" : undefined;
     if (!api) {
       log(`[${name}] ${method} ${req.url} -> 404`);
@@ -161,7 +177,14 @@ export async function startMockProvider(options = {}) {
       log(`[${name}] ${method} ${req.url} -> 401`);
       return send(res, 401, errorJson("mock provider: incorrect API key provided", "invalid_request_error", "invalid_api_key"));
     }
-    if (knobs.failureRate > 0 && Math.random() < knobs.failureRate) {
+    const failing = knobs.failureRate > 0 && Math.random() < knobs.failureRate;
+    if (failing && knobs.failureMode === "reset") {
+      log(`[${name}] ${method} ${req.url} -> connection closed (injected failure)`);
+      req.socket.destroy();
+      return;
+    }
+    const cutAfterFirstChunk = failing && knobs.failureMode === "midstream";
+    if (failing && !cutAfterFirstChunk) {
       const status = knobs.failureStatus;
       const [code, type] = errorTypeFor(status);
       log(`[${name}] ${method} ${req.url} -> ${status} (injected failure)`);
@@ -230,6 +253,15 @@ export async function startMockProvider(options = {}) {
       return send(res, 200, JSON.stringify(withUsage(body)), { "x-mock-model": model });
     }
 
+    if (!stream && cutAfterFirstChunk) {
+      await sleep(knobs.ttftMs);
+      res.writeHead(200, { "content-type": "application/json", "content-length": "1000", "x-mock-provider": name });
+      res.write('{"id":"');
+      await sleep(20);
+      log(`[${name}] POST ${req.url} -> 200 cut after the first chunk (injected failure)`);
+      res.destroy();
+      return;
+    }
     if (!stream) {
       await sleep(knobs.ttftMs + (gap > 0 ? n * gap : 0));
       const text = tokens.join("");
@@ -275,6 +307,12 @@ export async function startMockProvider(options = {}) {
         ? { index: 0, delta: i === 0 ? { role: "assistant", content: tokens[i] } : { content: tokens[i] }, logprobs: null, finish_reason: null }
         : { index: 0, text: tokens[i], logprobs: null, finish_reason: null };
       event({ ...base, choices: [choice] });
+      if (cutAfterFirstChunk) {
+        await sleep(20);
+        log(`[${name}] POST ${req.url} -> stream cut after the first event (injected failure)`);
+        res.destroy();
+        return;
+      }
     }
     if (gone) return;
     await sleep(gap);
@@ -285,6 +323,37 @@ export async function startMockProvider(options = {}) {
     if (!knobs.omitUsage) event({ ...base, choices: [], usage });
     event("[DONE]");
     res.end();
+  }
+
+  function control(req, res, path, body) {
+    if (path === "/_mock/knobs") {
+      let changes;
+      try {
+        changes = JSON.parse(body.toString("utf8") || "{}");
+      } catch {
+        return send(res, 400, errorJson("mock provider: knobs must be a JSON object", "invalid_request_error", "invalid_json"));
+      }
+      for (const key of Object.keys(knobs)) if (changes[key] !== undefined) knobs[key] = changes[key];
+      log(`[${name}] knobs ${JSON.stringify(knobs)}`);
+      return send(res, 200, JSON.stringify(knobs));
+    }
+    if (path === "/_mock/stop") {
+      const hard = /[?&]hard=1(&|$)/.test(req.url ?? "");
+      log(`[${name}] stopping on request${hard ? " (cutting every connection)" : ""}`);
+      res.on("finish", () => stop(hard));
+      return send(res, 200, JSON.stringify({ stopped: name, hard }), { connection: "close" });
+    }
+    return send(res, 404, errorJson(`mock provider: unknown control ${path}`, "invalid_request_error", "unknown_url"));
+  }
+
+  let stopped = null;
+  function stop(hard = true) {
+    stopping = true;
+    closed = hard;
+    stopped ??= new Promise((resolve) => server.close(() => resolve()));
+    if (hard) server.closeAllConnections();
+    else server.closeIdleConnections();
+    return stopped;
   }
 
   await new Promise((resolve, reject) => {
@@ -306,13 +375,7 @@ export async function startMockProvider(options = {}) {
     setKnobs(partial) {
       for (const key of Object.keys(knobs)) if (partial[key] !== undefined) knobs[key] = partial[key];
     },
-    close() {
-      closed = true;
-      return new Promise((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-    },
+    close: () => stop(true),
   };
 }
 
@@ -339,6 +402,7 @@ function parseArgs(argv) {
       case "--tps": one.tokensPerSecond = num(flag, value); i++; break;
       case "--failure-rate": one.failureRate = num(flag, value); i++; break;
       case "--failure-status": one.failureStatus = num(flag, value); i++; break;
+      case "--failure-mode": one.failureMode = value; i++; break;
       case "--api-key": one.apiKey = value; i++; break;
       case "--instances": instances = JSON.parse(value); i++; break;
       case "--quiet": quiet = true; break;
@@ -366,7 +430,7 @@ async function main() {
   if (parsed.help) {
     console.log(
       "usage: node mock/provider.mjs [--host H] [--port P] [--name N] [--ttft-ms MS] [--tps N] " +
-        "[--failure-rate R] [--failure-status S] [--api-key KEY] [--quiet]\n" +
+        "[--failure-rate R] [--failure-status S] [--failure-mode status|reset|midstream] [--api-key KEY] [--quiet]\n" +
         "       node mock/provider.mjs --instances '[{\"name\":\"a\",\"port\":18001,\"ttftMs\":200,\"tokensPerSecond\":80}]'",
     );
     return;

@@ -7,7 +7,7 @@ import {
   proxy_set_property, proxy_send_local_response, proxy_call_foreign_function,
   proxy_get_current_time_nanoseconds, proxy_get_header_map_value, proxy_get_shared_data,
   proxy_set_shared_data, proxy_set_tick_period_milliseconds, proxy_get_log_level, proxy_define_metric,
-  proxy_increment_metric, proxy_record_metric,
+  proxy_increment_metric, proxy_record_metric, environ_sizes_get, environ_get,
 } from "./imports";
 import { BufferType, LogLevel, MapType, MetricType, Status } from "./constants";
 
@@ -85,6 +85,11 @@ export function readRequestHeaderPairs(): bool {
 
 export function replaceRequestHeader(name: ArrayBuffer, value: ArrayBuffer): bool {
   return proxy_replace_header_map_value(MapType.RequestHeaders, ptrOf(name), name.byteLength, ptrOf(value), value.byteLength) == Status.Ok;
+}
+
+// Same, with the value given as bytes [ptr, ptr + size) (a value built in scratch memory).
+export function replaceRequestHeaderBytes(name: ArrayBuffer, ptr: usize, size: usize): bool {
+  return proxy_replace_header_map_value(MapType.RequestHeaders, ptrOf(name), name.byteLength, ptr, size) == Status.Ok;
 }
 
 export function removeRequestHeader(name: ArrayBuffer): void {
@@ -209,6 +214,32 @@ export function replaceResponseHeader(name: ArrayBuffer, value: usize, valueSize
 // Writes filter state from raw bytes (see writeProperty).
 export function writePropertyBytes(path: ArrayBuffer, value: usize, size: usize): bool {
   return proxy_set_property(ptrOf(path), path.byteLength, value, size) == Status.Ok;
+}
+
+// The VM's environment (WASI environ): "NAME=value" entries as the host passes them. Envoy passes
+// only the variables listed in vm_config.environment_variables (none by default). Empty when the
+// host offers none or refuses.
+export function readEnvironment(): string[] {
+  const out = new Array<string>();
+  store<u32>(OUT, 0);
+  store<u32>(OUT, 0, 4);
+  if (environ_sizes_get(OUT, OUT + 4) != 0) return out;
+  const count = load<u32>(OUT), size = load<u32>(OUT, 4);
+  if (count == 0 || size == 0 || count > 65536 || size > 16777216) return out;
+  const pointers = heap.alloc(<usize>count * 4), buffer = heap.alloc(<usize>size);
+  if (environ_get(pointers, buffer) == 0) {
+    const end = buffer + <usize>size;
+    for (let i: u32 = 0; i < count; i++) {
+      const p = <usize>load<u32>(pointers + <usize>i * 4);
+      if (p < buffer || p >= end) continue;
+      let q = p;
+      while (q < end && load<u8>(q) != 0) q++;
+      out.push(String.UTF8.decodeUnsafe(p, q - p));
+    }
+  }
+  heap.free(pointers);
+  heap.free(buffer);
+  return out;
 }
 
 export function currentTimeNanos(): u64 {

@@ -53,6 +53,8 @@ export declare function proxy_set_tick_period_milliseconds(period: u32): u32;
 @external("env", "proxy_get_log_level")
 export declare function proxy_get_log_level(out: usize): u32;
 
+// Failover: the fallback counter (metrics), and the provider keys, read once from the environment
+// Envoy passes to the VM (vm_config.environment_variables.host_env_keys) by the upstream filter.
 @external("env", "proxy_define_metric")
 export declare function proxy_define_metric(type: u32, name: usize, nameLen: usize, outId: usize): u32;
 
@@ -61,3 +63,9 @@ export declare function proxy_increment_metric(id: u32, delta: i64): u32;
 
 @external("env", "proxy_record_metric")
 export declare function proxy_record_metric(id: u32, value: u64): u32;
+
+@external("wasi_snapshot_preview1", "environ_sizes_get")
+export declare function environ_sizes_get(outCount: usize, outSize: usize): u16;
+
+@external("wasi_snapshot_preview1", "environ_get")
+export declare function environ_get(outPointers: usize, outBuffer: usize): u16;

@@ -6,12 +6,13 @@ import { jsonEscape } from "../json/escape";
 import { configError, fail } from "./errors";
 import { checkFields, checkUniqueKeys, closestName, isObject, join, readNumber, readString, readStringList, unknownName } from "./fields";
 import { NameIndex } from "./name_index";
+import { prepareCatalogFailover } from "./failover";
 import { readProviders } from "./providers";
 import { Catalog, ModelSpec } from "./types";
 
 const MODEL_FIELDS: string[] = [
   "name", "upstream", "upstreamModel", "price", "ttftMs", "tokensPerSecond", "contextWindow",
-  "maxOutputTokens", "capabilities", "quality", "weight", "endpoints",
+  "maxOutputTokens", "capabilities", "quality", "weight", "endpoints", "fallbacks",
 ];
 const PRICE_FIELDS: string[] = ["input", "output", "cachedInput"];
 export const BUILTIN_CAPABILITIES: string[] = ["tools", "vision", "json"];
@@ -24,6 +25,7 @@ export function compileCatalog(root: JsonValue, path: string, pathNames: string[
   catalog.defaultEndpoints = defaultEndpoints(pathNames);
   if (!readProviders(root, path, catalog)) return null;
   if (!readModels(root, path, catalog)) return null;
+  if (!prepareCatalogFailover(root, path, catalog)) return null;
   catalog.modelIndex = new NameIndex(catalog.models.map<ArrayBuffer>((m) => m.nameBytes));
   return catalog;
 }

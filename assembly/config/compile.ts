@@ -5,6 +5,7 @@ import { configError, fail } from "./errors";
 import { checkFields, describe, join, readNumber, readStringList } from "./fields";
 import { compileCatalog } from "./catalog";
 import { readHeaderName } from "./header_names";
+import { readFailoverSettings } from "./failover";
 import { readLive } from "./live";
 import { readDecisionHeader } from "./observability";
 import { NameIndex } from "./name_index";
@@ -23,7 +24,7 @@ const MAX_PATHS = 32;
 const TOP_LEVEL_FIELDS: string[] = [
   "models", "routes", "providers", "upstreamHeader", "modelHeader", "maxBodyBytes",
   "defaultOutputTokens", "bytesPerToken", "paths", "listModels", "detection", "taskHeader", "complexityHeader",
-  "live", "metrics", "decisionHeader",
+  "live", "metrics", "decisionHeader", "maxClientFallbacks", "chainHeader", "servedModelHeader",
 ];
 
 // `shared`: a catalog compiled from the very same `models` and `providers` values (a Higress rule
@@ -50,6 +51,7 @@ export function compileRouterConfig(root: JsonValue, path: string, shared: Catal
   // Upstream policies may trust the task headers too: only this plugin sets them.
   cfg.ownedRequestHeaders.push(cfg.taskHeader);
   cfg.ownedRequestHeaders.push(cfg.complexityHeader);
+  if (!readFailoverSettings(root, path, cfg)) return null;
   if (!readLive(root, path, cfg)) return null;
   // `metrics` is read once for the whole plugin (rules.ts); `decisionHeader` may differ per rule.
   if (!readDecisionHeader(root, path, cfg)) return null;

@@ -6,6 +6,7 @@ import { configError, fail } from "./errors";
 import { checkFields, checkUniqueKeys, isObject, join, readNumber, readString, readStringList, unknownName } from "./fields";
 import { capabilityMask } from "./catalog";
 import { delegatesEveryRequest, readRouteDelegations } from "./detection";
+import { readRouteFallbacks } from "./failover";
 import { readRouteLive } from "./live";
 import { TASK_DEFAULT, TASK_NAMES } from "./tasks";
 import { CandidateColumns, Catalog, RouteSpec, RouterConfig, Strategy } from "./types";
@@ -13,6 +14,7 @@ import { CandidateColumns, Catalog, RouteSpec, RouterConfig, Strategy } from "./
 const ROUTE_FIELDS: string[] = [
   "strategy", "models", "exclude", "require", "minQuality", "maxCostUsd", "maxTtftMs",
   "minTokensPerSecond", "task", "weights", "onNoCandidate", "byTask", "byComplexity", "spread", "explore",
+  "maxFallbacks",
 ];
 const STRATEGIES: string[] = ["price", "latency", "throughput", "quality", "balanced", "random"];
 const WEIGHT_FIELDS: string[] = ["quality", "price", "latency", "throughput"];
@@ -90,6 +92,7 @@ function readRoute(v: JsonValue, path: string, catalog: Catalog, taskOverride: s
   }
   if (!readWeights(v, path, r)) return null;
   if (!readRouteLive(v, path, r)) return null;
+  if (!readRouteFallbacks(v, path, r)) return null;
   return readOnNoCandidate(v, path, catalog, r) ? r : null;
 }
 

@@ -24,6 +24,9 @@ export class MatchRule {
 }
 
 export class PluginConfig {
+  // FNV-1a of the configuration text: the upstream filter checks that a plan was made by a filter
+  // with the very same configuration (model indices mean nothing otherwise).
+  fingerprint: u32 = 0;
   // null when the global configuration is disabled (Higress defaultConfigDisable): requests that
   // match no rule then pass through.
   global: RouterConfig | null = null;

@@ -31,6 +31,11 @@ export class ModelSpec {
   weight: f64 = 1;
   // Bit i set: the model serves the configuration's paths[i] (default: every path but /embeddings).
   endpoints: u32 = 0;
+  // Failover (config/failover.ts): the catalog's provider serving this model (-1 without
+  // `providers`), and the model's own `fallbacks` (catalog indices, each on another provider).
+  providerIndex: i32 = -1;
+  fallbacks: i32[] = [];
+  deploymentPath: ArrayBuffer = new ArrayBuffer(0); // Azure OpenAI: "/openai/deployments/<upstreamModel>"
 
   qualityFor(task: string): f64 {
     for (let i = 0; i < this.taskNames.length; i++) if (this.taskNames[i] == task) return this.taskQualities[i];
@@ -56,6 +61,13 @@ export class ProviderSpec {
   headerNames: string[] = [];     // static headers, lower-case
   headerValues: string[] = [];
   apiVersion: string = "";        // Azure OpenAI's api-version; "" elsewhere
+  // Failover: what the upstream filter writes on an attempt that goes to this provider.
+  index: i32 = 0;                 // position in Catalog.providers
+  nameBytes: ArrayBuffer = new ArrayBuffer(0);
+  authority: ArrayBuffer = new ArrayBuffer(0);        // the Host the provider expects (as the direct route's host rewrite)
+  credentialHeader: ArrayBuffer = new ArrayBuffer(0); // authorization / api-key / x-api-key; empty with auth none
+  headerNameBytes: ArrayBuffer[] = [];
+  headerValueBytes: ArrayBuffer[] = [];
 }
 
 export const enum Strategy { Price, Latency, Throughput, Quality, Balanced, Random }
@@ -116,6 +128,8 @@ export class RouteSpec {
   byComplexity: StaticArray<i32> | null = null;
 
   needsDetection(): bool { return this.taskAuto || this.byTask !== null || this.byComplexity !== null; }
+  // Failover: how many alternates (each the best survivor of another provider) follow the choice.
+  maxFallbacks: i32 = 1;
   // Live routing (resolved from the route's own fields, else `live`; 0 when live is off): latency
   // and throughput routes pick at random among survivors within `spread` of the best, and send an
   // `explore` share of requests to survivors whose statistics are stale.
@@ -151,6 +165,9 @@ export class Catalog {
   pathNames: string[] = [];        // bit i of a model's `endpoints` is pathNames[i]
   defaultEndpoints: u32 = 0;
   live: LiveSettings | null = null; // the settings its live signals are computed with
+  // Every header some provider's attempt sets (credentials and static headers): an attempt on
+  // another provider removes the ones it does not set, since attempts share one header map.
+  providerHeaderNames: ArrayBuffer[] = [];
 }
 
 export class RouterConfig {
@@ -185,6 +202,13 @@ export class RouterConfig {
   live: LiveSettings | null = null;  // null: `"live": false`, pure table routing
   // Response header explaining each routed request's decision; null: off (the default).
   decisionHeader: ArrayBuffer | null = null;
+  // Failover (config/failover.ts). A plan of 2..maxChainLength models on distinct providers is
+  // named in chainHeader as its providers joined by '+': the fallback cluster Envoy moves along.
+  // 1 = no failover (no `providers`, or every fallback count is 0).
+  maxChainLength: i32 = 1;
+  maxClientFallbacks: i32 = 1;     // entries of a client's `models` list honoured after its primary
+  chainHeader: ArrayBuffer = new ArrayBuffer(0);
+  servedModelHeader: string = "";  // response header naming the model that served (set by Envoy's routes)
 }
 
 // The top-level `metrics` settings, one set for the whole plugin (Higress rules cannot change them:

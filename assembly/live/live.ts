@@ -272,6 +272,17 @@ export function commitEnd(root: LiveRoot, o: ResponseObservation, nowMs: f64): v
   commit(lc, o.modelIndex, nowMs);
 }
 
+// An attempt Envoy retried on another model (failover): a failure of the model it went to. Its
+// status was not seen (Cause.Status without a status), or it got no response (Cause.NoResponse).
+export function commitAttemptFailure(root: LiveRoot, catalogId: i32, modelIndex: i32, cause: Cause, nowMs: f64): void {
+  const lc = root.catalog(catalogId);
+  if (lc === null || modelIndex < 0 || modelIndex >= lc.keys.length) return;
+  update.clear();
+  update.health = Health.Failure;
+  update.cause = cause == Cause.None ? Cause.NoResponse : cause;
+  commit(lc, modelIndex, nowMs);
+}
+
 function setHealth(o: ResponseObservation): void {
   update.health = o.health;
   update.cause = o.cause;

@@ -11,7 +11,7 @@ import { LiveSettings } from "../config/types";
 export const RECORD_SIZE: i32 = 144;
 const MAGIC: u32 = 0x3176_6c6d;      // "mlv1": model-router live statistics, layout version 1
 const MAX_LEVEL: f64 = 30;           // backoff doublings; maxCooldownMs caps the length long before
-const MAX_CAUSE: i32 = <i32>Cause.ClusterNotFound;
+const MAX_CAUSE: i32 = <i32>Cause.NoResponse;
 
 // Weight of a sample `ageMs` old: it halves every half-life. Negative ages (a clock that stepped
 // back since) count as no age at all.

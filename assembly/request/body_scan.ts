@@ -2,14 +2,14 @@
 // features, without building a tree, decoding to UTF-16 or allocating. Only top-level members
 // (container depth 1) can be `model`, `stream` or `max_tokens`; a nested "model" is plain data.
 import { scanNumber, scanString, decodeString, stringHasEscape, stringDecodedBytes } from "../json/lexer";
-import { BodyError, MAX_USER_TEXT_SPANS, RequestFeatures } from "./features";
+import { BodyError, MAX_CLIENT_MODELS, MAX_USER_TEXT_SPANS, RequestFeatures } from "./features";
 
 export const MAX_BODY_DEPTH: i32 = 256;
 
 // Category of the top-level member being read.
 const enum Top {
   Other, Model, Stream, MaxTokens, MaxCompletionTokens, MaxOutputTokens,
-  Messages, Prompt, Input, System, Instructions, Tools, Functions, ResponseFormat,
+  Messages, Prompt, Input, System, Instructions, Tools, Functions, ResponseFormat, Models,
 }
 // What the innermost member name says about its value.
 const enum Key { Other, Type, Skip, Role, Content, Text }
@@ -52,6 +52,7 @@ function classifyTop(p: usize, n: usize): Top {
       if (same(p, n, "stream")) return Top.Stream;
       if (same(p, n, "prompt")) return Top.Prompt;
       if (same(p, n, "system")) return Top.System;
+      if (same(p, n, "models")) return Top.Models;
       break;
     case 8: if (same(p, n, "messages")) return Top.Messages; break;
     case 9: if (same(p, n, "functions")) return Top.Functions; break;
@@ -225,6 +226,46 @@ function isUserRole(p: usize, end: usize): bool {
   }
 }
 
+// ---- a client's `models` list (OpenRouter) --------------------------------------------------------
+// Only a few offsets per request: where the member starts and ends, the comma before it, its first
+// string items. Anything but one array of strings is refused (400 invalid_models).
+let modelsEndPending = false;   // the `models` member was read; its end is the next member or the '}'
+let lastTopComma: u32 = 0;      // the last comma between top-level members
+
+function startModelsMember(f: RequestFeatures, keyQuote: u32): void {
+  f.modelsCount++;
+  f.modelsKeyStart = keyQuote;
+  f.modelsCommaBefore = lastTopComma;
+  modelsEndPending = true;
+}
+
+@inline function endModelsMember(f: RequestFeatures, at: u32, hasNext: bool): void {
+  f.modelsEnd = at;
+  f.modelsHasNext = hasNext;
+  modelsEndPending = false;
+}
+
+function addModelsItem(f: RequestFeatures, start: usize, after: usize, base: usize): void {
+  const i = f.modelsItemCount;
+  if (i == MAX_CLIENT_MODELS) return;
+  unchecked(f.modelsItems[i << 1] = <u32>(start - base));
+  unchecked(f.modelsItems[(i << 1) + 1] = <u32>(after - base));
+  if (stringHasEscape) f.modelsItemEscapes |= (<u32>1) << i;
+  f.modelsItemCount = i + 1;
+}
+
+// One list, of strings only. Without a top-level `model`, the first item is the model.
+function checkModelsList(f: RequestFeatures): bool {
+  if (f.modelsCount > 1 || f.modelsInvalid) return false;
+  if (f.modelCount == 0 && f.modelsItemCount > 0) {
+    f.modelFromList = true;
+    f.modelStart = unchecked(f.modelsItems[0]);
+    f.modelEnd = unchecked(f.modelsItems[1]);
+    f.modelHasEscape = (f.modelsItemEscapes & 1) != 0;
+  }
+  return true;
+}
+
 // Whether this scan records where the user text is (only configurations that detect need it).
 let recordText = true;
 
@@ -234,6 +275,8 @@ export function scanBody(ptr: usize, len: usize, f: RequestFeatures, recordUserT
   f.reset();
   recordText = recordUserText;
   resetConversation();
+  modelsEndPending = false;
+  lastTopComma = 0;
   const end = ptr + len;
   let p = skipWhitespace(ptr, end);
   if (p >= end || load<u8>(p) != 0x7b) {
@@ -243,8 +286,9 @@ export function scanBody(ptr: usize, len: usize, f: RequestFeatures, recordUserT
   }
   const error = scanDocument(p, ptr, end, f);
   if (error != BodyError.None) { f.error = error; return; }
-  if (f.modelCount > 1) f.error = BodyError.DuplicateModel;
-  else if (f.modelCount == 0) f.error = BodyError.MissingModel;
+  if (f.modelsCount > 0 && !checkModelsList(f)) f.error = BodyError.InvalidModels;
+  else if (f.modelCount > 1) f.error = BodyError.DuplicateModel;
+  else if (f.modelCount == 0 && !f.modelFromList) f.error = BodyError.MissingModel;
   else if (f.modelEnd == 0) f.error = BodyError.InvalidModel;
   else if (f.maxTokensInvalid) f.error = BodyError.InvalidMaxTokens;
 }
@@ -267,6 +311,7 @@ function scanDocument(p: usize, base: usize, end: usize, f: RequestFeatures): Bo
       if (c == 0x7b || c == 0x5b) {
         if (depth == MAX_BODY_DEPTH) { f.errorOffset = p - base; return BodyError.TooDeep; }
         if (depth == 1 && isMaxTokens(top)) f.maxTokensInvalid = true;
+        if (top == Top.Models && (depth == 2 || (depth == 1 && c == 0x7b))) f.modelsInvalid = true;
         depth++;
         store<u8>(containers + depth, c == 0x7b ? 1 : 0);
         const open = p;
@@ -312,6 +357,7 @@ function scanDocument(p: usize, base: usize, end: usize, f: RequestFeatures): Bo
         }
       }
       if (after == 0) { f.errorOffset = p - base; return BodyError.InvalidJson; }
+      if (top == Top.Models && depth <= 2) f.modelsInvalid = true;
       if (depth == 1 && c != 0x2d && !isDigit(c)) {
         if (top == Top.Stream) f.stream = c == 0x74;
         else if (isMaxTokens(top) && c != 0x6e) f.maxTokensInvalid = true;
@@ -330,6 +376,7 @@ function scanDocument(p: usize, base: usize, end: usize, f: RequestFeatures): Bo
       const c = <u32>load<u8>(p);
       const inObject = load<u8>(containers + depth) == 1;
       if (c == 0x2c) {
+        if (depth == 1) lastTopComma = <u32>(p - base);
         p++;
         expect = inObject ? Expect.MemberName : Expect.Value;
         if (!inObject) key = Key.Other;
@@ -337,6 +384,7 @@ function scanDocument(p: usize, base: usize, end: usize, f: RequestFeatures): Bo
       }
       if (c == (inObject ? <u32>0x7d : <u32>0x5d)) {
         if (recordText && depth <= 3) onClose(f, <u32>(p + 1 - base), depth, top);
+        if (depth == 1 && modelsEndPending) endModelsMember(f, <u32>(p - base), false);
         depth--;
         p++;
         continue;
@@ -357,8 +405,10 @@ function scanDocument(p: usize, base: usize, end: usize, f: RequestFeatures): Bo
       else { nameBytes = decodeString(nameStart, p - 1, keyScratch); namePtr = keyScratch; }
     }
     if (depth == 1) {
+      if (modelsEndPending) endModelsMember(f, <u32>(nameStart - 1 - base), true);
       top = namePtr == 0 ? Top.Other : classifyTop(namePtr, nameBytes);
       if (top == Top.Model) f.modelCount++;
+      else if (top == Top.Models) startModelsMember(f, <u32>(nameStart - 1 - base));
     } else {
       key = namePtr == 0 ? Key.Other : classifyNested(namePtr, nameBytes);
       if (depth == 3) messageKey = key;
@@ -382,10 +432,15 @@ function onString(f: RequestFeatures, start: usize, after: usize, base: usize, d
       return;
     }
     if (isMaxTokens(top)) f.maxTokensInvalid = true;
+    if (top == Top.Models) f.modelsInvalid = true;
     if (countsAsText(top)) {
       f.textBytes += stringDecodedBytes;
       if (recordText && top <= Top.Instructions) trackText(f, start, after, base, depth, top, key);
     }
+    return;
+  }
+  if (top == Top.Models) {
+    if (depth == 2) addModelsItem(f, start, after, base);
     return;
   }
   if (key == Key.Skip) return;

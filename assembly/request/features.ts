@@ -10,10 +10,15 @@ export const enum BodyError {
   InvalidModel,
   DuplicateModel,
   InvalidMaxTokens,
+  InvalidModels,
 }
 
 // Text parts of one user message kept per request; a message with more parts keeps its first ones.
 export const MAX_USER_TEXT_SPANS: i32 = 16;
+
+// Names of a client's `models` list (OpenRouter's fallbacks) read per request; later ones are not
+// looked at (no configuration honours more than three fallbacks).
+export const MAX_CLIENT_MODELS: i32 = 8;
 
 export class RequestFeatures {
   error: BodyError = BodyError.None;
@@ -46,6 +51,22 @@ export class RequestFeatures {
   contextEnd: u32 = 0;
   systemStart: u32 = 0;
   systemEnd: u32 = 0;
+  // A top-level `models` list (OpenRouter): where the member is, so it can be taken out of the body,
+  // and its first string items ([start, end) with quotes). The member spans [modelsKeyStart,
+  // modelsEnd): from its name's opening quote to the next member's name, or (when it is the last
+  // member) to the object's closing brace; modelsCommaBefore is the comma before it (0: none).
+  modelsCount: i32 = 0;
+  modelsInvalid: bool = false;    // not an array of strings
+  modelsKeyStart: u32 = 0;
+  modelsEnd: u32 = 0;
+  modelsHasNext: bool = false;
+  modelsCommaBefore: u32 = 0;
+  modelsItemCount: i32 = 0;       // string items recorded (at most MAX_CLIENT_MODELS)
+  readonly modelsItems: StaticArray<u32> = new StaticArray<u32>(MAX_CLIENT_MODELS * 2);
+  modelsItemEscapes: u32 = 0;     // bit i: item i contains escapes
+  // No top-level `model`, but a `models` list: its first item is the model (OpenRouter); then
+  // modelStart/modelEnd point at that item and the rewrite puts a `model` member in its place.
+  modelFromList: bool = false;
 
   reset(): void {
     this.error = BodyError.None;
@@ -68,6 +89,13 @@ export class RequestFeatures {
     this.contextEnd = 0;
     this.systemStart = 0;
     this.systemEnd = 0;
+    this.modelsCount = 0;
+    this.modelsInvalid = false;
+    this.modelsKeyStart = this.modelsEnd = this.modelsCommaBefore = 0;
+    this.modelsHasNext = false;
+    this.modelsItemCount = 0;
+    this.modelsItemEscapes = 0;
+    this.modelFromList = false;
   }
 
   // Requested output tokens, in the order chat, newer chat, Responses API.

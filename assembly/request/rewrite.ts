@@ -1,6 +1,7 @@
 // Writes the chosen model into the body: the bytes of the old `model` string (quotes included)
 // are replaced by the new literal; every other byte stays as it was.
 import { HOST_BLOCK_SLACK, replaceRequestBody } from "../abi/host";
+import { RequestFeatures } from "./features";
 
 // From this body size on, only the body's start is handed back (see spliceModel). Below it, one
 // whole-body write is cheaper than Envoy's drain + prepend (measured through Envoy 1.40: bench/).
@@ -55,4 +56,56 @@ function spliceIntoCopy(body: usize, size: usize, valueStart: usize, valueEnd: u
   const ok = replaceRequestBody(out, newSize, size);
   heap.free(out);
   return ok;
+}
+
+const MODEL_MEMBER = String.UTF8.encode("\"model\":");
+
+// A request with a client `models` list (OpenRouter): the list never reaches a provider. With a
+// top-level `model`, the `models` member is cut out (with one separating comma) and `model` gets
+// `literal`; without one, the member is replaced by `"model":<literal>`. Builds the new body in a
+// block of its own (rare requests; the common path above stays in place). Returns the offset of
+// `literal` in the new body, or -1 when the host refused it.
+export function rewriteWithoutModelsList(body: usize, size: usize, f: RequestFeatures, literal: ArrayBuffer): i32 {
+  const literalSize = <usize>literal.byteLength;
+  const keyStart = <usize>f.modelsKeyStart, end = <usize>f.modelsEnd;
+  if (f.modelFromList) {
+    const insert = <usize>MODEL_MEMBER.byteLength + literalSize + (f.modelsHasNext ? 1 : 0);
+    const newSize = size - (end - keyStart) + insert;
+    const out = heap.alloc(newSize);
+    memory.copy(out, body, keyStart);
+    let q = out + keyStart;
+    memory.copy(q, changetype<usize>(MODEL_MEMBER), MODEL_MEMBER.byteLength);
+    q += MODEL_MEMBER.byteLength;
+    memory.copy(q, changetype<usize>(literal), literalSize);
+    q += literalSize;
+    if (f.modelsHasNext) store<u8>(q++, 0x2c);
+    memory.copy(q, body + end, size - end);
+    const ok = replaceRequestBody(out, newSize, size);
+    heap.free(out);
+    return ok ? <i32>(keyStart + MODEL_MEMBER.byteLength) : -1;
+  }
+  // The cut: [key, next key) when a member follows, else [comma before, closing brace).
+  const cutStart = f.modelsHasNext || f.modelsCommaBefore == 0 ? keyStart : <usize>f.modelsCommaBefore;
+  const valueStart = f.modelStart, valueEnd = f.modelEnd;
+  const newSize = size - (end - cutStart) - (valueEnd - valueStart) + literalSize;
+  const out = heap.alloc(newSize);
+  let q = out;
+  let modelAt: usize = 0;
+  // Two disjoint edits, in document order.
+  if (valueStart < cutStart) {
+    memory.copy(q, body, valueStart); q += valueStart;
+    modelAt = q - out;
+    memory.copy(q, changetype<usize>(literal), literalSize); q += literalSize;
+    memory.copy(q, body + valueEnd, cutStart - valueEnd); q += cutStart - valueEnd;
+    memory.copy(q, body + end, size - end);
+  } else {
+    memory.copy(q, body, cutStart); q += cutStart;
+    memory.copy(q, body + end, valueStart - end); q += valueStart - end;
+    modelAt = q - out;
+    memory.copy(q, changetype<usize>(literal), literalSize); q += literalSize;
+    memory.copy(q, body + valueEnd, size - valueEnd);
+  }
+  const ok = replaceRequestBody(out, newSize, size);
+  heap.free(out);
+  return ok ? <i32>modelAt : -1;
 }

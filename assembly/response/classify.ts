@@ -6,7 +6,7 @@
 
 export const enum Health { Unknown, Success, Failure, Neutral }
 
-export const enum Cause { None, Status, ConnectFailure, Reset, Timeout, NoHealthyUpstream, ClusterNotFound }
+export const enum Cause { None, Status, ConnectFailure, Reset, Timeout, NoHealthyUpstream, ClusterNotFound, NoResponse }
 
 // Statuses whose details must be read to know who answered.
 @inline export function needsDetails(status: i32): bool {
@@ -53,12 +53,14 @@ export function isViaUpstream(p: usize, n: usize): bool {
 
 export function describeCause(cause: Cause, status: i32): string {
   switch (cause) {
-    case Cause.Status: return "HTTP " + status.toString();
+    // A failover attempt's status is not seen (the response headers get no callback): 5xx or 429.
+    case Cause.Status: return status > 0 ? "HTTP " + status.toString() : "HTTP 5xx or 429";
     case Cause.ConnectFailure: return "connect failure";
     case Cause.Reset: return "connection reset";
     case Cause.Timeout: return "timeout";
     case Cause.NoHealthyUpstream: return "no healthy upstream host";
     case Cause.ClusterNotFound: return "upstream cluster not found";
+    case Cause.NoResponse: return "connect failure or reset";
     default: return "failure";
   }
 }

@@ -4,6 +4,10 @@
 // upstream and model headers, and a route per provider matches on them.
 import { annotate, flow, Literal } from "./yaml.mjs";
 import { gatewayView } from "./config.mjs";
+import {
+  chainClusters, chainOrderPolicy, chainRoutes, failoverPlan, fallbackStatsTags, keyEnvironment, providerMetadata, servedHeader,
+  SERVED_FILTER_STATE, servedHeaderName, upstreamWasmFilter,
+} from "./failover.mjs";
 
 export const DEFAULTS = {
   listen: { host: "127.0.0.1", port: 10000 },
@@ -72,8 +76,18 @@ export function buildBootstrap(config, options = {}) {
   const providers = view.providers.map((p) => ({ ...p, mock: o.mocks?.[p.name], endpoints: o.endpoints?.[p.name] }));
   const injectKeys = !o.higress;
   const hasAzure = providers.some((p) => p.apiVersion !== null);
+  const failover = failoverPlan(config.json, view, { higress: o.higress });
+  view.failover = failover;
+  view.servedHeader = servedHeaderName(config.json);
 
   const routes = [];
+  if (failover) {
+    routes.push(...chainRoutes(failover, view, {
+      bufferLimit: bufferLimit(view.maxBodyBytes),
+      idleTimeout: seconds(o.streamIdleTimeoutSeconds),
+      headersToRemove: routingHeadersToRemove(view),
+    }));
+  }
   for (const p of providers) routes.push(...providerRoutes(p, view, o));
   const fallback = o.defaultProvider ? providers.find((p) => p.name === o.defaultProvider) : null;
   routes.push(...(fallback ? [defaultProviderRoute(fallback, view, o)] : unroutedRoutes(view)));
@@ -98,16 +112,22 @@ export function buildBootstrap(config, options = {}) {
       route_config: annotate(
         {
           name: "llm_routes",
-          internal_only_headers: [view.upstreamHeader, view.modelHeader],
+          internal_only_headers: [view.upstreamHeader, view.modelHeader, ...(failover ? [failover.chainHeader] : [])],
           virtual_hosts: [
             annotate(
               { name: "llm", domains: ["*"], retry_policy: retryPolicy(), routes },
               {
                 retry_policy:
                   "Retries happen only before the first response byte reaches the client: a stream that has\n" +
-                  "started is never replayed. Every attempt sends the body the plugin rewrote once.",
+                  "started is never replayed. On a provider's route every attempt sends the body the plugin\n" +
+                  "rewrote once, to another endpoint of that provider.",
                 routes:
-                  `One route per provider, chosen by the plugin's ${view.upstreamHeader} (Azure: per deployment, by\n` +
+                  (failover
+                    ? `First, one route per fallback chain length, chosen by the plugin's ${failover.chainHeader}: Envoy moves\n` +
+                      "the attempts from provider to provider along the chain's fallback cluster, and the plugin, as the\n" +
+                      "router's upstream filter, gives each attempt its provider's model, path, Host and key. Then\n"
+                    : "") +
+                  `one route per provider, chosen by the plugin's ${view.upstreamHeader} (Azure: per deployment, by\n` +
                   `${view.modelHeader} too). Each rewrites the path to the provider's base path, sets Host, removes the\n` +
                   "routing headers and the client's credentials; the cluster adds the provider's key.",
               },
@@ -124,10 +144,10 @@ export function buildBootstrap(config, options = {}) {
         pathToMetadataFilter(),
         o.clientKeysEnv ? clientKeysFilter(o.clientKeysEnv) : undefined,
         decompressorFilter(),
-        wasmFilter(config.text, o),
+        wasmFilter(config.text, o, failover),
         hasAzure ? { name: AZURE_QUERY_FILTER, typed_config: { "@type": T.headerMutation } } : undefined,
         modelToMetadataFilter(view),
-        { name: "envoy.filters.http.router", typed_config: { "@type": T.router, suppress_envoy_headers: true } },
+        routerFilter(config.text, o, failover),
       ].filter(Boolean),
     },
     {
@@ -141,8 +161,9 @@ export function buildBootstrap(config, options = {}) {
         "buffer limit it must exceed maxBodyBytes, or Envoy answers its own bare 413 before the plugin's JSON\n" +
         "one (Envoy's default window is 256 MiB).",
       access_log:
-        "One line per request: the route and cluster chosen, the model the plugin picked, Envoy's response flags,\n" +
-        "and the plugin's decision (outcome, alias, model, strategy, task, estimated cost) from its filter state.",
+        "One line per request: the route and cluster chosen (a fallback chain: its providers), the model the plugin\n" +
+        "picked and the model that served, the attempts, Envoy's response flags, and the plugin's decision\n" +
+        "(outcome, alias, model, strategy, task, estimated cost) from its filter state.",
       local_reply_config:
         "Envoy's own refusals (timeouts, overload, an unreachable provider) in the OpenAI error format the\n" +
         "plugin uses, so clients and SDKs read every gateway error the same way.",
@@ -150,7 +171,8 @@ export function buildBootstrap(config, options = {}) {
     },
   );
 
-  const clusters = providers.map((p) => cluster(p, o, injectKeys));
+  const clusters = providers.map((p) => cluster(p, o, injectKeys, failover !== null));
+  if (failover) clusters.push(...chainClusters(failover, o.maxConnections));
   const secrets = injectKeys
     ? providers
         .filter((p) => p.auth !== "none")
@@ -160,7 +182,7 @@ export function buildBootstrap(config, options = {}) {
   return annotate(
     {
       admin: { address: socket(o.admin.host, o.admin.port) },
-      stats_config: statsConfig(),
+      stats_config: statsConfig(failover),
       overload_manager: overloadManager(o),
       static_resources: annotate(
         {
@@ -194,7 +216,8 @@ export function buildBootstrap(config, options = {}) {
       stats_config:
         "Labels for the plugin's metrics (README \"Observability\"): Higress ai-statistics' names and labels\n" +
         "(ai_route, ai_cluster, ai_model, ai_consumer) plus request outcome, response result and skipped model;\n" +
-        "finer histogram buckets for times to first token, durations and output speed.",
+        "finer histogram buckets for times to first token, durations and output speed" +
+        (failover ? ";\nthe fallbacks counter as llm_router_fallbacks{ai_route, from_model, to_model}." : "."),
       overload_manager:
         "Memory and connection limits: under heap pressure Envoy resets the streams holding the most buffered\n" +
         "bytes and refuses new requests (503) instead of growing until the kernel kills it.",
@@ -207,7 +230,7 @@ function filterNotes(o) {
   if (o.clientKeysEnv) lines.push(`client keys: only requests carrying a key listed in $${o.clientKeysEnv} get through (401 otherwise);`);
   lines.push(
     "gzip request bodies are decompressed before the plugin reads them;",
-    "the plugin holds the headers, reads the JSON body once, picks the model and sets the routing headers;",
+    "the plugin holds the headers, reads the JSON body once, picks the model (and its fallbacks) and sets the routing headers;",
     "the chosen model is kept as dynamic metadata for the access log (the header itself never reaches a provider).",
   );
   return lines.join("\n");
@@ -239,9 +262,9 @@ export const PLUGIN_STATS_TAGS = [
 const MS_BUCKETS = [5, 10, 25, 50, 75, 100, 150, 200, 300, 400, 500, 750, 1000, 1500, 2000, 3000, 5000, 7500, 10000, 20000, 30000, 60000, 120000, 300000, 600000];
 const SPEED_BUCKETS = [1, 5, 10, 20, 30, 40, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 2000, 5000];
 
-function statsConfig() {
+function statsConfig(failover) {
   return {
-    stats_tags: PLUGIN_STATS_TAGS.map((t) => flow(t)),
+    stats_tags: [...PLUGIN_STATS_TAGS, ...(failover ? fallbackStatsTags() : [])].map((t) => flow(t)),
     histogram_bucket_settings: [
       { match: flow({ prefix: "wasmcustom.gen_ai_server_" }), buckets: flow(MS_BUCKETS) },
       { match: flow({ prefix: "wasmcustom.llm_router_output_tokens_per_second" }), buckets: flow(SPEED_BUCKETS) },
@@ -253,6 +276,7 @@ function accessLog() {
   const format =
     `[access] %START_TIME(%Y-%m-%dT%T.%3fZ)% "%REQ(:METHOD)% %DYNAMIC_METADATA(${METADATA_NAMESPACE}:path)% %PROTOCOL%" %RESPONSE_CODE% ` +
     `flags=%RESPONSE_FLAGS% route=%ROUTE_NAME% cluster=%UPSTREAM_CLUSTER% model=%DYNAMIC_METADATA(${METADATA_NAMESPACE}:model)% ` +
+    `served=%FILTER_STATE(${SERVED_FILTER_STATE}:PLAIN)% ` +
     "upstream=%UPSTREAM_HOST% attempts=%UPSTREAM_REQUEST_ATTEMPT_COUNT% details=%RESPONSE_CODE_DETAILS% " +
     "bytes_in=%BYTES_RECEIVED% bytes_out=%BYTES_SENT% duration=%DURATION%ms " +
     // The plugin's decision for this request (routing/describe.ts), or "-" for requests it did not handle.
@@ -327,9 +351,17 @@ function providerRouteAction(p, o) {
   };
 }
 
+// The plugin's routing headers and the client's credentials: Envoy routed on the former, and the
+// provider gets its own key, never the client's.
+function routingHeadersToRemove(view) {
+  return [view.upstreamHeader, view.modelHeader, ...(view.failover ? [view.failover.chainHeader] : []), ...CLIENT_CREDENTIAL_HEADERS];
+}
+
 function providerHeaders(p, view) {
   return {
-    request_headers_to_remove: [view.upstreamHeader, view.modelHeader, ...CLIENT_CREDENTIAL_HEADERS],
+    request_headers_to_remove: routingHeadersToRemove(view),
+    // The model that served is the one the plugin chose (header_to_metadata kept it for the log).
+    response_headers_to_add: [servedHeader(view.servedHeader, `%DYNAMIC_METADATA(${METADATA_NAMESPACE}:model)%`)],
     request_headers_to_add:
       p.headers.length > 0
         ? p.headers.map(([key, value]) => ({ header: flow({ key, value: headerValue(value) }), append_action: "OVERWRITE_IF_EXISTS_OR_ADD" }))
@@ -408,7 +440,18 @@ function unroutedRoutes(view) {
   ];
 }
 
-function wasmFilter(configText, o) {
+function routerFilter(configText, o, failover) {
+  const router = { "@type": T.router, suppress_envoy_headers: true };
+  if (failover) {
+    router.upstream_http_filters = [
+      upstreamWasmFilter(wasmFilter(configText, o, failover)),
+      { name: "envoy.filters.http.upstream_codec", typed_config: { "@type": T.upstreamCodec } },
+    ];
+  }
+  return { name: "envoy.filters.http.router", typed_config: router };
+}
+
+function wasmFilter(configText, o, failover) {
   return {
     name: "model-router",
     typed_config: {
@@ -421,6 +464,7 @@ function wasmFilter(configText, o) {
             vm_id: "model-router",
             runtime: "envoy.wasm.runtime.v8",
             code: { local: { filename: o.wasmPath } },
+            environment_variables: failover ? keyEnvironment(failover) : undefined,
           },
           configuration: { "@type": T.stringValue, value: new Literal(configText.endsWith("\n") ? configText : `${configText}\n`) },
         },
@@ -507,8 +551,8 @@ function clientKeysFilter(variable) {
   };
 }
 
-function endpointList(list) {
-  return [{ lb_endpoints: list.map((e) => ({ endpoint: { address: socket(e.host, e.port) } })) }];
+function endpointList(list, provider) {
+  return [{ lb_endpoints: list.map((e) => ({ endpoint: { address: socket(e.host, e.port) }, metadata: providerMetadata(provider) })) }];
 }
 
 function clusterType(p, addresses) {
@@ -519,7 +563,7 @@ function clusterType(p, addresses) {
   return p.secure ? "LOGICAL_DNS" : "STRICT_DNS";
 }
 
-function cluster(p, o, injectKeys) {
+function cluster(p, o, injectKeys, inChains = false) {
   const addresses = p.mock ?? p.endpoints ?? [{ host: p.host, port: p.port }];
   const type = clusterType(p, addresses);
   const tls = p.secure && !p.mock;
@@ -532,7 +576,7 @@ function cluster(p, o, injectKeys) {
     dns_lookup_family: type === "STATIC" ? undefined : "V4_PREFERRED",
     connect_timeout: "5s",
     lb_policy: "ROUND_ROBIN",
-    load_assignment: { cluster_name: p.name, endpoints: endpointList(addresses) },
+    load_assignment: { cluster_name: p.name, endpoints: endpointList(addresses, p.name), policy: inChains ? chainOrderPolicy() : undefined },
     transport_socket: tls ? tlsSocket(p, o.caFile) : undefined,
     typed_extension_protocol_options: {
       "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {

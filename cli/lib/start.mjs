@@ -9,6 +9,7 @@ import { startMockProvider } from "../../mock/provider.mjs";
 import { mockKey } from "./compose.mjs";
 import { ENVOY_WASM, PACKAGE_ROOT, gatewayView } from "./config.mjs";
 import { buildBootstrap } from "./envoy.mjs";
+import { failoverPlan } from "./failover.mjs";
 import { toYaml } from "./yaml.mjs";
 
 const CA_BUNDLES = [
@@ -236,6 +237,12 @@ function banner(out, config, view, { url, admin, logFile, mocks, o }) {
   for (const m of [model, ...aliases.slice(1, 3)]) out(`  ${chat(m)}`);
   out(`  ${chat(model, '"stream":true,')}`);
   out(`  curl -s ${url}/v1/models`);
+  if (mocks.length > 0 && failoverPlan(config.json, view)) {
+    const first = mocks[0];
+    out("");
+    out(`Take a provider down and watch ${model} move on to another model (x-llm-served-model, the access log's served=):`);
+    out(`  curl -s -X POST ${first.url}/_mock/stop   # the ${first.name} mock stops; restart llm-router to bring it back`);
+  }
   out("");
   out(`Watch it: npx llm-router top --admin ${admin.replace(/^http:\/\//, "")}   (metrics: curl -s ${admin}/stats/prometheus | grep ai_route)`);
   out("");

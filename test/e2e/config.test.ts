@@ -22,6 +22,7 @@ import {
   readRouterConfig,
   readRouterConfigText,
   spawnEnvoy,
+  upstreamWasmConfigOf,
   validateEnvoyConfig,
   wasmPluginConfigOf,
   writeTempConfig,
@@ -34,6 +35,7 @@ const COMPOSE_FILE = join(ROOT, "docker-compose.yml");
 const ENDPOINTS = { openai: [1, 2], deepseek: [3], groq: [4] };
 
 const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v));
+const isAggregate = (c: any) => c.cluster_type?.name === "envoy.clusters.aggregate";
 
 describe("generated files", () => {
   it("every shipped file generated from config/router.json is up to date", () => {
@@ -80,7 +82,7 @@ describe("envoy.yaml (real providers)", () => {
       expect(route.route.timeout).toBe("0s");
     }
     // nothing else reaches a provider: the last routes answer 404 themselves
-    const rest = routes.filter((r: any) => !r.name.startsWith("provider."));
+    const rest = routes.filter((r: any) => !r.name.startsWith("provider.") && !r.name.startsWith("fallback."));
     expect(rest.map((r: any) => [r.name, r.direct_response?.status])).toEqual([["unrouted.model", 404], ["unrouted", 404]]);
   });
 
@@ -107,7 +109,7 @@ describe("envoy.yaml (real providers)", () => {
   });
 
   it("one TLS cluster per provider (DNS, SNI, SAN check, system CA bundle), keys only as variable names", () => {
-    const clusters = clustersOf(cfg);
+    const clusters = clustersOf(cfg).filter((c: any) => !isAggregate(c));
     expect(clusters.map((c: any) => c.name).sort()).toEqual(Object.keys(router.providers).sort());
     for (const c of clusters) {
       const host = new URL(router.providers[c.name].baseUrl).hostname;
@@ -118,9 +120,57 @@ describe("envoy.yaml (real providers)", () => {
       expect(tls.common_tls_context.validation_context.trusted_ca.filename).toBe("/etc/ssl/certs/ca-certificates.crt");
       expect(tls.common_tls_context.validation_context.match_typed_subject_alt_names).toEqual([{ san_type: "DNS", matcher: { exact: host } }]);
       expect(c.outlier_detection).toBeDefined();
+      // an attempt learns its provider from the endpoint (never a key: /config_dump shows metadata)
+      expect(c.load_assignment.endpoints[0].lb_endpoints[0].metadata).toEqual({ filter_metadata: { llm_router: { provider: c.name } } });
+      // a fallback cluster's first attempts stay on its first provider while it has a healthy endpoint
+      expect(c.load_assignment.policy).toEqual({ overprovisioning_factor: 100000 });
     }
     const secrets = cfg.static_resources.secrets.map((s: any) => s.generic_secret.secret);
     expect(secrets).toEqual(Object.values<any>(router.providers).map((p) => ({ environment_variable: p.apiKeyEnv })));
+  });
+
+  it("failover: a fallback cluster per ordered pair of providers, a route per chain length on the chain header", () => {
+    const providers = Object.keys(router.providers);
+    const aggregates = clustersOf(cfg).filter(isAggregate);
+    const pairs = providers.flatMap((a) => providers.filter((b) => b !== a).map((b) => [a, b]));
+    expect(aggregates.map((c: any) => c.cluster_type.typed_config.clusters)).toEqual(expect.arrayContaining(pairs));
+    expect(aggregates).toHaveLength(pairs.length); // config/router.json: one fallback per request
+    for (const c of aggregates) {
+      expect(c.name).toBe(c.cluster_type.typed_config.clusters.join("+"));
+      expect(c.lb_policy).toBe("CLUSTER_PROVIDED");
+    }
+    const fallback = routes.filter((r: any) => r.name.startsWith("fallback."));
+    expect(fallback.map((r: any) => r.name)).toEqual(["fallback.2"]);
+    // before the provider routes: a request with a chain goes along it
+    expect(routes.indexOf(fallback[0])).toBe(0);
+    const route = fallback[0];
+    expect(route.match.headers).toEqual([{ name: "x-llm-chain", string_match: { safe_regex: { regex: "^[^+]+(\\+[^+]+){1}$" } } }]);
+    expect(route.route.cluster_header).toBe("x-llm-chain");
+    expect(route.route.retry_policy.num_retries).toBe(1);
+    expect(route.route.retry_policy.retry_on.split(",").sort()).toEqual(["5xx", "connect-failure", "reset", "retriable-status-codes"].sort());
+    expect(route.route.retry_policy.retriable_status_codes).toEqual([429]);
+    expect(route.route.retry_policy.retry_priority.name).toBe("envoy.retry_priorities.previous_priorities");
+    expect(route.request_body_buffer_limit).toBeGreaterThan(router.maxBodyBytes);
+    expect(route.request_headers_to_remove).toEqual(expect.arrayContaining(["x-llm-upstream", "x-llm-model", "x-llm-chain", "authorization", "api-key", "x-api-key"]));
+    // the chosen model, replaced by the model a later attempt went to when the request moved
+    expect(route.response_headers_to_add.map((h: any) => h.header)).toEqual([
+      { key: "x-llm-served-model", value: "%DYNAMIC_METADATA(llm_router:model)%" },
+      { key: "x-llm-served-model", value: "%FILTER_STATE(wasm.llm_router.served:PLAIN)%" },
+    ]);
+    expect(hcm.route_config.internal_only_headers).toContain("x-llm-chain");
+  });
+
+  it("failover: the plugin as the router's upstream filter, in the router filter's VM, keys by variable name only", () => {
+    const plugin = wasmPluginConfigOf(cfg);
+    const upstream = upstreamWasmConfigOf(cfg);
+    expect(upstream.root_id).toBe("model-router-upstream");
+    expect(upstream.vm_config).toEqual(plugin.vm_config);
+    expect(upstream.configuration).toEqual(plugin.configuration);
+    expect(upstream.allow_on_headers_stop_iteration).toBeUndefined(); // it never holds headers
+    const keys = Object.values<any>(router.providers).map((p) => p.apiKeyEnv);
+    expect(plugin.vm_config.environment_variables).toEqual({ host_env_keys: keys });
+    const filters = hcm.http_filters.at(-1).typed_config.upstream_http_filters.map((f: any) => f.name);
+    expect(filters).toEqual(["model-router-upstream", "envoy.filters.http.upstream_codec"]);
   });
 
   it("`envoy --mode validate -c envoy.yaml` passes with the key variables set", () => {
@@ -192,7 +242,7 @@ describe("docker-compose Envoy files", () => {
       });
 
       it("addresses every provider's mock service of docker-compose.yml on its port", () => {
-        for (const cluster of clustersOf(cfg)) {
+        for (const cluster of clustersOf(cfg).filter((c: any) => !isAggregate(c))) {
           for (const ep of cluster.load_assignment.endpoints.flatMap((e: any) => e.lb_endpoints)) {
             const { address, port_value } = ep.endpoint.address.socket_address;
             const svc = compose.services[address];
@@ -212,6 +262,8 @@ describe("docker-compose Envoy files", () => {
         // does not load; its configuration shape is validated with the 0.2.1 build instead.
         const local = clone(cfg);
         wasmPluginConfigOf(local).vm_config.code.local.filename = ENVOY_WASM;
+        const upstream = upstreamWasmConfigOf(local);
+        if (upstream) upstream.vm_config.code.local.filename = ENVOY_WASM;
         local.admin.address.socket_address = { address: "127.0.0.1", port_value: 0 };
         listenerOf(local).address.socket_address = { address: "127.0.0.1", port_value: 0 };
         const tmp = writeTempConfig(local);

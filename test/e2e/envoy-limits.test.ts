@@ -243,15 +243,21 @@ describe("limits of the generated bootstrap", () => {
 describe("a provider that cannot be reached", () => {
   const gw = useGateway();
 
-  it("gets Envoy's 503 in the OpenAI error format, after the retries", async () => {
+  it("gets Envoy's 503 in the OpenAI error format, after the retries (a model without fallbacks)", async () => {
     for (const p of Object.values(gw().providers).filter((p) => gw().clusterOf[p.name] === "groq")) await p.close();
-    const reply = await postJson(gw(), "/v1/chat/completions", JSON.stringify({ model: "fast", messages: [] }));
+    const reply = await postJson(gw(), "/v1/chat/completions", JSON.stringify({ model: "llama-3.1-8b", messages: [] }));
     expect(reply.status).toBe(503);
     expect(reply.headers["content-type"]).toMatch(/^application\/json/);
     const err = reply.json().error;
     expect(err.code).toBe("provider_unavailable");
     expect(err.type).toBe("server_error");
     expect(err.message).toMatch(/connection/);
+  });
+
+  it("an alias goes on to its fallback on another provider", async () => {
+    const reply = await postJson(gw(), "/v1/chat/completions", JSON.stringify({ model: "fast", messages: [] }));
+    expect(reply.status, reply.text).toBe(200);
+    expect(reply.headers["x-llm-served-model"]).toBe("gpt-4o-mini");
   });
 });
 

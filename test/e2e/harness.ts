@@ -76,6 +76,15 @@ export function wasmPluginConfigOf(cfg: any): any {
   return wasm.typed_config.config;
 }
 
+/** The upstream Wasm filter in the router (failover), or undefined when the bootstrap has none. */
+export function upstreamWasmConfigOf(cfg: any): any | undefined {
+  const router = (hcmOf(cfg).http_filters ?? []).find((f: any) => f.name === "envoy.filters.http.router");
+  const wasm = (router?.typed_config?.upstream_http_filters ?? []).find(
+    (f: any) => f.typed_config?.["@type"] === "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+  );
+  return wasm?.typed_config?.config;
+}
+
 export function clustersOf(cfg: any): any[] {
   return cfg?.static_resources?.clusters ?? [];
 }
@@ -130,8 +139,11 @@ export function deriveEnvoyConfig(opts: DeriveOptions): any {
   });
   const cfg = YAML.parse(toYaml(bootstrap));
   if (opts.pluginConfig !== undefined && !shaped) {
-    wasmPluginConfigOf(cfg).configuration.value =
-      typeof opts.pluginConfig === "string" ? opts.pluginConfig : JSON.stringify(opts.pluginConfig, null, 2);
+    const value = typeof opts.pluginConfig === "string" ? opts.pluginConfig : JSON.stringify(opts.pluginConfig, null, 2);
+    wasmPluginConfigOf(cfg).configuration.value = value;
+    // The upstream filter must read plans with the router's very configuration.
+    const upstream = upstreamWasmConfigOf(cfg);
+    if (upstream) upstream.configuration.value = value;
   }
   opts.mutate?.(cfg);
   return cfg;

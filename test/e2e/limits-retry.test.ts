@@ -35,6 +35,8 @@ describe("maxBodyBytes", () => {
   });
 });
 
+// A catalog model without fallbacks goes to its provider's own route: Envoy's retries stay inside
+// the provider (another endpoint). Aliases fail over to other providers: test/e2e/failover.test.ts.
 describe("retries inside the two-endpoint openai cluster", () => {
   for (const failureStatus of [503, 429]) {
     it(`openai-1 answering ${failureStatus} every time: Envoy retries on openai-2 and the client sees 200`, async () => {
@@ -44,7 +46,7 @@ describe("retries inside the two-endpoint openai cluster", () => {
       // Round robin decides which endpoint goes first; send until openai-1 has been tried (bounded).
       let sent = 0;
       for (let i = 0; i < 10 && bad.requests.length === 0; i++) {
-        const reply = await postJson(gw(), "/v1/chat/completions", JSON.stringify({ model: "best", messages: [{ role: "user", content: `try ${i}` }] }));
+        const reply = await postJson(gw(), "/v1/chat/completions", JSON.stringify({ model: "gpt-4o", messages: [{ role: "user", content: `try ${i}` }] }));
         sent++;
         expect(reply.status, reply.text).toBe(200);
         expect(reply.headers["x-mock-provider"]).toBe("openai-2");

@@ -18,6 +18,38 @@ afterAll(async () => {
 const post = (path: string, body: string) =>
   send(p.url, { method: "POST", path, body, headers: { "content-type": "application/json" } });
 
+describe("mock provider failure modes and control", () => {
+  it("fails by status, by closing the connection, or by cutting a 200 stream after its first event", async () => {
+    const m = await startMockProvider({ port: 0, name: "f" });
+    try {
+      const body = '{"model":"x","stream":true,"messages":[]}';
+      const request = () => send(m.url, { method: "POST", path: "/v1/chat/completions", body, headers: { "content-type": "application/json" } });
+      m.setKnobs({ failureRate: 1, failureStatus: 502 });
+      expect((await request()).status).toBe(502);
+      m.setKnobs({ failureMode: "reset" });
+      await expect(request()).rejects.toThrow(/socket hang up|ECONNRESET/);
+      m.setKnobs({ failureMode: "midstream" });
+      await expect(request()).rejects.toThrow(/aborted|ECONNRESET|terminated/);
+      expect(m.requests).toHaveLength(3);
+    } finally {
+      await m.close();
+    }
+  });
+
+  it("POST /_mock/knobs sets knobs and /_mock/stop takes the mock down (not recorded as requests)", async () => {
+    const m = await startMockProvider({ port: 0, name: "c" });
+    const knobs = await send(m.url, { method: "POST", path: "/_mock/knobs", body: '{"failureRate":1,"failureStatus":429}' });
+    expect(knobs.json()).toMatchObject({ failureRate: 1, failureStatus: 429 });
+    expect(m.knobs.failureStatus).toBe(429);
+    const stop = await send(m.url, { method: "POST", path: "/_mock/stop", body: "" });
+    expect(stop.json()).toEqual({ stopped: "c", hard: false });
+    await new Promise((r) => setTimeout(r, 50));
+    await expect(send(m.url, { path: "/v1/models" })).rejects.toThrow(/ECONNREFUSED/);
+    expect(m.requests).toHaveLength(0);
+    await m.close();
+  });
+});
+
 describe("mock provider", () => {
   it("answers chat completions echoing the model and naming the instance, and records the request", async () => {
     const body = '{"model":"m-1","messages":[{"role":"user","content":"hi"}],"max_tokens":3}';

@@ -179,7 +179,13 @@ describe("body and headers", () => {
     expect(got.request.path).toBe("/openai/v1/chat/completions?trace=1");
     const line = await lastAccessLine();
     expect(line).toContain('"POST /v1/chat/completions?trace=1 HTTP/1.1" 200');
-    expect(line).toContain("route=provider.groq cluster=groq model=llama-3.1-8b ");
+    // An alias has a fallback: its chain's route and cluster, the model chosen (served=: a model the
+    // request moved to; - when it did not move).
+    expect(line).toContain("route=fallback.2 cluster=groq+openai model=llama-3.1-8b served=- ");
+    expect(line).toContain(" attempts=1 ");
+    // A catalog model without fallbacks: its provider's own route.
+    await postJson(gw(), "/v1/chat/completions", chatBody("deepseek-chat"));
+    expect(await lastAccessLine()).toContain("route=provider.deepseek cluster=deepseek model=deepseek-chat served=- ");
   });
 
   it("the client's own credentials never reach a provider: the provider's key replaces them", async () => {

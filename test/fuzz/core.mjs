@@ -122,6 +122,15 @@ function chatMessages(r) {
   return A(msgs);
 }
 
+/** A client's `models` list (OpenRouter fallbacks): mostly names, sometimes not a list of strings. */
+function modelsList(r) {
+  if (r.chance(0.15)) return r.pick([S("auto"), RAW("null"), RAW("3"), O([["a", S("b")]]), A([S("gpt-4o"), RAW("1")]), A([A([])])]);
+  const n = r.int(5);
+  const names = [];
+  for (let i = 0; i < n; i++) names.push(S(r.chance(0.85) ? r.pick(NAMES) : r.pick([...ALIASES, "nope", "", "gpt-4o\u002d"])));
+  return A(names);
+}
+
 /** A chat-like request AST, with random extras. */
 function chatRequest(r) {
   const members = [];
@@ -129,6 +138,7 @@ function chatRequest(r) {
   const modelValue = () =>
     r.chance(0.05) ? r.pick([RAW("null"), RAW("1"), A([S("auto")]), O([["name", S("auto")]]), RAW("true")]) : S(r.pick(MODEL_SPELLINGS));
   for (let i = 0; i < modelCount; i++) members.push(["model", modelValue()]);
+  if (r.chance(0.06)) members.push(["models", modelsList(r)]);
   members.push(["messages", chatMessages(r)]);
   if (r.chance(0.3)) members.push([r.pick(["max_tokens", "max_completion_tokens", "max_output_tokens"]), RAW(r.pick(MAX_TOKEN_VALUES))]);
   if (r.chance(0.05)) members.push(["max_tokens", RAW(r.pick(MAX_TOKEN_VALUES))]);
@@ -445,18 +455,31 @@ export function expectFor(body) {
   if (depthOf(text) > MAX_DEPTH) return { reject: "invalid_json", why: "deeper than 256" };
   if (value === null || typeof value !== "object" || Array.isArray(value)) return { reject: "invalid_json", why: "not an object" };
   const members = topLevelMembers(body);
+  // A client's `models` list (OpenRouter): one array of strings; without `model`, its first entry is the model.
+  const lists = members.filter((m) => m.key === "models");
+  let list = null;
+  if (lists.length > 0) {
+    list = lists.length === 1 ? JSON.parse(lists[0].raw) : null;
+    if (!Array.isArray(list) || list.some((x) => typeof x !== "string")) return { reject: "invalid_models", why: "models is not one array of strings" };
+  }
   const models = members.filter((m) => m.key === "model");
   if (models.length > 1) return { reject: "duplicate_model" };
-  if (models.length === 0) return { reject: "missing_model" };
-  const m = models[0];
-  if (body[m.start] !== 0x22) return { reject: "invalid_model" };
+  const fromList = models.length === 0 && list !== null && list.length > 0;
+  if (models.length === 0 && !fromList) return { reject: "missing_model" };
+  const m = fromList ? { raw: JSON.stringify(list[0]), start: -1, end: -1 } : models[0];
+  if (!fromList && body[m.start] !== 0x22) return { reject: "invalid_model" };
   for (const t of members) {
     if (t.key === "max_tokens" || t.key === "max_completion_tokens" || t.key === "max_output_tokens") {
       if (t.raw !== "null" && !/^(0|[1-9][0-9]*)$/.test(t.raw)) return { reject: "invalid_max_tokens", why: `${t.key}=${t.raw}` };
     }
   }
   const name = JSON.parse(m.raw);
-  const common = { value, model: m };
+  const common = { value, model: m, list };
+  // A routed request's fallbacks (the first eight entries) must be catalog models.
+  const fallbacks = list === null ? [] : list.slice(fromList ? 1 : 0, 8);
+  if ((ROUTES.has(name) || MODELS.has(name)) && fallbacks.some((x) => !MODELS.has(x))) {
+    return { reject: "invalid_models", why: "a fallback is not a catalog model", unlessNoCandidate: ROUTES.has(name), route: ROUTES.has(name) ? name : undefined };
+  }
   if (ROUTES.has(name)) return { route: name, candidates: ROUTES.get(name), ...common };
   if (MODELS.has(name)) return { catalog: name, candidates: [name], ...common };
   return { pass: true, ...common };
@@ -504,6 +527,8 @@ export function check(body, exp, res, contentType) {
     const status = exp.status ?? 400;
     if (res.outcome !== "local") return `expected ${status} ${exp.reject} (${exp.why ?? ""}), got outcome ${res.outcome} ${res.upstream ? "(forwarded)" : ""}`;
     const code = (() => { try { return res.localResponse.json().error.code; } catch { return `<non-JSON: ${res.localResponse.text}>`; } })();
+    // A route that has no candidate for this request answers before it looks at the list.
+    if (exp.unlessNoCandidate && res.localResponse.status === 400 && code === "model_not_available") return null;
     if (res.localResponse.status !== status || code !== exp.reject) return `expected ${status} ${exp.reject} (${exp.why ?? ""}), got ${res.localResponse.status} ${code}`;
     return null;
   }
@@ -534,6 +559,16 @@ export function check(body, exp, res, contentType) {
   if (res.contentLengthMismatch) return "forwarded content-length does not match the body";
   const out = res.upstream.body;
   const upstreamModel = spec.upstreamModel ?? spec.name;
+  if (exp.list !== null) {
+    // The list never reaches a provider: the body is the client's without it, model rewritten.
+    let sent;
+    try { sent = JSON.parse(fatalDecoder.decode(out)); } catch (e) { return `forwarded body is not valid JSON: ${e.message}`; }
+    if ("models" in sent) return "the models list reached the provider";
+    const want = { ...exp.value, model: upstreamModel };
+    delete want.models;
+    if (!isDeepStrictEqual(sent, want)) return `forwarded body ${JSON.stringify(sent).slice(0, 200)}, expected ${JSON.stringify(want).slice(0, 200)}`;
+    return null;
+  }
   // byte-identical outside the model value; the value is the upstream model as a JSON string
   const { start, end } = exp.model;
   const head = body.subarray(0, start), tail = body.subarray(end);

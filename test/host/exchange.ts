@@ -546,6 +546,10 @@ export class Exchange {
       const status = ans.status ?? 200;
       const map = HeaderMap.from(ans.headers);
       map.add(":status", String(status));
+      // Envoy's router notes who answered in the request's stream info as soon as an attempt has
+      // response headers, retried or not: an upstream filter (which reads the request's details and
+      // code) sees via_upstream from then on, and a client leaving later overwrites it.
+      this.info.details = "via_upstream";
       const upReleased = a.ctx ? this.encodeHeaders(a.ctx, map, this.endsOnHeaders(ans)) : true;
       this.sawUpstreamHeaders = true;
       const retriable = this.retriableStatus(status);
@@ -637,11 +641,12 @@ export class Exchange {
       if (!this.waitUntil(at)) return;
       pass(toBytes(c.data), false);
       if (ans.resetAfterChunks !== undefined && i + 1 >= ans.resetAfterChunks) {
-        // HTTP/1.1 upstream closing mid-body: Envoy's codec reports a protocol error.
-        this.info.details = "upstream_reset_after_response_started{protocol_error}";
-        this.info.flags |= ResponseFlag.UpstreamProtocolError;
+        // HTTP/1.1 upstream closing mid-body: Envoy's codec reports a protocol error (the
+        // attempt's filter is done before the router notes it in the request's details).
         a.record.result = "reset-after-response";
         this.finishAttempt(a);
+        this.info.details = "upstream_reset_after_response_started{protocol_error}";
+        this.info.flags |= ResponseFlag.UpstreamProtocolError;
         this.ensureClient().reset = "upstream";
         return;
       }

@@ -55,8 +55,8 @@ export interface LoadOptions {
   vmConfiguration?: Bytes;
   /** Clusters the simulated router knows. */
   clusters?: string[];
-  /** Route's cluster_header (default x-llm-upstream). */
-  clusterHeader?: string;
+  /** Route cluster_header (default x-llm-upstream); several: a route per header, the first present one routes. */
+  clusterHeader?: string | string[];
   /** Extra properties; keys are paths with segments joined by "." or NUL ("xds.route_name"). */
   properties?: Record<string, Bytes>;
   routeName?: string;
@@ -87,6 +87,9 @@ export interface LoadOptions {
   now?: () => bigint;
   /** Seed of the host's deterministic random_get. */
   seed?: number;
+  /** The VM's environment (vm_config.environment_variables: host_env_keys / key_values), what WASI
+   *  environ_get answers; Envoy passes nothing by default. */
+  environment?: Record<string, string>;
   /** Add the headers the HCM adds before filters run (x-request-id, x-forwarded-proto). Default true. */
   envoyHeaders?: boolean;
   /** The emulated Envoy process this VM belongs to (default: a process of its own). */
@@ -114,6 +117,8 @@ export interface RequestOptions {
   contentLength?: boolean;
   /** Per-request properties (override host-level ones). */
   properties?: Record<string, Bytes>;
+  /** Filter state other filters set before this one (proxy_set_property keys, taken verbatim). */
+  filterState?: Record<string, Bytes>;
   routeName?: string;
   clusterName?: string;
   /** Root id of the downstream plugin that handles the request (default: the main plugin). */
@@ -260,6 +265,7 @@ export class ProxyWasmHost implements VmCore {
   wholeBufferReplaceOnly: boolean;
   bufferWrites: Array<{ type: number; start: number; length: number; size: number; status: number }> = [];
   stream: StreamState | null = null;
+  environment?: Array<[string, string]>;
 
   // ---- public state ----
   readonly mode: HostMode;
@@ -321,6 +327,7 @@ export class ProxyWasmHost implements VmCore {
     this.wholeBufferReplaceOnly = options.wholeBufferReplaceOnly ?? false;
     this.maxLogs = options.maxLogs ?? 100_000;
     this.vmConfig = toBytes(options.vmConfiguration ?? "");
+    this.environment = Object.entries(options.environment ?? {});
     this.topology = options.upstream ?? {};
     this.router = new Router(options.clusterHeader ?? "x-llm-upstream", [...(options.clusters ?? []), ...Object.keys(this.topology.clusters ?? {})]);
     this.route = options.route ?? {};
@@ -886,6 +893,7 @@ export class ProxyWasmHost implements VmCore {
       this.applyRouteProps(props, req.routeName, req.clusterName);
     }
     const s = this.createStream(root, headers, props);
+    for (const [k, v] of Object.entries(req.filterState ?? {})) s.filterState.set(k, toBytes(v));
     s.info = new StreamInfo(this.process.clock.now(), this.process.clock.monotonic());
     res.contextId = s.id;
     res.finalHeaders = headers;

@@ -55,6 +55,8 @@ export interface VmCore {
   incrementMetric(id: number, delta: bigint): number;
   recordMetric(id: number, value: bigint): number;
   getMetric(id: number): { status: number; value?: bigint };
+  /** The VM's environment (vm_config.environment_variables): what WASI environ_* answer. */
+  environment?: Array<[string, string]>;
 }
 
 const dec = new TextDecoder("utf-8");
@@ -460,9 +462,21 @@ export function buildImports(vm: VmCore): WebAssembly.Imports {
     fd_fdstat_set_flags: () => (vm.starting ? wasiRestricted("fd_fdstat_set_flags") : Errno.NOSYS),
     fd_prestat_get: () => (vm.starting ? wasiRestricted("fd_prestat_get") : Errno.BADF),
     fd_prestat_dir_name: () => (vm.starting ? wasiRestricted("fd_prestat_dir_name") : Errno.NOSYS),
-    environ_get: () => Errno.SUCCESS,
+    // cpp-host: "KEY=VALUE\0" strings back to back, and a pointer to each (environ_get).
+    environ_get(pointersPtr: number, bufferPtr: number): number {
+      let at = bufferPtr >>> 0;
+      const env = vm.environment ?? [];
+      for (let i = 0; i < env.length; i++) {
+        const bytes = encoder.encode(`${env[i][0]}=${env[i][1]}\0`);
+        if (!vm.mem.setU32((pointersPtr >>> 0) + 4 * i, at) || !vm.mem.write(at, bytes)) return Errno.FAULT;
+        at += bytes.length;
+      }
+      return Errno.SUCCESS;
+    },
     environ_sizes_get(countPtr: number, sizePtr: number): number {
-      return vm.mem.setU32(countPtr >>> 0, 0) && vm.mem.setU32(sizePtr >>> 0, 0) ? Errno.SUCCESS : Errno.FAULT;
+      const env = vm.environment ?? [];
+      const size = env.reduce((n, [k, v]) => n + encoder.encode(k).length + encoder.encode(v).length + 2, 0);
+      return vm.mem.setU32(countPtr >>> 0, env.length) && vm.mem.setU32(sizePtr >>> 0, size) ? Errno.SUCCESS : Errno.FAULT;
     },
     args_get: () => Errno.SUCCESS,
     args_sizes_get(countPtr: number, sizePtr: number): number {

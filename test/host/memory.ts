@@ -45,6 +45,12 @@ export class GuestMemory {
     return true;
   }
 
+  write(ptr: number, bytes: Uint8Array): boolean {
+    if (!this.ok(ptr, bytes.length)) return false;
+    this.u8.set(bytes, ptr);
+    return true;
+  }
+
   setU64(ptr: number, v: bigint): boolean {
     if (!this.ok(ptr, 8)) return false;
     this.dv.setBigUint64(ptr, v, true);

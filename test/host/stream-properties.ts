@@ -28,11 +28,14 @@ export function streamProperty(_host: ProxyWasmHost, s: StreamState, path: strin
     }
     case "response": {
       if (!info || segs.length !== 2) return undefined;
+      // An upstream filter reads the request's (downstream) code and details: the code once the
+      // response is passed on, the details from the first attempt that got response headers.
+      const request = upstreamCtx ? s.downstream!.info ?? info : info;
       switch (segs[1]) {
         case "code":
-          return !upstreamCtx && info.responseCode !== undefined ? u64le(info.responseCode) : null;
+          return request.responseCode !== undefined ? u64le(request.responseCode) : null;
         case "code_details":
-          return info.details !== undefined ? enc.encode(info.details) : null;
+          return request.details !== undefined ? enc.encode(request.details) : null;
         case "flags":
           return u64le(upstreamCtx ? 0n : info.flags);
         case "grpc_status":

@@ -131,7 +131,8 @@ resp_headers hdrs 2
 resp_headers prop response.code
 resp_headers prop upstream.request_attempt_count
 resp_body buf 1
-resp_trailers hdrs 3`,
+resp_trailers hdrs 3
+done prop response.code_details`,
 };
 
 export const STATS_TAGS = [

@@ -1,0 +1,96 @@
+// The plan as the downstream filter hands it to the upstream filter: Envoy filter state (a Wasm
+// property the upstream filter of every attempt reads). Binary, little-endian, built in scratch
+// memory (no allocation per request):
+//   u32 magic "rlp1" · u32 VM nonce · u32 downstream context id · u32 configuration fingerprint ·
+//   u16 configuration id · u16 requested route (0xffff: a catalog model) · u32 model literal start ·
+//   u32 model literal end (the bytes of the first model's id in the body the router forwards) ·
+//   u8 chain length · u8 0 · u16 path length · u16 model index × length · the client's :path.
+// The upstream filter trusts nothing it cannot check: the fingerprint must be its own
+// configuration's, indices must be in range, the body must hold the first model's literal where
+// the plan says (else it finds `model` again).
+import { MAX_CHAIN_LENGTH } from "../config/failover";
+import { FailoverPlan } from "./plan";
+
+const MAGIC: u32 = 0x31706c72;
+const HEADER_SIZE: usize = 32;
+export const NO_ROUTE: i32 = 0xffff;
+// A :path longer than this makes no plan (the request then goes to its first model only).
+export const MAX_PLAN_PATH: usize = 8192;
+
+// Identifies this VM instance: a plan names its downstream stream by context id, which only means
+// something in the VM that made it (the router and upstream filters share a VM when their vm_config
+// is the same). Set at the first configuration.
+export let vmNonce: u32 = 0;
+
+export function initVmNonce(seed: u64): void {
+  if (vmNonce != 0) return;
+  const mixed = (seed ^ (seed >> 29)) * 0xbf58476d1ce4e5b9;
+  vmNonce = <u32>(mixed >> 32) | 1;
+}
+
+let scratch: usize = 0;
+let scratchSize: usize = 0;
+export let messageSize: usize = 0;
+
+// Encodes into module scratch; returns its address (messageSize bytes), 0 when the path is too long.
+export function encodePlan(plan: FailoverPlan, vmNonce: u32, contextId: u32, fingerprint: u32, configId: i32,
+  modelStart: u32, modelEnd: u32, path: usize, pathSize: usize): usize {
+  if (pathSize > MAX_PLAN_PATH) return 0;
+  const size = HEADER_SIZE + 2 * <usize>plan.length + pathSize;
+  if (size > scratchSize) {
+    if (scratch != 0) heap.free(scratch);
+    scratchSize = size + 64;
+    scratch = heap.alloc(scratchSize);
+  }
+  const p = scratch;
+  store<u32>(p, MAGIC);
+  store<u32>(p, vmNonce, 4);
+  store<u32>(p, contextId, 8);
+  store<u32>(p, fingerprint, 12);
+  store<u16>(p, <u16>configId, 16);
+  store<u16>(p, <u16>(plan.requestedRoute >= 0 ? plan.requestedRoute : NO_ROUTE), 18);
+  store<u32>(p, modelStart, 20);
+  store<u32>(p, modelEnd, 24);
+  store<u8>(p, <u8>plan.length, 28);
+  store<u8>(p, 0, 29);
+  store<u16>(p, <u16>pathSize, 30);
+  for (let i = 0; i < plan.length; i++) store<u16>(p + HEADER_SIZE + 2 * <usize>i, <u16>plan.model(i));
+  memory.copy(p + HEADER_SIZE + 2 * <usize>plan.length, path, pathSize);
+  messageSize = size;
+  return p;
+}
+
+// What an attempt reads back; fields valid after a successful decode.
+export class PlanMessage {
+  vmNonce: u32 = 0;
+  contextId: u32 = 0;
+  fingerprint: u32 = 0;
+  configId: i32 = 0;
+  requestedRoute: i32 = NO_ROUTE;
+  modelStart: u32 = 0;
+  modelEnd: u32 = 0;
+  length: i32 = 0;
+  readonly models: StaticArray<i32> = new StaticArray<i32>(MAX_CHAIN_LENGTH);
+  path: usize = 0;             // into the decoded block (valid while the caller keeps it)
+  pathSize: usize = 0;
+
+  // False for anything not written by encodePlan (wrong size, magic or length).
+  decode(p: usize, size: usize): bool {
+    if (size < HEADER_SIZE || load<u32>(p) != MAGIC) return false;
+    const length = <i32>load<u8>(p, 28);
+    const pathSize = <usize>load<u16>(p, 30);
+    if (length < 1 || length > MAX_CHAIN_LENGTH || size != HEADER_SIZE + 2 * <usize>length + pathSize) return false;
+    this.vmNonce = load<u32>(p, 4);
+    this.contextId = load<u32>(p, 8);
+    this.fingerprint = load<u32>(p, 12);
+    this.configId = <i32>load<u16>(p, 16);
+    this.requestedRoute = <i32>load<u16>(p, 18);
+    this.modelStart = load<u32>(p, 20);
+    this.modelEnd = load<u32>(p, 24);
+    this.length = length;
+    for (let i = 0; i < length; i++) unchecked(this.models[i] = <i32>load<u16>(p + HEADER_SIZE + 2 * <usize>i));
+    this.path = p + HEADER_SIZE + 2 * <usize>length;
+    this.pathSize = pathSize;
+    return true;
+  }
+}

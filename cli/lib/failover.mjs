@@ -1,0 +1,186 @@
+// Cross-model failover in the generated bootstrap. The plugin decides once, before the router, and
+// names the request's plan in its chain header: the providers of the chosen model and its
+// alternates, joined by "+" ("openai+deepseek"). Envoy then does the moving:
+// - one aggregate cluster per chain, its children the provider clusters in plan order;
+// - one route per chain length, selected by the chain header, routing on it (cluster_header), with
+//   a retry policy of length − 1 retries that moves each retry to the next provider
+//   (previous_priorities) on connect failure, reset, 5xx and 429 — before the first response byte only;
+// - the same Wasm module as the router's upstream filter (root id model-router-upstream): per attempt
+//   it writes that provider's model id, path, Host, key and static headers. Its keys come from the
+//   environment Envoy passes to the VM (host_env_keys), never from this file;
+// - endpoint metadata naming each endpoint's provider, so an attempt knows where it went.
+// The chains are the plugin's own rule (assembly/config/failover.ts): every ordered list of 2 to
+// 1 + F distinct providers, F the configuration's largest fallback count.
+import { flow } from "./yaml.mjs";
+
+export const UPSTREAM_ROOT_ID = "model-router-upstream";
+export const METADATA_NAMESPACE = "llm_router";
+export const SERVED_FILTER_STATE = "wasm.llm_router.served";
+export const FALLBACKS_METRIC = "llm_router_fallbacks";
+const MAX_FALLBACKS = 3;
+const DEFAULT_CHAIN_HEADER = "x-llm-chain";
+const DEFAULT_SERVED_HEADER = "x-llm-served-model";
+
+const T = {
+  aggregate: "type.googleapis.com/envoy.extensions.clusters.aggregate.v3.ClusterConfig",
+  previousPriorities: "type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig",
+  previousHosts: "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate",
+};
+
+const count = (v, fallback) => (Number.isInteger(v) ? v : fallback);
+
+/** The configuration's largest fallback count: what the plugin computes for maxChainLength − 1. */
+export function largestFallbackCount(json) {
+  let most = count(json.maxClientFallbacks, 1);
+  for (const r of Object.values(json.routes ?? {})) most = Math.max(most, count(r?.maxFallbacks, 1));
+  for (const m of json.models ?? []) most = Math.max(most, Array.isArray(m?.fallbacks) ? m.fallbacks.length : 0);
+  return Math.min(most, MAX_FALLBACKS);
+}
+
+/** Every ordered list of 2..maxLength distinct names, shortest first. */
+export function orderedChains(names, maxLength) {
+  const out = [];
+  let level = names.map((n) => [n]);
+  for (let length = 2; length <= maxLength; length++) {
+    level = level.flatMap((prefix) => names.filter((n) => !prefix.includes(n)).map((n) => [...prefix, n]));
+    out.push(...level);
+  }
+  return out;
+}
+
+/**
+ * What the bootstrap needs for failover, or null when the configuration makes no chains (fewer than
+ * two providers, every fallback count 0) or the gateway cannot run the upstream filter (Higress).
+ */
+export function failoverPlan(json, view, { higress = false } = {}) {
+  if (higress) return null;
+  // The providers a model uses, in catalog order: a chain only ever holds those.
+  const used = [...new Set((view.models ?? []).map((m) => m?.upstream))].filter((u) => view.providers.some((p) => p.name === u));
+  const maxLength = view.providers.length >= 2 ? 1 + largestFallbackCount(json) : 1;
+  const chains = orderedChains(used, Math.min(maxLength, used.length));
+  if (chains.length === 0) return null;
+  return {
+    chains,
+    maxLength: Math.max(...chains.map((c) => c.length)),
+    chainHeader: json.chainHeader ?? DEFAULT_CHAIN_HEADER,
+    servedHeader: servedHeaderName(json),
+    keyVariables: [...new Set(view.providers.filter((p) => p.auth !== "none").map((p) => p.apiKeyEnv))],
+  };
+}
+
+export const chainName = (chain) => chain.join("+");
+
+/** The response header naming the model that served (`servedModelHeader`). */
+export function servedHeaderName(json) {
+  return json.servedModelHeader ?? DEFAULT_SERVED_HEADER;
+}
+
+/**
+ * One aggregate cluster per chain: its children in plan order, one priority each. Its retry circuit
+ * breaker allows as many retries at once as the gateway has connections: Envoy's default (3 at once
+ * per cluster) would answer a provider outage under load with 503s instead of moving the requests on.
+ */
+export function chainClusters(plan, maxConnections) {
+  return plan.chains.map((chain) => ({
+    name: chainName(chain),
+    connect_timeout: "5s",
+    lb_policy: "CLUSTER_PROVIDED",
+    cluster_type: { name: "envoy.clusters.aggregate", typed_config: { "@type": T.aggregate, clusters: flow(chain) } },
+    circuit_breakers: { thresholds: [flow({ priority: "DEFAULT", max_retries: maxConnections })] },
+  }));
+}
+
+/** A chain of `length` providers: the header holds exactly length − 1 "+" separators. */
+function lengthRegex(length) {
+  return `^[^+]+(\\+[^+]+){${length - 1}}$`;
+}
+
+/**
+ * The routes of the fallback clusters, one per chain length: matched by the chain header, routed on
+ * it, length − 1 retries, each on the next provider. The path, Host and key are the upstream
+ * filter's per attempt; the route removes the routing headers and the client's credentials first.
+ */
+export function chainRoutes(plan, view, { bufferLimit, idleTimeout, headersToRemove }) {
+  const routes = [];
+  for (let length = 2; length <= plan.maxLength; length++) {
+    routes.push({
+      name: `fallback.${length}`,
+      match: { prefix: "/", headers: [{ name: plan.chainHeader, string_match: flow({ safe_regex: { regex: lengthRegex(length) } }) }] },
+      route: {
+        cluster_header: plan.chainHeader,
+        timeout: "0s",
+        idle_timeout: idleTimeout,
+        retry_policy: chainRetryPolicy(length - 1),
+      },
+      request_body_buffer_limit: bufferLimit,
+      request_headers_to_remove: headersToRemove,
+      // The model the plugin chose, replaced by the model of a later attempt when the request moved
+      // (the upstream filter notes it in filter state; an empty value adds nothing).
+      response_headers_to_add: [
+        servedHeader(plan.servedHeader, `%DYNAMIC_METADATA(${METADATA_NAMESPACE}:model)%`),
+        servedHeader(plan.servedHeader, `%FILTER_STATE(${SERVED_FILTER_STATE}:PLAIN)%`),
+      ],
+    });
+  }
+  return routes;
+}
+
+function chainRetryPolicy(retries) {
+  return {
+    retry_on: "5xx,reset,connect-failure,retriable-status-codes",
+    retriable_status_codes: [429],
+    num_retries: retries,
+    retry_priority: { name: "envoy.retry_priorities.previous_priorities", typed_config: { "@type": T.previousPriorities, update_frequency: 1 } },
+    retry_host_predicate: [{ name: "envoy.retry_host_predicates.previous_hosts", typed_config: { "@type": T.previousHosts } }],
+    host_selection_retry_max_attempts: 5,
+    // Another provider needs no back-off from this one's trouble.
+    retry_back_off: flow({ base_interval: "0.01s", max_interval: "0.05s" }),
+  };
+}
+
+/** The response header naming the model that served (value: an Envoy formatter). */
+export function servedHeader(name, value) {
+  return { header: flow({ key: name, value }), append_action: "OVERWRITE_IF_EXISTS_OR_ADD" };
+}
+
+/** The upstream filter: the plugin again, in the router, with the same VM (vm_config) as the router filter. */
+export function upstreamWasmFilter(routerFilter) {
+  const config = routerFilter.typed_config.config;
+  const { allow_on_headers_stop_iteration: _hold, ...rest } = config;
+  return {
+    name: "model-router-upstream",
+    typed_config: { ...routerFilter.typed_config, config: { ...rest, name: "model-router-upstream", root_id: UPSTREAM_ROOT_ID } },
+  };
+}
+
+/** The VM's environment: the provider key variables, read by the upstream filter at start-up. */
+export function keyEnvironment(plan) {
+  return plan.keyVariables.length > 0 ? { host_env_keys: plan.keyVariables } : undefined;
+}
+
+/**
+ * A provider cluster's load-assignment policy for fallback chains. An aggregate cluster hands a
+ * share of the first attempts to the next provider as soon as the first one has an unhealthy host
+ * (Envoy's overprovisioning factor 1.4: with one of two endpoints ejected by outlier detection, 30 %
+ * of the requests went straight to the alternate model, measured). A factor this large keeps every
+ * first attempt on the chosen model while its provider has any healthy endpoint; a provider's own
+ * route has one priority, where the factor changes nothing.
+ */
+export function chainOrderPolicy() {
+  return flow({ overprovisioning_factor: 100000 });
+}
+
+/** Endpoint metadata: which provider an endpoint belongs to (an attempt reads it). */
+export function providerMetadata(name) {
+  return { filter_metadata: { [METADATA_NAMESPACE]: { provider: name } } };
+}
+
+/** stats_tags turning the fallbacks counter into llm_router_fallbacks{ai_route, from_model, to_model}. */
+export function fallbackStatsTags() {
+  const base = `^wasmcustom\\.${FALLBACKS_METRIC}`;
+  return [
+    { tag_name: "ai_route", regex: `${base}(\\.route\\.(.+?))\\.from\\.` },
+    { tag_name: "from_model", regex: `${base}\\.route\\..+?(\\.from\\.(.+?))\\.to\\.` },
+    { tag_name: "to_model", regex: `${base}\\.route\\..+?\\.from\\..+?(\\.to\\.(.+))$` },
+  ];
+}
