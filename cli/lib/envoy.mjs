@@ -7,6 +7,7 @@ import { gatewayView } from "./config.mjs";
 import {
   chainClusters, chainOrderPolicy, chainRoutes, failoverPlan, fallbackStatsTags, keyEnvironment, providerMetadata, servedHeader,
   SERVED_FILTER_STATE, servedHeaderName, upstreamWasmFilter,
+  METADATA_NAMESPACE,
 } from "./failover.mjs";
 
 export const DEFAULTS = {
@@ -27,7 +28,6 @@ const NOT_ROUTED_PATH =
   '{"error":{"message":"This gateway serves only the model APIs its router handles (POST /v1/chat/completions, /v1/completions, /v1/responses, /v1/messages, /v1/embeddings).","type":"invalid_request_error","param":null,"code":"unknown_url"}}';
 const CLIENT_CREDENTIAL_HEADERS = ["authorization", "api-key", "x-api-key"];
 const AZURE_QUERY_FILTER = "llm-router-azure-api-version";
-const METADATA_NAMESPACE = "llm_router";
 
 const T = {
   hcm: "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",

@@ -2,20 +2,11 @@
 // with exactly one ERROR line `model-router: invalid configuration: <path>: <what>`.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { chosen, errorLines, type Json, model, ROUTER_JSON, router, send, user } from "./helpers.ts";
+import { chosen, errorLines, type Json, model, ROUTER_JSON, router, send, user, rejected } from "./helpers.ts";
 
 const base = JSON.parse(readFileSync(ROUTER_JSON, "utf8"));
 const clone = (): Json => JSON.parse(JSON.stringify(base));
-const PREFIX = "model-router: invalid configuration: ";
 
-async function rejected(cfg: Json | string) {
-  const h = await router(cfg, { logLevel: 0 });
-  expect(h.configured).toBe(false);
-  const lines = errorLines(h);
-  expect(lines, JSON.stringify(h.logs)).toHaveLength(1);
-  expect(lines[0].startsWith(PREFIX)).toBe(true);
-  return lines[0].slice(PREFIX.length);
-}
 
 describe("valid configurations", () => {
   it("config/router.json is accepted without error lines", async () => {

@@ -5,12 +5,11 @@
 import { describe, expect, it } from "vitest";
 import { EnvoyProcess } from "../host/index.ts";
 import { PLUGIN_STATS_TAGS } from "../../cli/lib/envoy.mjs";
-import { errorLines, HIGRESS_WASM, type Json, model, router, send, user } from "./helpers.ts";
+import { errorLines, HIGRESS_WASM, type Json, model, router, send, user, rejected } from "./helpers.ts";
 import { chat, failure, jsonAnswer, streamAnswer } from "./live-helpers.ts";
 import { metricsGateway } from "./metrics-helpers.ts";
 
 const DECISION = "model_router.decision";
-const PREFIX = "model-router: invalid configuration: ";
 
 const models = [
   model("cheap-a", { price: { input: 0.1, output: 0.2 }, quality: { default: 5, coding: 9 } }),
@@ -127,13 +126,6 @@ describe("the debug line", () => {
 });
 
 describe("configuration", () => {
-  async function rejected(cfg: Json): Promise<string> {
-    const h = await router(cfg, { logLevel: 0 });
-    expect(h.configured).toBe(false);
-    const lines = errorLines(h);
-    expect(lines).toHaveLength(1);
-    return lines[0].slice(PREFIX.length);
-  }
   const base = { models: [model("A")] };
 
   it("each bad value names its field", async () => {

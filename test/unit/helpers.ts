@@ -1,5 +1,6 @@
 // Shared helpers for the plugin suite: load a build into the emulated host with a config,
 // send OpenAI-style requests, and read what a user would check (status, error code, routed model).
+import { expect } from "vitest";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type LoadOptions, ProxyWasmHost, type RequestOptions, type RequestResult } from "../host/index.ts";
@@ -77,3 +78,16 @@ export function err(r: RequestResult): { status: number; code: string; message: 
 export const user = (content: string) => ({ messages: [{ role: "user", content }] });
 
 export const errorLines = (host: ProxyWasmHost) => host.logs.filter((l) => l.level === 4).map((l) => l.message);
+
+const CONFIG_ERROR_PREFIX = "model-router: invalid configuration: ";
+
+/** Loads `cfg`, checks the plugin refused it with exactly one ERROR line, and returns what that
+ *  line says after "model-router: invalid configuration: " (the field path and the problem). */
+export async function rejected(cfg: Json | string): Promise<string> {
+  const h = await router(cfg, { logLevel: 0 });
+  expect(h.configured).toBe(false);
+  const lines = errorLines(h);
+  expect(lines, JSON.stringify(h.logs)).toHaveLength(1);
+  expect(lines[0].startsWith(CONFIG_ERROR_PREFIX)).toBe(true);
+  return lines[0].slice(CONFIG_ERROR_PREFIX.length);
+}

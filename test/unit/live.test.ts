@@ -6,7 +6,7 @@
 // replies (test/host).
 import { describe, expect, it } from "vitest";
 import { EnvoyProcess, Status } from "../host/index.ts";
-import { errorLines, HIGRESS_WASM, type Json, model, router } from "./helpers.ts";
+import { errorLines, HIGRESS_WASM, type Json, model, router, rejected } from "./helpers.ts";
 import {
   blend, chat, estimateRoutes, estimates, failure, gateway, jsonAnswer, log1p, logLines, modelOf, record,
   streamAnswer, VM_ID, statisticsKey, wallMs,
@@ -493,14 +493,6 @@ describe("the live configuration", () => {
     routes: { fast: { strategy: "latency", ...route } },
     ...(live === undefined ? {} : { live }),
   });
-  const PREFIX = "model-router: invalid configuration: ";
-  async function rejected(cfg: Json): Promise<string> {
-    const h = await router(cfg, { logLevel: 0 });
-    expect(h.configured).toBe(false);
-    const lines = errorLines(h);
-    expect(lines).toHaveLength(1);
-    return lines[0].slice(PREFIX.length);
-  }
 
   it("absent, true, {} and a full object are accepted", async () => {
     const full = {

@@ -2,9 +2,8 @@
 // byTask / byComplexity delegation, the task headers, user keywords, and every configuration error.
 import { describe, expect, it } from "vitest";
 import { ProxyWasmHost } from "../host/index.ts";
-import { chosen, err, errorLines, HIGRESS_WASM, type Json, model, router, send, user } from "./helpers.ts";
+import { chosen, err, errorLines, HIGRESS_WASM, type Json, model, router, send, user, rejected } from "./helpers.ts";
 
-const PREFIX = "model-router: invalid configuration: ";
 const CODE = "Write a Python function that checks whether a string is a palindrome.";
 const TRANSLATE = "请把这句话翻译成英文：我们明天上午十点见。";
 const HELLO = "hello";
@@ -16,14 +15,6 @@ const models = [
   model("tiny", { quality: 4, price: { input: 0.01, output: 0.01 } }),
 ];
 
-async function rejected(cfg: Json) {
-  const h = await router(cfg, { logLevel: 0 });
-  expect(h.configured).toBe(false);
-  const lines = errorLines(h);
-  expect(lines, JSON.stringify(h.logs)).toHaveLength(1);
-  expect(lines[0].startsWith(PREFIX)).toBe(true);
-  return lines[0].slice(PREFIX.length);
-}
 
 const headers = (r: ReturnType<typeof send>) => ({ task: r.finalHeaders.first("x-llm-task"), tier: r.finalHeaders.first("x-llm-complexity") });
 
