@@ -3,6 +3,13 @@
 // a free list, so a request allocates no state object once the VM is warm. A root configured under
 // the root id "model-router-upstream" is the upstream filter (upstream.ts): its contexts are
 // attempts, with AttemptStates from a free list of their own.
+//
+// Every exported callback costs each stream a call into the VM (about a microsecond of Envoy's glue
+// each, also for the upstream filter's attempts, which share these exports), so only callbacks with
+// work to do are exported: no proxy_on_done (cpp-host skips a callback a module does not export and
+// goes on to proxy_on_delete; a root's last counters are pushed there), and no
+// proxy_on_response_headers in the Envoy build (Envoy's route adds the decision header from filter
+// state; the Higress build exports it from higress.ts).
 import "./abi/abort"; // the compiler resolves `abort` to abort.ts#onAbort (asconfig.json "use")
 import { HeadersAction } from "./abi/constants";
 import { allocateForHost, currentTimeNanos, hostData, hostSize, readProperty, releaseHostData } from "./abi/host";
@@ -11,6 +18,11 @@ import {
   RootContext, StreamState, onRequestBody, onRequestHeaders, onRequestTrailers, onResponseBody, onResponseHeaders,
   onRootDone, onStreamEnd, onTick, startRoot,
 } from "./filter";
+
+// For the Higress build's proxy_on_response_headers (higress.ts).
+export function responseHeaders(contextId: u32): void {
+  if (streams.has(contextId)) onResponseHeaders(streams.get(contextId));
+}
 import { seedRandom } from "./routing/random";
 import { initVmNonce } from "./routing/plan_message";
 import { AttemptLog } from "./response/attempts";
@@ -108,13 +120,8 @@ export function proxy_on_request_trailers(contextId: u32, trailers: u32): u32 {
   return 0;
 }
 
-// The response is only watched, never held: both callbacks continue at once. The headers callback
-// only adds the opt-in decision header (the status is read at the end, in on_log).
-export function proxy_on_response_headers(contextId: u32, headers: u32, endOfStream: u32): u32 {
-  if (streams.has(contextId)) onResponseHeaders(streams.get(contextId));
-  return 0;
-}
-
+// The response is only watched, never held: the body callback continues at once (the status is read
+// at the end, in on_log).
 export function proxy_on_response_body(contextId: u32, size: usize, endOfStream: u32): u32 {
   if (streams.has(contextId)) onResponseBody(streams.get(contextId), size, endOfStream != 0);
   else if (attempts.has(contextId)) onAttemptResponseBody(attempts.get(contextId));
@@ -123,14 +130,6 @@ export function proxy_on_response_body(contextId: u32, size: usize, endOfStream:
 
 export function proxy_on_log(contextId: u32): void {
   if (streams.has(contextId)) onStreamEnd(streams.get(contextId));
-}
-
-export function proxy_on_done(contextId: u32): bool {
-  if (roots.has(contextId)) {
-    const root = roots.get(contextId);
-    if (root !== null) onRootDone(root);
-  }
-  return true;
 }
 
 export function proxy_on_delete(contextId: u32): void {
@@ -150,6 +149,10 @@ export function proxy_on_delete(contextId: u32): void {
     attempts.delete(contextId);
     return;
   }
-  roots.delete(contextId);
+  if (roots.has(contextId)) {
+    const root = roots.get(contextId);
+    if (root !== null) onRootDone(root); // the VM or the plugin is going away
+    roots.delete(contextId);
+  }
   upstreamRoots.delete(contextId);
 }

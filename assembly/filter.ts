@@ -42,13 +42,18 @@ import { OUTCOME_NAMES, RequestOutcome } from "./metrics/table";
 //   explicitly (foreign function clear_route_cache; NOT_FOUND on hosts without it is harmless).
 // - Higress's Envoy runs Wasm filters only before the router (no upstream filter runs per attempt),
 //   so its build makes no failover plans: a request goes to its first model, as before.
+// - Envoy's route adds the opt-in decision header from filter state (the generated bootstrap's
+//   response_headers_to_add), so the Envoy build needs no response-headers callback; Higress gives no
+//   route headers, so its build writes the header itself from proxy_on_response_headers.
 let raiseDecoderBufferLimit = false;
 let clearRouteCacheExplicitly = false;
 let planFailovers = true;
+let decisionHeaderInFilterState = true;
 export function adaptToHigress(): void {
   raiseDecoderBufferLimit = true;
   clearRouteCacheExplicitly = true;
   planFailovers = false;
+  decisionHeaderInFilterState = false;
 }
 
 const SET_DECODER_BUFFER_LIMIT = String.UTF8.encode("set_decoder_buffer_limit");
@@ -441,10 +446,13 @@ let debugLogging = false;
 // %FILTER_STATE(wasm.model_router.decision:PLAIN)%.
 const DECISION_PROPERTY = String.UTF8.encode("model_router.decision");
 
-// The summary in filter state; what the metrics will count when the stream ends.
+// The summary in filter state (and, for a forwarded request, for the decision header Envoy's route
+// adds); what the metrics will count when the stream ends.
 function publishDecision(state: StreamState, cfg: RouterConfig, outcome: RequestOutcome, route: i32, model: i32): void {
   const length = writeDecisionText(state.summary);
   writePropertyBytes(DECISION_PROPERTY, textPtr(), length);
+  const headerState = cfg.decisionHeaderState;
+  if (headerState !== null && decisionHeaderInFilterState && model >= 0) writePropertyBytes(headerState, textPtr(), length);
   state.outcome = outcome;
   state.countedRoute = route;
   state.countedModel = model;

@@ -202,6 +202,7 @@ export class RouterConfig {
   live: LiveSettings | null = null;  // null: `"live": false`, pure table routing
   // Response header explaining each routed request's decision; null: off (the default).
   decisionHeader: ArrayBuffer | null = null;
+  decisionHeaderState: ArrayBuffer | null = null; // its filter state (Envoy adds the header from it)
   // Failover (config/failover.ts). A plan of 2..maxChainLength models on distinct providers is
   // named in chainHeader as its providers joined by '+': the fallback cluster Envoy moves along.
   // 1 = no failover (no `providers`, or every fallback count is 0).

@@ -6,6 +6,12 @@ import { RequestFeatures } from "./features";
 // From this body size on, only the body's start is handed back (see spliceModel). Below it, one
 // whole-body write is cheaper than Envoy's drain + prepend (measured through Envoy 1.40: bench/).
 export const PREFIX_REPLACE_MIN_BYTES: usize = 8192;
+let prefixReplaceMinBytes: usize = PREFIX_REPLACE_MIN_BYTES;
+
+// For the benchmark's floor filter, which measures both ways of writing the body through Envoy.
+export function setPrefixReplaceMinBytes(bytes: usize): void {
+  prefixReplaceMinBytes = bytes;
+}
 
 // Cleared for the rest of the VM's life the first time a host refuses to replace only a prefix
 // (older hosts accept a replacement only when it covers the whole buffer).
@@ -38,7 +44,7 @@ export function spliceModel(body: usize, size: usize, valueStart: usize, valueEn
   memory.copy(start, body, valueStart);
   memory.copy(start + valueStart, changetype<usize>(literal), literalSize);
   const prefixSize = valueStart + literalSize;
-  if (hostReplacesPrefix && size >= PREFIX_REPLACE_MIN_BYTES) {
+  if (hostReplacesPrefix && size >= prefixReplaceMinBytes) {
     if (replaceRequestBody(start, prefixSize, valueEnd)) return true;
     hostReplacesPrefix = false;
   }
