@@ -18,25 +18,25 @@ import {
   RootContext, StreamState, onRequestBody, onRequestHeaders, onRequestTrailers, onResponseBody, onResponseHeaders,
   onRootDone, onStreamEnd, onTick, startRoot,
 } from "./filter";
-
-// For the Higress build's proxy_on_response_headers (higress.ts).
-export function responseHeaders(contextId: u32): void {
-  if (streams.has(contextId)) onResponseHeaders(streams.get(contextId));
-}
 import { seedRandom } from "./routing/random";
 import { initVmNonce } from "./routing/plan_message";
 import { AttemptLog } from "./response/attempts";
+import { Context, ContextKind, ContextTable } from "./contexts";
 import {
   AttemptState, UPSTREAM_ROOT_ID, UpstreamRoot, configureUpstream, onAttemptBody, onAttemptEnd, onAttemptHeaders,
   onAttemptResponseBody, onAttemptTrailers,
 } from "./upstream";
 
-const roots = new Map<u32, RootContext | null>();
-const streams = new Map<u32, StreamState>();
+// Every context by id (contexts.ts): plugin roots, upstream-filter roots, streams, attempts.
+const contexts = new ContextTable();
 const freeStates = new Array<StreamState>();
-const upstreamRoots = new Map<u32, UpstreamRoot>();
-const attempts = new Map<u32, AttemptState>();
 const freeAttempts = new Array<AttemptState>();
+
+// A plugin root context: its configuration once configured (null before, or when it was refused).
+class PluginRoot extends Context {
+  root: RootContext | null = null;
+  constructor() { super(ContextKind.Root); }
+}
 
 const PLUGIN_ROOT_ID = String.UTF8.encode("plugin_root_id");
 
@@ -47,9 +47,28 @@ function isUpstreamRoot(): bool {
   return id == UPSTREAM_ROOT_ID;
 }
 
+@inline function streamOf(c: Context | null): StreamState | null {
+  return c !== null && c.kind == ContextKind.Stream ? changetype<StreamState>(c) : null;
+}
+
+@inline function attemptOf(c: Context | null): AttemptState | null {
+  return c !== null && c.kind == ContextKind.Attempt ? changetype<AttemptState>(c) : null;
+}
+
+@inline function pluginRootOf(c: Context | null): RootContext | null {
+  return c !== null && c.kind == ContextKind.Root ? changetype<PluginRoot>(c).root : null;
+}
+
 // The request an attempt belongs to, for its attempt log (the stream must still be running here).
 function attemptLogOf(contextId: u32): AttemptLog | null {
-  return streams.has(contextId) ? streams.get(contextId).attempts : null;
+  const state = streamOf(contexts.find(contextId));
+  return state !== null ? state.attempts : null;
+}
+
+// For the Higress build's proxy_on_response_headers (higress.ts).
+export function responseHeaders(contextId: u32): void {
+  const state = streamOf(contexts.find(contextId));
+  if (state !== null) onResponseHeaders(state);
 }
 
 export function malloc(size: usize): usize { return allocateForHost(size); }
@@ -57,19 +76,19 @@ export function proxy_on_memory_allocate(size: usize): usize { return allocateFo
 
 export function proxy_on_context_create(contextId: u32, parentId: u32): void {
   if (parentId == 0) {
-    roots.set(contextId, null);
+    contexts.set(contextId, new PluginRoot());
     return;
   }
-  if (upstreamRoots.has(parentId)) {
+  const parent = contexts.find(parentId);
+  if (parent !== null && parent.kind == ContextKind.UpstreamRoot) {
     const attempt = freeAttempts.length > 0 ? freeAttempts.pop() : new AttemptState();
-    attempt.reset(upstreamRoots.get(parentId));
-    attempts.set(contextId, attempt);
+    attempt.reset(changetype<UpstreamRoot>(parent));
+    contexts.set(contextId, attempt);
     return;
   }
   const state = freeStates.length > 0 ? freeStates.pop() : new StreamState();
-  state.reset(roots.has(parentId) ? roots.get(parentId) : null);
-  state.contextId = contextId;
-  streams.set(contextId, state);
+  state.reset(pluginRootOf(parent));
+  contexts.set(contextId, state);
 }
 
 export function proxy_on_vm_start(rootId: u32, size: usize): bool { return true; }
@@ -85,74 +104,88 @@ export function proxy_on_configure(rootId: u32, size: usize): bool {
   if (isUpstreamRoot()) {
     const upstream = configureUpstream(plugin);
     if (upstream === null) return false;
-    upstreamRoots.set(rootId, upstream);
-    roots.delete(rootId);
+    contexts.set(rootId, upstream);
     return true;
   }
   const root = new RootContext(plugin);
-  roots.set(rootId, root);
+  const entry = contexts.find(rootId);
+  if (entry !== null && entry.kind == ContextKind.Root) changetype<PluginRoot>(entry).root = root;
+  else {
+    const created = new PluginRoot();
+    created.root = root;
+    contexts.set(rootId, created);
+  }
   seedRandom(currentTimeNanos()); // host calls are not allowed at start-up, so seed here
   startRoot(root);
   return true;
 }
 
 export function proxy_on_tick(rootId: u32): void {
-  if (!roots.has(rootId)) return;
-  const root = roots.get(rootId);
+  const root = pluginRootOf(contexts.find(rootId));
   if (root !== null) onTick(root);
 }
 
 export function proxy_on_request_headers(contextId: u32, headers: u32, endOfStream: u32): u32 {
-  if (streams.has(contextId)) return onRequestHeaders(streams.get(contextId), endOfStream != 0);
-  if (attempts.has(contextId)) return onAttemptHeaders(attempts.get(contextId), attemptLogOf);
+  const c = contexts.find(contextId);
+  if (c === null) return HeadersAction.Continue;
+  if (c.kind == ContextKind.Stream) return onRequestHeaders(changetype<StreamState>(c), endOfStream != 0);
+  if (c.kind == ContextKind.Attempt) return onAttemptHeaders(changetype<AttemptState>(c), attemptLogOf);
   return HeadersAction.Continue;
 }
 
 export function proxy_on_request_body(contextId: u32, size: usize, endOfStream: u32): u32 {
-  if (streams.has(contextId)) return onRequestBody(streams.get(contextId), size, endOfStream != 0);
-  if (attempts.has(contextId)) return onAttemptBody(attempts.get(contextId), size, endOfStream != 0);
+  const c = contexts.find(contextId);
+  if (c === null) return 0;
+  if (c.kind == ContextKind.Stream) return onRequestBody(changetype<StreamState>(c), size, endOfStream != 0);
+  if (c.kind == ContextKind.Attempt) return onAttemptBody(changetype<AttemptState>(c), size, endOfStream != 0);
   return 0;
 }
 
 export function proxy_on_request_trailers(contextId: u32, trailers: u32): u32 {
-  if (streams.has(contextId)) onRequestTrailers(streams.get(contextId));
-  else if (attempts.has(contextId)) onAttemptTrailers(attempts.get(contextId));
+  const c = contexts.find(contextId);
+  if (c === null) return 0;
+  if (c.kind == ContextKind.Stream) onRequestTrailers(changetype<StreamState>(c));
+  else if (c.kind == ContextKind.Attempt) onAttemptTrailers(changetype<AttemptState>(c));
   return 0;
 }
 
 // The response is only watched, never held: the body callback continues at once (the status is read
 // at the end, in on_log).
 export function proxy_on_response_body(contextId: u32, size: usize, endOfStream: u32): u32 {
-  if (streams.has(contextId)) onResponseBody(streams.get(contextId), size, endOfStream != 0);
-  else if (attempts.has(contextId)) onAttemptResponseBody(attempts.get(contextId));
+  const c = contexts.find(contextId);
+  if (c === null) return 0;
+  if (c.kind == ContextKind.Stream) onResponseBody(changetype<StreamState>(c), size, endOfStream != 0);
+  else if (c.kind == ContextKind.Attempt) onAttemptResponseBody(changetype<AttemptState>(c));
   return 0;
 }
 
 export function proxy_on_log(contextId: u32): void {
-  if (streams.has(contextId)) onStreamEnd(streams.get(contextId));
+  const state = streamOf(contexts.find(contextId));
+  if (state !== null) onStreamEnd(state);
 }
 
 export function proxy_on_delete(contextId: u32): void {
-  if (streams.has(contextId)) {
-    const state = streams.get(contextId);
-    onStreamEnd(state); // a host that never called on_log
-    state.reset(null);
-    freeStates.push(state);
-    streams.delete(contextId);
-    return;
+  const c = contexts.remove(contextId);
+  if (c === null) return;
+  switch (c.kind) {
+    case ContextKind.Stream: {
+      const state = changetype<StreamState>(c);
+      onStreamEnd(state); // a host that never called on_log
+      state.reset(null);
+      freeStates.push(state);
+      break;
+    }
+    case ContextKind.Attempt: {
+      const attempt = changetype<AttemptState>(c);
+      onAttemptEnd(attempt); // an upstream filter gets no on_log: its end is here
+      attempt.reset(null);
+      freeAttempts.push(attempt);
+      break;
+    }
+    case ContextKind.Root: {
+      const root = changetype<PluginRoot>(c).root;
+      if (root !== null) onRootDone(root); // the VM or the plugin is going away
+      break;
+    }
   }
-  if (attempts.has(contextId)) {
-    const attempt = attempts.get(contextId);
-    onAttemptEnd(attempt); // an upstream filter gets no on_log: its end is here
-    attempt.reset(null);
-    freeAttempts.push(attempt);
-    attempts.delete(contextId);
-    return;
-  }
-  if (roots.has(contextId)) {
-    const root = roots.get(contextId);
-    if (root !== null) onRootDone(root); // the VM or the plugin is going away
-    roots.delete(contextId);
-  }
-  upstreamRoots.delete(contextId);
 }

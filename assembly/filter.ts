@@ -9,6 +9,7 @@ import {
   writePropertyBytes,
 } from "./abi/host";
 import { selectConfig } from "./config/match";
+import { Context, ContextKind } from "./contexts";
 import { PluginConfig } from "./config/rules";
 import { ModelSpec, RouterConfig } from "./config/types";
 import { scanBody } from "./request/body_scan";
@@ -80,8 +81,8 @@ export class RootContext {
   }
 }
 
-export class StreamState {
-  contextId: u32 = 0;                   // Envoy's id of this stream context
+export class StreamState extends Context {
+  constructor() { super(ContextKind.Stream); }
   root: RootContext | null = null;      // the plugin root this stream belongs to
   config: RouterConfig | null = null;   // set when this request is handled
   finished: bool = false;               // the body has been answered or forwarded
@@ -106,6 +107,7 @@ export class StreamState {
   // Attempts the upstream filter saw (failover); empty when Envoy sent the request directly.
   readonly attempts: AttemptLog = new AttemptLog();
   chosenModel: i32 = -1;                // the decision's model (attempt 1 of a plan)
+  heldAtMs: f64 = NaN;                  // wall clock when the headers were held (responses watched only)
 
   keepPath(p: usize, n: usize): void {
     if (n > this.pathCapacity) {
@@ -132,6 +134,7 @@ export class StreamState {
     this.pathSize = 0;
     this.attempts.clear();
     this.chosenModel = -1;
+    this.heldAtMs = NaN;
   }
 }
 
@@ -235,6 +238,10 @@ function holdRequest(state: StreamState, cfg: RouterConfig, pathIndex: i32, endO
     return HeadersAction.StopIteration;
   }
   if (raiseDecoderBufferLimit) writeProperty(SET_DECODER_BUFFER_LIMIT, cfg.decoderBufferLimitText);
+  // The start of the request, for the clock-step check of its response's timings (one clock read
+  // here instead of reading Envoy's request.time property at the end).
+  const root = state.root!;
+  if (root.live !== null || root.metrics !== null) state.heldAtMs = wallClockMs();
   return HeadersAction.StopIteration;
 }
 
@@ -379,7 +386,7 @@ function writeChainHeader(cfg: RouterConfig): void {
 // the plan (filter state) to know which model its provider gets, and where the model is in the body.
 function handOverPlan(state: StreamState, cfg: RouterConfig, modelAt: i32, literalSize: i32): void {
   const root = state.root!;
-  const message = encodePlan(plan, vmNonce, state.contextId, root.plugin.fingerprint, cfg.id,
+  const message = encodePlan(plan, vmNonce, state.id, root.plugin.fingerprint, cfg.id,
     <u32>modelAt, <u32>(modelAt + literalSize), state.path, state.pathSize);
   if (message == 0) return; // a path too long to carry: the first model only
   if (!writePropertyBytes(PLAN_PROPERTY, message, messageSize)) return;
@@ -554,6 +561,7 @@ function watchResponse(state: StreamState, cfg: RouterConfig, modelIndex: i32, p
   const expected = decision.route !== null ? decision.estimate.outputTokens : estimateOutputTokens(features, cfg.defaultOutputTokens);
   const o = state.observation;
   o.begin(cfg.catalog.id, modelIndex, features.stream, expected, nowMs);
+  o.requestStartMs = state.heldAtMs;
   o.probe = probe;
 }
 
@@ -593,7 +601,8 @@ function takeServedModel(state: StreamState): void {
   // The probe was the first model's: settled by its own attempt when another model answered.
   if (served != state.chosenModel) o.probe = false;
   o.modelIndex = served;
-  o.startMs = unchecked(attempts.startMs[last]);
+  const startMs = unchecked(attempts.startMs[last]);
+  if (!isNaN(startMs)) o.startMs = startMs; // NaN: the first attempt, timed from the decision
   if (state.countedModel >= 0) state.countedModel = served;
 }
 

@@ -9,9 +9,7 @@ export function proxy_on_context_create(c: u32, parent: u32): void {
 export function proxy_on_request_headers(c: u32, n: u32, e: u32): u32 { const t = now(); const r = p.proxy_on_request_headers(c, n, e); note(1, t); return r; }
 export function proxy_on_request_body(c: u32, n: usize, e: u32): u32 { const t = now(); const r = p.proxy_on_request_body(c, n, e); note(2, t); return r; }
 export function proxy_on_request_trailers(c: u32, n: u32): u32 { const t = now(); const r = p.proxy_on_request_trailers(c, n); note(3, t); return r; }
-export function proxy_on_response_headers(c: u32, n: u32, e: u32): u32 { const t = now(); const r = p.proxy_on_response_headers(c, n, e); note(4, t); return r; }
 export function proxy_on_response_body(c: u32, n: usize, e: u32): u32 { const t = now(); const r = p.proxy_on_response_body(c, n, e); note(5, t); return r; }
 export function proxy_on_log(c: u32): void { const t = now(); p.proxy_on_log(c); note(6, t); }
-export function proxy_on_done(c: u32): bool { const t = now(); const r = p.proxy_on_done(c); note(7, t); return r; }
 export function proxy_on_delete(c: u32): void { const t = now(); p.proxy_on_delete(c); note(8, t); }
 export function proxy_abi_version_0_2_1(): void {}
