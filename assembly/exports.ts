@@ -27,6 +27,25 @@ import {
   onAttemptResponseBody, onAttemptTrailers,
 } from "./upstream";
 
+// ---- garbage ---------------------------------------------------------------------------------------
+// The module is built with AssemblyScript's minimal runtime (asconfig.json): a mark-and-sweep
+// collector that runs only when asked, with no Wasm frame on the stack. The incremental one kept a
+// shadow stack of every reference in every function (a third of the module's code, and about a
+// quarter of the plugin's own time per request in Envoy). A routed request allocates no managed
+// object; configurations, local replies and log lines do. So the garbage is collected where every
+// callback's locals are gone: after each configuration, at every tick (a full collection of the
+// router.json configuration takes ~10 µs, of 1000 models × 200 routes ~0.3 ms), as soon as the heap
+// had to grow, and every COLLECT_EVERY streams (hosts without ticks).
+const COLLECT_EVERY: u32 = 4096;
+let streamsSinceCollect: u32 = 0;
+let pagesAtCollect: i32 = 0;
+
+function collectGarbage(): void {
+  __collect();
+  streamsSinceCollect = 0;
+  pagesAtCollect = memory.size();
+}
+
 // Every context by id (contexts.ts): plugin roots, upstream-filter roots, streams, attempts.
 const contexts = new ContextTable();
 const freeStates = new Array<StreamState>();
@@ -94,10 +113,18 @@ export function proxy_on_context_create(contextId: u32, parentId: u32): void {
 export function proxy_on_vm_start(rootId: u32, size: usize): bool { return true; }
 
 export function proxy_validate_configuration(rootId: u32, size: usize): bool {
-  return loadConfiguration(size) !== null;
+  const valid = loadConfiguration(size) !== null;
+  collectGarbage();
+  return valid;
 }
 
 export function proxy_on_configure(rootId: u32, size: usize): bool {
+  const configured = configure(rootId, size);
+  collectGarbage();
+  return configured;
+}
+
+function configure(rootId: u32, size: usize): bool {
   const plugin = loadConfiguration(size);
   if (plugin === null) return false;
   initVmNonce(currentTimeNanos());
@@ -123,6 +150,7 @@ export function proxy_on_configure(rootId: u32, size: usize): bool {
 export function proxy_on_tick(rootId: u32): void {
   const root = pluginRootOf(contexts.find(rootId));
   if (root !== null) onTick(root);
+  collectGarbage();
 }
 
 export function proxy_on_request_headers(contextId: u32, headers: u32, endOfStream: u32): u32 {
@@ -173,6 +201,7 @@ export function proxy_on_delete(contextId: u32): void {
       onStreamEnd(state); // a host that never called on_log
       state.reset(null);
       freeStates.push(state);
+      if (++streamsSinceCollect >= COLLECT_EVERY || memory.size() != pagesAtCollect) collectGarbage();
       break;
     }
     case ContextKind.Attempt: {

@@ -16,7 +16,7 @@ export const UPSTREAM_ROOT_ID = "model-router-upstream";
 export function buildFloor(out = FLOOR_WASM) {
   const asc = join(ROOT, "node_modules", ".bin", "asc");
   out = resolve(out);
-  const r = spawnSync(asc, ["floor-filter.ts", "-o", out, "-O3", "--runtime", "incremental", "--enable", "simd", "--use", "abort=", "--exportStart", "_initialize"],
+  const r = spawnSync(asc, ["floor-filter.ts", "-o", out, "-O3", "--runtime", "minimal", "--enable", "simd", "--use", "abort=", "--exportStart", "_initialize"],
     { cwd: join(ROOT, "bench"), encoding: "utf8" });
   if (r.status !== 0) throw new Error(`building bench/floor-filter.ts failed: ${r.stderr}`);
   return out;

@@ -21,7 +21,7 @@ const seconds = Number(opt("seconds", "10"));
 const variant = featureVariants().find((v) => v.name === opt("config", "all on").replace(/-/g, " ")) ?? featureVariants()[0];
 const asc = join(ROOT, "node_modules", ".bin", "asc");
 const PLUGIN = join(ROOT, "build", "bench-plugin-timed.wasm"), FLOOR = join(ROOT, "build", "bench-floor-timed.wasm");
-let r = spawnSync(asc, ["bench/profile/plugin-timed.ts", "--config", "asconfig.json", "--target", "envoy", "--outFile", PLUGIN, "--textFile", "/dev/null"], { cwd: ROOT, encoding: "utf8" });
+let r = spawnSync(asc, ["bench/profile/plugin-timed.ts", "--config", "asconfig.json", "--target", "envoy", "--outFile", PLUGIN, "--textFile", "/dev/null", ...(process.env.RUNTIME ? ["--runtime", process.env.RUNTIME] : [])], { cwd: ROOT, encoding: "utf8" });
 if (r.status !== 0) throw new Error(r.stderr);
 r = spawnSync(asc, ["profile/floor-timed.ts", "-o", FLOOR, "-O3", "--runtime", "incremental", "--enable", "simd", "--use", "abort=", "--exportStart", "_initialize"], { cwd: join(ROOT, "bench"), encoding: "utf8" });
 if (r.status !== 0) throw new Error(r.stderr);
