@@ -55,12 +55,16 @@ const medianError = (xs) => (1.2533 * (quantile(xs, 0.75) - quantile(xs, 0.25)) 
  * of `a − b` (the pair named by `settle`) is uncertain by more than `precisionUs`, up to `maxRounds`.
  * Returns p50 per target per round.
  */
-async function interleave({ targets, dir, body, seconds, rounds, maxRounds, settle, precisionUs, log, label }) {
+async function interleave({ mock, targets, dir, body, seconds, rounds, maxRounds, settle, precisionUs, log, label }) {
   const file = join(dir, `body-${body.length}.json`);
   writeFileSync(file, body);
   const scripts = new Map(targets.map((t) => [t.name, wrkScript(dir, [file], PATH, t.headers)]));
   const p50 = new Map(targets.map((t) => [t.name, []]));
-  const run = (t, s) => runWrk({ url: t.url, script: scripts.get(t.name), connections: 1, seconds: s });
+  // The mock keeps every request it received (bodies included): forget them after each run, or a
+  // megabyte body fills the memory within minutes.
+  const run = async (t, s) => {
+    try { return await runWrk({ url: t.url, script: scripts.get(t.name), connections: 1, seconds: s }); } finally { mock.requests.length = 0; }
+  };
   for (const t of targets) await run(t, 1); // warm-up
   for (let round = 0; round < maxRounds; round++) {
     for (let i = 0; i < targets.length; i++) {
@@ -156,7 +160,7 @@ export async function runFloorEnvoy({ wasm, sizes, seconds, rounds, maxRounds, f
       for (const bytes of sizes) {
         await sameUpstreamRequests(mock, targets.filter((t) => t.name === "plugin" || t.name === "floor"), [["plugin", "floor"]], bytes);
         const p50 = await interleave({
-          targets, dir, body: bodyOf(bytes), seconds: secondsFor(bytes), rounds, maxRounds, settle: ["plugin", "floor"],
+          mock, targets, dir, body: bodyOf(bytes), seconds: secondsFor(bytes), rounds, maxRounds, settle: ["plugin", "floor"],
           precisionUs: bytes >= 256 * KB ? 5 : 1, log, label: `${bytes / KB} KB`,
         });
         const row = { bytes, ...analyse(p50, [["plugin", "floor"]]), rounds: Object.fromEntries(p50) };
@@ -188,7 +192,7 @@ export async function runFloorEnvoy({ wasm, sizes, seconds, rounds, maxRounds, f
         for (const bytes of fsizes) {
           for (const [a, b] of pairs) await sameUpstreamRequests(mock, vt.filter((t) => t.name === a || t.name === b), [[a, b]], bytes);
           const p50 = await interleave({
-            targets: vt, dir, body: bodyOf(bytes), seconds, rounds, maxRounds, settle: pairs[0], precisionUs: 1.5, log, label: `features, ${bytes / KB} KB`,
+            mock, targets: vt, dir, body: bodyOf(bytes), seconds, rounds, maxRounds, settle: pairs[0], precisionUs: 1.5, log, label: `features, ${bytes / KB} KB`,
           });
           const row = { bytes, ...analyse(p50, pairs), rounds: Object.fromEntries(p50) };
           result.features.sizes.push(row);
@@ -216,7 +220,7 @@ export async function runFloorEnvoy({ wasm, sizes, seconds, rounds, maxRounds, f
       try {
         for (const bytes of csizes) {
           const p50 = await interleave({
-            targets: ct, dir, body: bodyOf(bytes), seconds, rounds, maxRounds, settle: ["prefix", "whole"], precisionUs: 0.75, log, label: `crossover, ${bytes / KB} KB`,
+            mock, targets: ct, dir, body: bodyOf(bytes), seconds, rounds, maxRounds, settle: ["prefix", "whole"], precisionUs: 0.75, log, label: `crossover, ${bytes / KB} KB`,
           });
           const diff = p50.get("prefix").map((x, i) => x - p50.get("whole")[i]);
           const row = { bytes, prefix_minus_whole_us: summary(diff), ...analyse(p50, []), rounds: Object.fromEntries(p50) };

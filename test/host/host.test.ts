@@ -303,8 +303,8 @@ describe("host functions in isolation", () => {
     expect(t.env.proxy_set_buffer_bytes(1, 0, 0, 100, 2)).toBe(1); // no response body: NOT_FOUND
     expect(t.env.proxy_set_buffer_bytes(9, 0, 0, 100, 2)).toBe(2); // type out of range
   });
-  it("replacing a buffered body's first bytes by a longer prefix copies the prefix, not the body (as Envoy's prepend)", () => {
-    const b = new BodyBuffer();
+  it.each([["a buffered body", 0], ["one chunk in a buffer of its own size", 100_000]])("replacing %s's first bytes by a longer prefix copies the prefix, not the body (as Envoy's prepend)", (_what, capacity) => {
+    const b = new BodyBuffer(capacity);
     b.append(new Uint8Array(100_000).fill(0x61));
     const before = b.bytes().buffer;
     b.drain(15);

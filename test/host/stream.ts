@@ -13,7 +13,9 @@ export class BodyBuffer {
   private start = 0;
   length = 0;
   constructor(capacity = 0) {
-    this.data = new Uint8Array(capacity);
+    // A sized buffer keeps the headroom too: a chunk's filter may replace its first bytes.
+    this.start = capacity > 0 ? BodyBuffer.HEADROOM : 0;
+    this.data = new Uint8Array(capacity > 0 ? capacity + BodyBuffer.HEADROOM : 0);
   }
   bytes(): Uint8Array {
     return this.data.subarray(this.start, this.start + this.length);
