@@ -9,6 +9,7 @@ import {
   writePropertyBytes,
 } from "./abi/host";
 import { selectConfig } from "./config/match";
+import { Context, ContextKind } from "./contexts";
 import { PluginConfig } from "./config/rules";
 import { ModelSpec, RouterConfig } from "./config/types";
 import { scanBody } from "./request/body_scan";
@@ -42,13 +43,18 @@ import { OUTCOME_NAMES, RequestOutcome } from "./metrics/table";
 //   explicitly (foreign function clear_route_cache; NOT_FOUND on hosts without it is harmless).
 // - Higress's Envoy runs Wasm filters only before the router (no upstream filter runs per attempt),
 //   so its build makes no failover plans: a request goes to its first model, as before.
+// - Envoy's route adds the opt-in decision header from filter state (the generated bootstrap's
+//   response_headers_to_add), so the Envoy build needs no response-headers callback; Higress gives no
+//   route headers, so its build writes the header itself from proxy_on_response_headers.
 let raiseDecoderBufferLimit = false;
 let clearRouteCacheExplicitly = false;
 let planFailovers = true;
+let decisionHeaderInFilterState = true;
 export function adaptToHigress(): void {
   raiseDecoderBufferLimit = true;
   clearRouteCacheExplicitly = true;
   planFailovers = false;
+  decisionHeaderInFilterState = false;
 }
 
 const SET_DECODER_BUFFER_LIMIT = String.UTF8.encode("set_decoder_buffer_limit");
@@ -75,8 +81,8 @@ export class RootContext {
   }
 }
 
-export class StreamState {
-  contextId: u32 = 0;                   // Envoy's id of this stream context
+export class StreamState extends Context {
+  constructor() { super(ContextKind.Stream); }
   root: RootContext | null = null;      // the plugin root this stream belongs to
   config: RouterConfig | null = null;   // set when this request is handled
   finished: bool = false;               // the body has been answered or forwarded
@@ -101,6 +107,7 @@ export class StreamState {
   // Attempts the upstream filter saw (failover); empty when Envoy sent the request directly.
   readonly attempts: AttemptLog = new AttemptLog();
   chosenModel: i32 = -1;                // the decision's model (attempt 1 of a plan)
+  heldAtMs: f64 = NaN;                  // wall clock when the headers were held (responses watched only)
 
   keepPath(p: usize, n: usize): void {
     if (n > this.pathCapacity) {
@@ -127,6 +134,7 @@ export class StreamState {
     this.pathSize = 0;
     this.attempts.clear();
     this.chosenModel = -1;
+    this.heldAtMs = NaN;
   }
 }
 
@@ -230,6 +238,10 @@ function holdRequest(state: StreamState, cfg: RouterConfig, pathIndex: i32, endO
     return HeadersAction.StopIteration;
   }
   if (raiseDecoderBufferLimit) writeProperty(SET_DECODER_BUFFER_LIMIT, cfg.decoderBufferLimitText);
+  // The start of the request, for the clock-step check of its response's timings (one clock read
+  // here instead of reading Envoy's request.time property at the end).
+  const root = state.root!;
+  if (root.live !== null || root.metrics !== null) state.heldAtMs = wallClockMs();
   return HeadersAction.StopIteration;
 }
 
@@ -374,7 +386,7 @@ function writeChainHeader(cfg: RouterConfig): void {
 // the plan (filter state) to know which model its provider gets, and where the model is in the body.
 function handOverPlan(state: StreamState, cfg: RouterConfig, modelAt: i32, literalSize: i32): void {
   const root = state.root!;
-  const message = encodePlan(plan, vmNonce, state.contextId, root.plugin.fingerprint, cfg.id,
+  const message = encodePlan(plan, vmNonce, state.id, root.plugin.fingerprint, cfg.id,
     <u32>modelAt, <u32>(modelAt + literalSize), state.path, state.pathSize);
   if (message == 0) return; // a path too long to carry: the first model only
   if (!writePropertyBytes(PLAN_PROPERTY, message, messageSize)) return;
@@ -441,10 +453,13 @@ let debugLogging = false;
 // %FILTER_STATE(wasm.model_router.decision:PLAIN)%.
 const DECISION_PROPERTY = String.UTF8.encode("model_router.decision");
 
-// The summary in filter state; what the metrics will count when the stream ends.
+// The summary in filter state (and, for a forwarded request, for the decision header Envoy's route
+// adds); what the metrics will count when the stream ends.
 function publishDecision(state: StreamState, cfg: RouterConfig, outcome: RequestOutcome, route: i32, model: i32): void {
   const length = writeDecisionText(state.summary);
   writePropertyBytes(DECISION_PROPERTY, textPtr(), length);
+  const headerState = cfg.decisionHeaderState;
+  if (headerState !== null && decisionHeaderInFilterState && model >= 0) writePropertyBytes(headerState, textPtr(), length);
   state.outcome = outcome;
   state.countedRoute = route;
   state.countedModel = model;
@@ -546,6 +561,7 @@ function watchResponse(state: StreamState, cfg: RouterConfig, modelIndex: i32, p
   const expected = decision.route !== null ? decision.estimate.outputTokens : estimateOutputTokens(features, cfg.defaultOutputTokens);
   const o = state.observation;
   o.begin(cfg.catalog.id, modelIndex, features.stream, expected, nowMs);
+  o.requestStartMs = state.heldAtMs;
   o.probe = probe;
 }
 
@@ -585,7 +601,8 @@ function takeServedModel(state: StreamState): void {
   // The probe was the first model's: settled by its own attempt when another model answered.
   if (served != state.chosenModel) o.probe = false;
   o.modelIndex = served;
-  o.startMs = unchecked(attempts.startMs[last]);
+  const startMs = unchecked(attempts.startMs[last]);
+  if (!isNaN(startMs)) o.startMs = startMs; // NaN: the first attempt, timed from the decision
   if (state.countedModel >= 0) state.countedModel = served;
 }
 

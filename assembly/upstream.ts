@@ -16,6 +16,7 @@ import {
   writeProperty,
 } from "./abi/host";
 import { PluginConfig } from "./config/rules";
+import { Context, ContextKind } from "./contexts";
 import { Auth, ModelSpec, ProviderSpec, RouterConfig } from "./config/types";
 import { scanBody } from "./request/body_scan";
 import { BodyError, RequestFeatures } from "./request/features";
@@ -41,12 +42,15 @@ const VIA_UPSTREAM = String.UTF8.encode("via_upstream");
 
 // What the upstream root context owns: the compiled configuration (shared with the router filter
 // when both are given the same text) and, per catalog and provider, the credential header value.
-export class UpstreamRoot {
-  constructor(readonly plugin: PluginConfig, readonly credentials: Array<Array<ArrayBuffer | null>>) {}
+export class UpstreamRoot extends Context {
+  constructor(readonly plugin: PluginConfig, readonly credentials: Array<Array<ArrayBuffer | null>>) {
+    super(ContextKind.UpstreamRoot);
+  }
 }
 
 // One attempt.
-export class AttemptState {
+export class AttemptState extends Context {
+  constructor() { super(ContextKind.Attempt); }
   root: UpstreamRoot | null = null;
   model: ModelSpec | null = null;      // the model this attempt's provider gets (null: not a plan's attempt)
   rewrite: bool = false;               // the body still names the plan's first model
@@ -208,7 +212,10 @@ function noteAttempt(state: AttemptState, cfg: RouterConfig, position: i32, m: M
     if (log.count > 0) previous = log.model(log.count - 1);
     state.log = log;
     state.logGeneration = log.generation;
-    state.slot = log.begin(m.index, <f64>(currentTimeNanos() / 1000) / 1000);
+    // The first attempt starts as the router forwards the request: the decision's time stands for
+    // its start (no clock read); a later one is timed from its own start.
+    const first = position == 0 && log.count == 0;
+    state.slot = log.begin(m.index, first ? NaN : <f64>(currentTimeNanos() / 1000) / 1000);
   }
   if (previous >= 0 && previous != m.index) countFallback(labelOf(cfg), cfg.models[previous].name, m.name);
 }

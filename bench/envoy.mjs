@@ -18,6 +18,7 @@ import YAML from "yaml";
 import { startMockProvider } from "../mock/provider.mjs";
 import { chatBody, SIZES } from "./lib/bodies.mjs";
 import { benchConfig } from "./lib/configs.mjs";
+import { placeholderKeys } from "./lib/floor.mjs";
 import { ROOT } from "./lib/ts.mjs";
 import { buildBootstrap } from "../cli/lib/envoy.mjs";
 import { toYaml } from "../cli/lib/yaml.mjs";
@@ -83,38 +84,43 @@ function startProcess(cmd, args, opts = {}) {
 // mode: "plain" (no filter), "buffer" (Envoy's native buffer filter holds the whole request body,
 // the cost any body-reading router pays before it can decide), "noop" (a Wasm filter that does
 // nothing: the cost of Envoy's Wasm machinery), "wasm" (the plugin, also as the router's upstream
-// filter for requests with a fallback), "wasm-no-upstream" (the plugin and its fallback chains
-// without the upstream filter: attempts go out as the router filter left them), "wasm-noop-upstream"
-// (the same with a do-nothing Wasm module as the upstream filter: Envoy's cost per attempt).
-function envoyConfig({ port, adminPort, mockPort, mode, wasm, configuration }) {
-  // The bootstrap `llm-router start --mock` runs: every provider pointed at the one mock.
-  const text = readFileSync(join(ROOT, "config", "router.json"), "utf8");
-  const json = JSON.parse(text);
-  const mocks = Object.fromEntries(Object.keys(json.providers).map((name) => [name, [{ host: "127.0.0.1", port: mockPort }]]));
+// filter for requests with a fallback), "floor" (bench/floor-filter.ts in the plugin's places, with
+// `floor` = its configuration: the plugin's host calls and nothing else), "wasm-no-upstream" (the
+// plugin and its fallback chains without the upstream filter: attempts go out as the router filter
+// left them), "wasm-noop-upstream" (the same with a do-nothing Wasm module as the upstream filter:
+// Envoy's cost per attempt). The bootstrap is the one `llm-router start --mock` generates for the
+// plugin's configuration (default: benchConfig()), every provider pointed at the one mock.
+function envoyConfig({ port, adminPort, mockPort, mode, wasm, configuration, floor }) {
+  const json = structuredClone(configuration ?? benchConfig());
+  const text = JSON.stringify(json);
+  const mocks = Object.fromEntries(Object.keys(json.providers ?? {}).map((name) => [name, [{ host: "127.0.0.1", port: mockPort }]]));
   const bootstrap = buildBootstrap({ json, text }, { listen: { host: "127.0.0.1", port }, admin: { host: "127.0.0.1", port: adminPort }, wasmPath: wasm, mocks });
   const cfg = YAML.parse(toYaml(bootstrap));
   const listener = cfg.static_resources.listeners[0];
   const hcm = listener.filter_chains[0].filters.find((f) => f.name === "envoy.filters.network.http_connection_manager").typed_config;
-  delete hcm.access_log; // no per-request logging in a benchmark (same for both variants)
+  delete hcm.access_log; // no per-request logging in a benchmark (same for every variant)
+  const filtered = mode.startsWith("wasm") || mode === "floor";
   // Without the plugin the baselines route on a client-sent x-llm-upstream, which the gateway
   // otherwise drops as internal-only.
-  if (!mode.startsWith("wasm")) delete hcm.route_config.internal_only_headers;
+  if (!filtered) delete hcm.route_config.internal_only_headers;
   const wasmIdx = hcm.http_filters.findIndex((f) => f.typed_config?.["@type"]?.endsWith("filters.http.wasm.v3.Wasm"));
   // The plugin as the router's upstream filter (failover): configured like the router filter in
-  // "wasm" mode; "wasm-no-upstream" keeps the fallback chains but not the filter (what it costs by
-  // itself); the baselines have neither.
+  // "wasm" and "floor" modes; "wasm-no-upstream" keeps the fallback chains but not the filter (what
+  // it costs by itself); the baselines have neither.
   const router = hcm.http_filters.find((f) => f.name === "envoy.filters.http.router").typed_config;
   const upstream = router.upstream_http_filters?.find((f) => f.typed_config?.["@type"]?.endsWith("filters.http.wasm.v3.Wasm"));
-  if (mode === "wasm" && upstream) {
-    upstream.typed_config.config.vm_config.code.local.filename = wasm;
-    upstream.typed_config.config.configuration.value = JSON.stringify(configuration ?? benchConfig());
+  const code = mode === "floor" ? floor.wasm : wasm;
+  const pluginConfiguration = mode === "floor" ? floor.configuration : text;
+  if ((mode === "wasm" || mode === "floor") && upstream) {
+    upstream.typed_config.config.vm_config.code.local.filename = code;
+    upstream.typed_config.config.configuration.value = pluginConfiguration;
   } else if (mode === "wasm-noop-upstream" && upstream) {
     upstream.typed_config.config.vm_config = { vm_id: "noop-upstream", runtime: "envoy.wasm.runtime.v8", code: { local: { filename: buildNoopFilter("noop-upstream-filter") } } };
   } else delete router.upstream_http_filters;
-  if (mode.startsWith("wasm") || mode === "noop") {
+  if (filtered || mode === "noop") {
     const plugin = hcm.http_filters[wasmIdx].typed_config.config;
-    plugin.vm_config.code.local.filename = mode === "noop" ? buildNoopFilter() : wasm;
-    plugin.configuration.value = JSON.stringify(configuration ?? benchConfig());
+    plugin.vm_config.code.local.filename = mode === "noop" ? buildNoopFilter() : code;
+    plugin.configuration.value = mode === "noop" ? text : pluginConfiguration;
   } else if (mode === "buffer") {
     hcm.http_filters[wasmIdx] = {
       name: "envoy.filters.http.buffer",
@@ -135,14 +141,14 @@ function buildNoopFilter(source = "noop-filter") {
 
 let envoysStarted = 0;
 
-export async function startEnvoy(mockPort, mode, wasm, configuration) {
+export async function startEnvoy(mockPort, mode, wasm, configuration, floor) {
   const dir = mkdtempSync(join(tmpdir(), "llm-router-bench-"));
   const port = await freePort();
   const adminPort = await freePort();
   const file = join(dir, "envoy.yaml");
-  writeFileSync(file, YAML.stringify(envoyConfig({ port, adminPort, mockPort, mode, wasm, configuration })));
+  writeFileSync(file, YAML.stringify(envoyConfig({ port, adminPort, mockPort, mode, wasm, configuration, floor })));
   // Envoy reads the provider key variables at start: placeholders for the mock.
-  const keys = Object.fromEntries(Object.values(JSON.parse(readFileSync(join(ROOT, "config", "router.json"), "utf8")).providers).map((p) => [p.apiKeyEnv, "bench-key"]));
+  const keys = placeholderKeys(configuration ?? benchConfig());
   // every Envoy its own base id, also when several run side by side (bench/live.mjs interleaves three)
   const baseId = String(10000 + ((process.pid % 5000) * 10 + envoysStarted++) % 50000);
   const child = startProcess(ENVOY_BIN, ["-c", file, "--disable-hot-restart", "--concurrency", "1", "-l", "warning", "--base-id", baseId], { cwd: ROOT, env: { ...process.env, ...keys } });
@@ -205,7 +211,7 @@ async function startLitellm(mockPort) {
 
 // ---------------------------------------------------------------------------------------- wrk
 
-function wrkScript(dir, bodies, path, headers) {
+export function wrkScript(dir, bodies, path, headers) {
   // bodies: [{file}] — one is picked per request, round robin
   const lua = `
 local files = {${bodies.map((b) => JSON.stringify(b)).join(",")}}
@@ -240,7 +246,7 @@ function parseWrk(out) {
 }
 
 // Asynchronous on purpose: the mock provider lives in this process and must keep serving.
-function runWrk({ url, script, connections, seconds }) {
+export function runWrk({ url, script, connections, seconds }) {
   return new Promise((resolve, reject) => {
     const child = spawn("wrk", ["-t1", `-c${connections}`, `-d${seconds}s`, "--timeout", "10s", "--latency", "-s", script, url], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "", err = "";

@@ -162,7 +162,7 @@ export async function runMetricsBench(log = console.log, { wasm = WASM } = {}) {
 export async function runMetricsCode(log = console.log) {
   const out = join(ROOT, "node_modules", ".cache", "llm-router-bench", "metrics-entry.wasm");
   (await import("node:fs")).mkdirSync(join(out, ".."), { recursive: true });
-  const r = spawnSync(join(ROOT, "node_modules", ".bin", "asc"), [join(ROOT, "bench", "metrics-entry.ts"), "-O3", "--runtime", "incremental", "--enable", "simd", "--use", "abort=", "-o", out], { cwd: join(ROOT, "bench"), encoding: "utf8" });
+  const r = spawnSync(join(ROOT, "node_modules", ".bin", "asc"), [join(ROOT, "bench", "metrics-entry.ts"), "-O3", "--runtime", "minimal", "--enable", "simd", "--use", "abort=", "-o", out], { cwd: join(ROOT, "bench"), encoding: "utf8" });
   if (r.status !== 0) throw new Error(`building bench/metrics-entry.ts failed: ${r.stderr}`);
   let instance;
   const calls = { define: 0, increment: 0, record: 0 };
@@ -204,7 +204,7 @@ function buildHostCalls() {
   const out = join(ROOT, "build", "bench-host-calls.wasm");
   const asc = join(ROOT, "node_modules", ".bin", "asc");
   // cwd bench/: the project's asconfig.json (abort handler, plugin entries) must not apply here.
-  const r = spawnSync(asc, ["host-calls.ts", "-o", out, "-O3", "--runtime", "incremental", "--use", "abort=", "--exportStart", "_initialize"], { cwd: join(ROOT, "bench"), encoding: "utf8" });
+  const r = spawnSync(asc, ["host-calls.ts", "-o", out, "-O3", "--runtime", "minimal", "--use", "abort=", "--exportStart", "_initialize"], { cwd: join(ROOT, "bench"), encoding: "utf8" });
   if (r.status !== 0) throw new Error(`building bench/host-calls.ts failed: ${r.stderr}`);
   return out;
 }

@@ -4,7 +4,7 @@
 export {
   malloc, proxy_on_memory_allocate, proxy_on_context_create, proxy_on_vm_start, proxy_validate_configuration,
   proxy_on_configure, proxy_on_tick, proxy_on_request_headers, proxy_on_request_body, proxy_on_request_trailers,
-  proxy_on_done, proxy_on_delete,
+  proxy_on_delete,
 } from "../assembly/exports";
 
 export function proxy_abi_version_0_2_1(): void {}

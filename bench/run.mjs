@@ -1,7 +1,7 @@
 // Benchmarks (npm run bench = build + this). They report; nothing here is a test, CI never runs it.
-//   node bench/run.mjs [inproc] [envoy] [soak] [live] [metrics] [detect] [taskeval] [--quick] [--wasm PATH] [--label NAME]
+//   node bench/run.mjs [inproc] [decide] [floor] [envoy] [soak] [live] [metrics] [detect] [taskeval] [--quick] [--wasm PATH] [--label NAME]
 //                      [--duration S] [--connections N] [--soak-seconds S] [--soak-requests N] [--no-peers]
-// No section named = all seven. Results: bench/results/<label>.json, .md and .svg (label default
+// No section named = all nine. Results: bench/results/<label>.json, .md and .svg (label default
 // "latest"). Peers and wrk come from `node bench/setup.mjs` (not part of the test set-up).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -14,12 +14,14 @@ import { barChartSvg, num, svgDocument, table } from "./lib/report.mjs";
 import { loadHost, ROOT } from "./lib/ts.mjs";
 import { runSoak } from "./soak.mjs";
 import { runDetectBench } from "./detect.mjs";
+import { runFloorEnvoy, runFloorInproc } from "./floor.mjs";
+import { runDecideBench } from "./decide.mjs";
 import { runTaskEval } from "./task-eval.mjs";
 
 const argv = process.argv.slice(2);
 const opt = (n, d) => (argv.includes(`--${n}`) ? argv[argv.indexOf(`--${n}`) + 1] : d);
 const flag = (n) => argv.includes(`--${n}`);
-const sections = ["inproc", "envoy", "soak", "live", "metrics", "detect", "taskeval"].filter((s) => argv.includes(s));
+const sections = ["inproc", "decide", "floor", "envoy", "soak", "live", "metrics", "detect", "taskeval"].filter((s) => argv.includes(s));
 const want = (s) => sections.length === 0 || sections.includes(s);
 const quick = flag("quick");
 const wasm = opt("wasm", join(ROOT, "build", "envoy.wasm"));
@@ -33,6 +35,21 @@ const log = (s) => console.log(s);
 if (want("inproc")) {
   log("in-process (test host, Node V8):");
   results.inproc = await runInproc(log, { wasm });
+}
+if (want("decide")) {
+  log("the routing decision alone (bench/decide-entry.ts, no host):");
+  results.decide = await runDecideBench(log);
+}
+if (want("floor")) {
+  log("the plugin against its floor filter (every feature on):");
+  const sizes = SIZES.map((s) => s.bytes);
+  results.floor = {
+    inproc: await runFloorInproc({ wasm, sizes, log }),
+    envoy: await runFloorEnvoy({
+      wasm, sizes, seconds: 1, rounds: Number(opt("rounds", quick ? "3" : "10")), maxRounds: quick ? 3 : 30,
+      features: !quick, crossover: !quick, log,
+    }),
+  };
 }
 if (want("detect")) {
   log("task detection (in process):");
@@ -107,6 +124,33 @@ if (results.inproc) {
     series: [{ name: "floor (copy in+out)", color: "#9e9e9e" }, { name: "plugin (all callbacks)", color: "#1565c0" }, { name: "plugin guest code only", color: "#64b5f6" }, { name: "JS parse+stringify", color: "#e65100" }],
   }));
   svgHeight += 370;
+}
+if (results.decide) {
+  const strategies = Object.keys(results.decide[0]).filter((k) => k !== "models");
+  md.push("## The routing decision alone (in process, no host)", "",
+    "bench/decide-entry.ts: the plugin's estimate, every candidate's drop reason and cost, and the rank, for a route listing every generated model; µs per decision, median of 7 batches.", "",
+    table(["models", ...strategies], results.decide.map((r) => [r.models, ...strategies.map((s) => num(r[s], 2))])), "");
+}
+if (results.floor) {
+  const F = results.floor;
+  const iqr = (x, d = 1) => `${num(x.median, d)} [${num(x.p25, d)}, ${num(x.p75, d)}]`;
+  md.push("## The plugin against its floor filter (every feature on)", "",
+    "The floor (bench/floor-filter.ts) makes exactly the plugin's host calls for the same requests and nothing else; the provider receives the same request from both. " +
+    "Through real Envoy 1.40: plain Envoy, a no-op Wasm filter, the floor and the plugin in interleaved rounds (wrk, one connection); *added* = a round's p50 minus the same round's p50 of plain Envoy; " +
+    "plugin / floor is taken per round. Medians with [interquartile range] of the rounds, µs.", "",
+    table(["body", "rounds", "no-op added", "floor added", "plugin added", "plugin − floor", "plugin / floor"],
+      F.envoy.sizes.map((r) => [`${r.bytes / 1024} KB`, r.added_us.plugin.n, iqr(r.added_us.noop), iqr(r.added_us.floor), iqr(r.added_us.plugin), iqr(r.pairs.plugin.own_us), iqr(r.pairs.plugin.ratio, 2)])), "",
+    "In process (test host): request and response callbacks per request, host calls included.", "",
+    table(["body", "plugin µs", "floor µs", "plugin − floor µs"], F.inproc.map((r) => [`${r.bytes / 1024} KB`, iqr(r.plugin_us, 2), iqr(r.floor_us, 2), iqr(r.own_us, 2)])), "");
+  if (F.envoy.features) {
+    md.push("Each feature switched off in turn, each variant against its own floor (through Envoy):", "",
+      table(["body", "variant", "plugin added", "its floor added", "plugin − floor", "plugin / floor"],
+        F.envoy.features.sizes.flatMap((r) => Object.entries(r.pairs).map(([name, P]) => [`${r.bytes / 1024} KB`, name.replace(/^plugin: /, ""), iqr(r.added_us[name]), iqr(r.added_us[P.floor]), iqr(P.own_us), iqr(P.ratio, 2)]))), "");
+  }
+  if (F.envoy.crossover) {
+    md.push("Writing the body's prefix against writing the whole body (the floor, through Envoy): negative = the prefix write is faster.", "",
+      table(["body", "prefix − whole µs"], F.envoy.crossover.map((r) => [`${r.bytes / 1024} KB`, iqr(r.prefix_minus_whole_us)])), "");
+  }
 }
 if (results.soak) {
   const S = results.soak;

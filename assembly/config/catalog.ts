@@ -2,6 +2,7 @@
 // providers they are served by. Compiled once per configuration (and shared by Higress rules that
 // keep the global model list), with O(1) lookups by name so that big catalogs compile linearly.
 import { JsonValue, JsonKind } from "../json/tree";
+import { logfmtName } from "./log_name";
 import { jsonEscape } from "../json/escape";
 import { configError, fail } from "./errors";
 import { checkFields, checkUniqueKeys, closestName, isObject, join, readNumber, readString, readStringList, unknownName } from "./fields";
@@ -137,6 +138,7 @@ function readModel(v: JsonValue, path: string, catalog: Catalog): ModelSpec | nu
   if (upstreamModel === null && configError.length > 0) return null;
   m.name = name;
   m.nameBytes = String.UTF8.encode(name);
+  m.logName = logfmtName(m.nameBytes);
   m.upstream = upstream;
   m.upstreamBytes = String.UTF8.encode(upstream);
   // The literal spliced into bodies, quotes included: computed once here, not per request.

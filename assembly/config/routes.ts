@@ -1,6 +1,7 @@
 // `routes`: alias → strategy and candidate limits. Each route is compiled against the catalog into
 // model indices and per-candidate task quality, so the request path does no name lookups.
 import { JsonKind, JsonValue } from "../json/tree";
+import { logfmtName } from "./log_name";
 import { hashBytes } from "./name_index";
 import { configError, fail } from "./errors";
 import { checkFields, checkUniqueKeys, isObject, join, readNumber, readString, readStringList, unknownName } from "./fields";
@@ -35,6 +36,7 @@ export function readRoutes(root: JsonValue, path: string, cfg: RouterConfig): bo
     if (route === null) return false;
     route.name = name;
     route.nameBytes = String.UTF8.encode(name);
+    route.logName = logfmtName(route.nameBytes);
     if (route.taskAuto && !readTaskVariants(routes.values[i], routePath, catalog, route)) return false;
     cfg.routes.push(route);
   }
@@ -49,6 +51,7 @@ function readTaskVariants(v: JsonValue, path: string, catalog: Catalog, route: R
     if (variant === null) return false;
     variant.name = route.name;
     variant.nameBytes = route.nameBytes;
+    variant.logName = route.logName;
     route.taskVariants.push(variant);
   }
   return true;

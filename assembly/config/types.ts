@@ -13,6 +13,7 @@ export class ModelSpec {
   index: i32 = 0;               // position in the catalog: the row of its live signals
   name: string = "";
   nameBytes: ArrayBuffer = new ArrayBuffer(0);
+  logName: ArrayBuffer = new ArrayBuffer(0); // as the decision line writes it (config/log_name.ts)
   upstream: string = "";
   upstreamBytes: ArrayBuffer = new ArrayBuffer(0);
   // The upstream model id as a JSON string literal, quotes included: the bytes spliced into the body.
@@ -105,6 +106,7 @@ export class CandidateColumns {
 export class RouteSpec {
   name: string = "";
   nameBytes: ArrayBuffer = new ArrayBuffer(0);
+  logName: ArrayBuffer = new ArrayBuffer(0); // as the decision line writes it (config/log_name.ts)
   strategy: Strategy = Strategy.Balanced;
   candidates: i32[] = [];          // model indices, in tie-break order
   columns: CandidateColumns = new CandidateColumns([], []);
@@ -202,6 +204,7 @@ export class RouterConfig {
   live: LiveSettings | null = null;  // null: `"live": false`, pure table routing
   // Response header explaining each routed request's decision; null: off (the default).
   decisionHeader: ArrayBuffer | null = null;
+  decisionHeaderState: ArrayBuffer | null = null; // its filter state (Envoy adds the header from it)
   // Failover (config/failover.ts). A plan of 2..maxChainLength models on distinct providers is
   // named in chainHeader as its providers joined by '+': the fallback cluster Envoy moves along.
   // 1 = no failover (no `providers`, or every fallback count is 0).

@@ -35,6 +35,7 @@ export class ResponseObservation {
   probe: bool = false;            // this request holds the model's probe after a cooldown
   expectedOutputTokens: f64 = 0;  // the request's own estimate (max_tokens or the default)
   startMs: f64 = 0;               // when the request was forwarded (wall clock)
+  requestStartMs: f64 = NaN;      // when its headers were held (wall clock; NaN: not read)
   sawHeaders: bool = false;       // a response started (the provider's, or Envoy's reply)
   firstByteMs: f64 = -1;
   endMs: f64 = -1;
@@ -54,6 +55,7 @@ export class ResponseObservation {
     this.expectedOutputTokens = expectedOutputTokens;
     this.probe = false;
     this.startMs = startMs;
+    this.requestStartMs = NaN;
     this.sawHeaders = false;
     this.firstByteMs = this.endMs = -1;
     this.status = 0;
@@ -133,14 +135,14 @@ export function observeBody(o: ResponseObservation, size: usize, endOfStream: bo
 // A provider's 5xx or 429, or Envoy's reply for a failed upstream, is a failure; a success whose
 // body did not end normally is a failure when the upstream cut it (a reset, a timeout); any other
 // answer from the provider is a success; other filters' replies and clients that left say nothing.
-// Returns the time it read.
+// Returns the time of the end: when the body ended (read then: on_log comes right after), else now.
 export function observeEnd(o: ResponseObservation): f64 {
-  const now = wallClockMs();
-  if (o.endMs < 0) o.endMs = now;
+  if (o.endMs < 0) o.endMs = wallClockMs();
+  const now = o.endMs;
   o.usage.finish();
   classify(o, now);
-  // Only answers that give timing samples need the check (two property reads).
-  if (o.health == Health.Success || o.health == Health.Unknown) o.timingsValid = clockSteady(now);
+  // Only answers that give timing samples need the check (one or two property reads).
+  if (o.health == Health.Success || o.health == Health.Unknown) o.timingsValid = clockSteady(o, now);
   return now;
 }
 
@@ -165,13 +167,19 @@ function classify(o: ResponseObservation, nowMs: f64): void {
   if (status == 429 && cause == Cause.Status) o.retryAfterMs = readRetryAfter(nowMs);
 }
 
-// Envoy's request.time (wall clock at the start) and request.duration (monotonic) agree with the
-// wall clock now, unless the clock was stepped during the request.
-function clockSteady(nowMs: f64): bool {
-  const startNs = readPropertyInt64(REQUEST_TIME, -1);
+// The wall clock from the request's start to now agrees with Envoy's request.duration (monotonic),
+// unless the clock was stepped during the request. The start is the plugin's own reading when it
+// held the request headers (microseconds after Envoy's start), else Envoy's request.time.
+function clockSteady(o: ResponseObservation, nowMs: f64): bool {
+  let startMs = o.requestStartMs;
+  if (isNaN(startMs)) {
+    const startNs = readPropertyInt64(REQUEST_TIME, -1);
+    if (startNs < 0) return true; // a host without it: only bounds checks apply
+    startMs = <f64>(startNs / 1000) / 1000;
+  }
   const durationNs = readPropertyInt64(REQUEST_DURATION, -1);
-  if (startNs < 0 || durationNs < 0) return true; // a host without them: only bounds checks apply
-  const wall = nowMs - <f64>(startNs / 1000) / 1000;
+  if (durationNs < 0) return true;
+  const wall = nowMs - startMs;
   const mono = <f64>(durationNs / 1000) / 1000;
   return Math.abs(wall - mono) <= STEP_TOLERANCE_MS + STEP_TOLERANCE_SHARE * mono;
 }

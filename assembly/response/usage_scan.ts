@@ -30,9 +30,18 @@ const NAME_FIELDS: StaticArray<u8> = [
   <u8>Field.Output, <u8>Field.Output, <u8>Field.Input, <u8>Field.Input, <u8>Field.Cached,
   <u8>Field.Cached, <u8>Field.CacheRead, <u8>Field.CacheWrite,
 ];
-// Candidate mask per first byte of a member name (ASCII), built once.
+// Candidate mask per first byte of a member name (ASCII), and each name's bytes, built once.
 const FIRST_BYTE_CANDIDATES = new StaticArray<u32>(128);
-for (let i = 0; i < NAMES.length; i++) FIRST_BYTE_CANDIDATES[NAMES[i].charCodeAt(0)] |= (<u32>1) << i;
+const NAME_BYTES = new StaticArray<ArrayBuffer>(NAMES.length);
+const NAME_LENGTHS = new StaticArray<i32>(NAMES.length);
+for (let i = 0; i < NAMES.length; i++) {
+  FIRST_BYTE_CANDIDATES[NAMES[i].charCodeAt(0)] |= (<u32>1) << i;
+  NAME_BYTES[i] = String.UTF8.encode(NAMES[i]);
+  NAME_LENGTHS[i] = NAMES[i].length;
+}
+// A quote with at least this many bytes after it in the chunk is read by the direct path
+// (member): the longest name, its closing quote, a colon and a number with some blanks fit.
+const DIRECT_WINDOW: usize = 64;
 const DATA_PREFIX = "data:";
 // Token counts above this are not token counts.
 const MAX_TOKENS: i64 = 1_000_000_000_000;
@@ -40,6 +49,12 @@ const MAX_TOKENS: i64 = 1_000_000_000_000;
 const enum Stage { Scan, Name, Colon, Value, Number }
 
 @inline function isBlank(c: u32): bool { return c == 0x20 || c == 0x09 || c == 0x0d || c == 0x0a; }
+@inline function isLineBreak(c: u32): bool { return c == 0x0a || c == 0x0d; }
+
+@inline function skipSpaces(p: usize, limit: usize): usize {
+  while (p < limit && (load<u8>(p) == 0x20 || load<u8>(p) == 0x09)) p++;
+  return p;
+}
 
 // First position in [p, end) holding a quote or a newline (end when none).
 @inline function nextQuoteOrNewline(p: usize, end: usize): usize {
@@ -88,7 +103,9 @@ export class UsageScanner {
     this.previous = 0;
   }
 
-  // Scans one chunk [p, p + size).
+  // Scans one chunk [p, p + size). Between quotes it jumps 16 bytes at a time; a quote well inside
+  // the chunk is read directly (member); near the chunk's end, and at line starts (SSE framing),
+  // byte by byte through the state machine, which carries a name or number on to the next chunk.
   feed(p: usize, size: usize): void {
     const end = p + size;
     while (p < end) {
@@ -97,10 +114,60 @@ export class UsageScanner {
         if (q > p) this.previous = <u32>load<u8>(q - 1);
         p = q;
         if (p >= end) break;
+        if (load<u8>(p) == QUOTE && this.previous != BACKSLASH && end - p >= DIRECT_WINDOW) {
+          const next = this.member(p + 1);
+          if (next != 0) {
+            this.previous = <u32>load<u8>(next - 1);
+            p = next;
+            continue;
+          }
+        }
       }
       this.step(<u32>load<u8>(p));
       p++;
     }
+  }
+
+  // The quote before n opens a string: a wanted member name (then its colon and number are read
+  // and the count kept), or anything else. Returns where scanning goes on, or 0 when the bytes run
+  // into a line break or out of the window (the state machine takes over from the quote). Reads
+  // at most DIRECT_WINDOW - 1 bytes from n.
+  private member(n: usize): usize {
+    const first = <u32>load<u8>(n);
+    let mask = first < 128 ? unchecked(FIRST_BYTE_CANDIDATES[first]) : 0;
+    let field = -1;
+    let q = n;
+    for (; mask != 0; mask &= mask - 1) {
+      const i = <i32>ctz(mask);
+      const length = <usize>unchecked(NAME_LENGTHS[i]);
+      if (load<u8>(n + length) == QUOTE && memory.compare(n, changetype<usize>(unchecked(NAME_BYTES[i])), length) == 0) {
+        field = <i32>unchecked(NAME_FIELDS[i]);
+        q = n + length + 1;
+        break;
+      }
+    }
+    if (field < 0) return n; // not a wanted name: the quote only opened a string
+    const limit = n + DIRECT_WINDOW - 1;
+    q = skipSpaces(q, limit);
+    if (q >= limit || isLineBreak(load<u8>(q))) return 0;
+    if (load<u8>(q) != COLON) return q;
+    q = skipSpaces(q + 1, limit);
+    if (q >= limit || isLineBreak(load<u8>(q))) return 0;
+    let c = <u32>load<u8>(q);
+    if (c - 0x30 >= 10) return q;
+    let number: i64 = 0;
+    while (c - 0x30 < 10) {
+      if (number < MAX_TOKENS) number = number * 10 + <i64>(c - 0x30);
+      if (++q >= limit) return 0;
+      c = <u32>load<u8>(q);
+    }
+    // A fraction or an exponent is not a token count.
+    if (c != 0x2e && c != 0x65 && c != 0x45) {
+      this.field = <Field>field;
+      this.number = number;
+      this.commitNumber();
+    }
+    return q;
   }
 
   // The body ended: a number still being read is complete.
@@ -156,14 +223,13 @@ export class UsageScanner {
     let kept: u32 = 0;
     for (let mask = this.candidates; mask != 0; mask &= mask - 1) {
       const i = <i32>ctz(mask);
-      const name = unchecked(NAMES[i]);
-      if (name.length == pos) {
+      if (unchecked(NAME_LENGTHS[i]) == pos) {
         if (c == QUOTE) { // the name is complete: a member if a colon follows
           this.field = <Field>unchecked(NAME_FIELDS[i]);
           this.stage = Stage.Colon;
           return true;
         }
-      } else if (<u32>name.charCodeAt(pos) == c) kept |= (<u32>1) << i;
+      } else if (<u32>load<u8>(changetype<usize>(unchecked(NAME_BYTES[i])) + <usize>pos) == c) kept |= (<u32>1) << i;
     }
     if (kept == 0) { this.stage = Stage.Scan; return false; }
     this.candidates = kept;

@@ -65,33 +65,22 @@ function reserve(n: usize): void {
   text = heap.realloc(text, capacity);
 }
 
+// ASCII only: the keys and fixed values written here (read as UTF-16 units, no bounds checks).
 function put(s: string): void {
-  // ASCII only: the keys and fixed values written here.
   const n = <usize>s.length;
   reserve(n);
-  for (let i: usize = 0; i < n; i++) store<u8>(text + textLength + i, <u8>s.charCodeAt(<i32>i));
+  const from = changetype<usize>(s), to = text + textLength;
+  for (let i: usize = 0; i < n; i++) store<u8>(to + i, <u8>load<u16>(from + (i << 1)));
   textLength += n;
 }
 
-@inline function isPlain(c: u32): bool {
-  return (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) || c == 0x2d || c == 0x2e ||
-    c == 0x5f || c == 0x7e || c == 0x3a || c == 0x2f || c == 0x40 || c == 0x2b || c == 0x7c;
-}
-
-const HEX = "0123456789ABCDEF";
-
-// A configured name, percent-encoded where it holds a space, `=`, `;`, a quote, a control or non-ASCII
-// byte, so a line splits unambiguously on spaces and `=` whatever the configuration calls things.
-function putName(name: ArrayBuffer): void {
-  const p = changetype<usize>(name), n = <usize>name.byteLength;
-  reserve(n * 3);
-  for (let i: usize = 0; i < n; i++) {
-    const c = <u32>load<u8>(p + i);
-    if (isPlain(c)) { store<u8>(text + textLength++, <u8>c); continue; }
-    store<u8>(text + textLength++, 0x25);
-    store<u8>(text + textLength++, <u8>HEX.charCodeAt(c >> 4));
-    store<u8>(text + textLength++, <u8>HEX.charCodeAt(c & 15));
-  }
+// Bytes prepared at configure time (a name's logName).
+function putBytes(b: ArrayBuffer): void {
+  const n = <usize>b.byteLength;
+  reserve(n);
+  const from = changetype<usize>(b), to = text + textLength;
+  for (let i: usize = 0; i < n; i++) store<u8>(to + i, load<u8>(from + i));
+  textLength += n;
 }
 
 function putDigits(x: u64, width: i32): void {
@@ -127,16 +116,16 @@ export function writeDecisionText(s: DecisionSummary): usize {
   const requested = s.requested, route = s.route;
   if (requested !== null) {
     put(" route=");
-    putName(requested.nameBytes);
+    putBytes(requested.logName);
     if (route !== null && route.nameBytes != requested.nameBytes) {
       put(" via=");
-      putName(route.nameBytes);
+      putBytes(route.logName);
     }
   }
   const model = s.model;
   if (model !== null) {
     put(" model=");
-    putName(model.nameBytes);
+    putBytes(model.logName);
   }
   if (route !== null) {
     put(" strategy=");

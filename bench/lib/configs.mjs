@@ -51,3 +51,49 @@ export function configWithModels(n, seed = 1) {
     modelHeader: "x-llm-model",
   };
 }
+
+/**
+ * Every feature on: live signals (default), metrics with a consumer label, the decision header,
+ * failover (the routes' default of one alternate on another provider, with the upstream filter),
+ * and task detection on the requested route (`auto` ranks by the detected task's quality).
+ */
+export function allOnConfig() {
+  const cfg = benchConfig();
+  cfg.metrics = { consumerHeader: "x-consumer" };
+  cfg.decisionHeader = "x-llm-decision";
+  cfg.routes.auto = { ...cfg.routes.auto, task: "auto" };
+  return cfg;
+}
+
+const withoutFailover = (cfg) => {
+  cfg.maxClientFallbacks = 0;
+  for (const r of Object.values(cfg.routes)) r.maxFallbacks = 0;
+  return cfg;
+};
+const withoutDetection = (cfg) => {
+  delete cfg.routes.auto.task;
+  return cfg;
+};
+const withoutDecisionHeader = (cfg) => {
+  delete cfg.decisionHeader;
+  return cfg;
+};
+
+/** The configuration switches, each applied alone to allOnConfig(), then all together. */
+export const FEATURE_SWITCHES = [
+  { name: "live: false", apply: (c) => ({ ...c, live: false }) },
+  { name: "metrics: false", apply: (c) => ({ ...c, metrics: false }) },
+  { name: "no decision header", apply: withoutDecisionHeader },
+  { name: "maxFallbacks 0", apply: withoutFailover },
+  { name: "no detecting route", apply: withoutDetection },
+];
+
+/** All on, each switch off alone, all off: [{name, config}]. */
+export function featureVariants() {
+  const out = [{ name: "all on", config: allOnConfig() }];
+  for (const f of FEATURE_SWITCHES) out.push({ name: f.name, config: f.apply(allOnConfig()) });
+  let none = allOnConfig();
+  for (const f of FEATURE_SWITCHES) none = f.apply(none);
+  out.push({ name: "all off", config: none });
+  return out;
+}

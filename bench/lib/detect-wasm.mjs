@@ -9,7 +9,7 @@ const OUT = join(ROOT, "node_modules", ".cache", "llm-router-bench", "detect-ent
 
 export async function loadDetectModule() {
   mkdirSync(join(OUT, ".."), { recursive: true });
-  execFileSync(join(ROOT, "node_modules", ".bin", "asc"), [join(ROOT, "bench", "detect-entry.ts"), "-O3", "--runtime", "incremental", "--enable", "simd", "-o", OUT], { cwd: join(ROOT, "bench"), stdio: "inherit" });
+  execFileSync(join(ROOT, "node_modules", ".bin", "asc"), [join(ROOT, "bench", "detect-entry.ts"), "-O3", "--runtime", "minimal", "--enable", "simd", "-o", OUT], { cwd: join(ROOT, "bench"), stdio: "inherit" });
   const { instance } = await WebAssembly.instantiate(readFileSync(OUT), { env: { abort(msg, file, line, col) { throw new Error(`abort at ${line}:${col}`); } } });
   const e = instance.exports;
   const enc = new TextEncoder();

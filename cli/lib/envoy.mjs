@@ -79,6 +79,7 @@ export function buildBootstrap(config, options = {}) {
   const failover = failoverPlan(config.json, view, { higress: o.higress });
   view.failover = failover;
   view.servedHeader = servedHeaderName(config.json);
+  view.decisionHeaders = o.higress ? [] : decisionHeaders(config.json);
 
   const routes = [];
   if (failover) {
@@ -86,6 +87,7 @@ export function buildBootstrap(config, options = {}) {
       bufferLimit: bufferLimit(view.maxBodyBytes),
       idleTimeout: seconds(o.streamIdleTimeoutSeconds),
       headersToRemove: routingHeadersToRemove(view),
+      responseHeadersToAdd: view.decisionHeaders,
     }));
   }
   for (const p of providers) routes.push(...providerRoutes(p, view, o));
@@ -357,11 +359,22 @@ function routingHeadersToRemove(view) {
   return [view.upstreamHeader, view.modelHeader, ...(view.failover ? [view.failover.chainHeader] : []), ...CLIENT_CREDENTIAL_HEADERS];
 }
 
+// The opt-in decision header (`decisionHeader`, also per `_rules_` entry): the plugin writes the text
+// into filter state for each request it forwards (wasm.model_router.decision.<header>), and the routes
+// that forward add the header from it; a request without it (another rule, the header off) gets none.
+// The Envoy build has no response-headers callback at all: this costs a response nothing.
+function decisionHeaders(json) {
+  const names = new Set();
+  if (typeof json.decisionHeader === "string") names.add(json.decisionHeader);
+  for (const rule of Array.isArray(json._rules_) ? json._rules_ : []) if (typeof rule?.decisionHeader === "string") names.add(rule.decisionHeader);
+  return [...names].map((name) => servedHeader(name, `%FILTER_STATE(wasm.model_router.decision.${name}:PLAIN)%`));
+}
+
 function providerHeaders(p, view) {
   return {
     request_headers_to_remove: routingHeadersToRemove(view),
     // The model that served is the one the plugin chose (header_to_metadata kept it for the log).
-    response_headers_to_add: [servedHeader(view.servedHeader, `%DYNAMIC_METADATA(${METADATA_NAMESPACE}:model)%`)],
+    response_headers_to_add: [servedHeader(view.servedHeader, `%DYNAMIC_METADATA(${METADATA_NAMESPACE}:model)%`), ...view.decisionHeaders],
     request_headers_to_add:
       p.headers.length > 0
         ? p.headers.map(([key, value]) => ({ header: flow({ key, value: headerValue(value) }), append_action: "OVERWRITE_IF_EXISTS_OR_ADD" }))

@@ -100,7 +100,7 @@ function lengthRegex(length) {
  * it, length − 1 retries, each on the next provider. The path, Host and key are the upstream
  * filter's per attempt; the route removes the routing headers and the client's credentials first.
  */
-export function chainRoutes(plan, view, { bufferLimit, idleTimeout, headersToRemove }) {
+export function chainRoutes(plan, view, { bufferLimit, idleTimeout, headersToRemove, responseHeadersToAdd = [] }) {
   const routes = [];
   for (let length = 2; length <= plan.maxLength; length++) {
     routes.push({
@@ -119,6 +119,7 @@ export function chainRoutes(plan, view, { bufferLimit, idleTimeout, headersToRem
       response_headers_to_add: [
         servedHeader(plan.servedHeader, `%DYNAMIC_METADATA(${METADATA_NAMESPACE}:model)%`),
         servedHeader(plan.servedHeader, `%FILTER_STATE(${SERVED_FILTER_STATE}:PLAIN)%`),
+        ...responseHeadersToAdd,
       ],
     });
   }

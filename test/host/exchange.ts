@@ -58,6 +58,14 @@ export interface RouteSpec {
   /** Route timeout in ms from the end of the request (Envoy default 15000; 0 disables it). */
   timeoutMs?: number;
   retryPolicy?: RetryPolicy;
+  /**
+   * The route's response_headers_to_add, all with append_action OVERWRITE_IF_EXISTS_OR_ADD, added by
+   * the router to an upstream's response (RouteEntry::finalizeResponseHeaders, before the filters
+   * see it; not to local replies). A value is literal text and `%FILTER_STATE(<key>:PLAIN)%`
+   * commands (`wasm.<k>` for what a Wasm filter set as `<k>`); an empty result adds nothing and
+   * keeps the upstream's header. Other commands throw.
+   */
+  responseHeadersToAdd?: Array<{ key: string; value: string }>;
 }
 
 export type AttemptResult =
@@ -588,6 +596,16 @@ export class Exchange {
     return ans.body.map((c) => (typeof c === "string" || c instanceof Uint8Array ? { at: at0, data: c } : c));
   }
 
+  /** A response_headers_to_add value: literal text with %FILTER_STATE(key:PLAIN)% commands. */
+  private formatHeaderValue(format: string): string {
+    return format.replace(/%([A-Z_]+)\(([^)]*)\)%/g, (_all, command: string, arg: string) => {
+      const m = /^wasm\.(.+):PLAIN$/.exec(arg);
+      if (command !== "FILTER_STATE" || !m) throw new Error(`test host: header value command %${command}(${arg})% is not emulated`);
+      const v = this.s.filterState.get(m[1]);
+      return v === undefined ? "" : new TextDecoder().decode(v);
+    });
+  }
+
   /** The upstream response reaches the client: router, downstream filter, chunk by chunk. */
   private deliver(a: Attempt, ans: UpstreamAnswer, map: HeaderMap, upReleased: boolean, timeoutAt: number): void {
     const up = a.ctx;
@@ -597,6 +615,12 @@ export class Exchange {
     // The router drops the upstream's keep-alive header and adds the time the upstream took.
     map.remove("keep-alive");
     map.add("x-envoy-upstream-service-time", String(Math.round(this.nowMs() - a.startMs)));
+    for (const h of this.route.responseHeadersToAdd ?? []) {
+      const value = this.formatHeaderValue(h.value);
+      if (value === "") continue;
+      map.remove(h.key);
+      map.add(h.key, value);
+    }
     const chunks = this.chunksOf(ans);
     const trailers = ans.trailers !== undefined ? HeaderMap.from(ans.trailers) : null;
     const headersEnd = this.endsOnHeaders(ans);

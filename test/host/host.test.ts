@@ -191,6 +191,37 @@ describe("request headers, route cache and router", () => {
   });
 });
 
+describe("recorded host calls (LoadOptions.recordHostCalls)", () => {
+  it("lists each call of a request with its filter, callback, name and what it named", async () => {
+    const h = await load(fx.plugin({ body: [...fx.removeContentLength, ...fx.setUpstreamB, op.drop, op.i32(0)] }), { recordHostCalls: true });
+    const r = h.request({ headers: { "x-llm-upstream": "a" }, body: "{}" });
+    // (the fixture logs each callback: proxy_log calls left out)
+    expect(r.hostCalls!.filter((c) => c.name !== "proxy_log").map((c) => `${c.filter} ${c.callback} ${c.name} ${c.detail}`)).toEqual([
+      "router requestBody proxy_remove_header_map_value request content-length",
+      "router requestBody proxy_replace_header_map_value request x-llm-upstream (1 bytes)",
+    ]);
+    expect(Buffer.from(r.hostCalls!.find((c) => c.name === "proxy_replace_header_map_value")!.value!).toString()).toBe("b");
+    expect(h.hostCallLog.length).toBeGreaterThanOrEqual(2);
+    const quiet = await load(fx.plugin({ body: [...fx.removeContentLength, op.i32(0)] }));
+    expect(quiet.request({ headers: { "x-llm-upstream": "a" }, body: "{}" }).hostCalls).toBeUndefined();
+  });
+});
+
+describe("the route's response headers (response_headers_to_add)", () => {
+  it("adds filter state a filter set, replacing the upstream's header; an absent value adds nothing", async () => {
+    const wasm = fx.plugin({ body: [op.i32(fx.at("foreign")), op.i32(fx.len("foreign")), op.i32(fx.at("off")), op.i32(fx.len("off")), op.call(fx.F.setProp), op.drop, op.i32(0)] });
+    const route = { responseHeadersToAdd: [
+      { key: "x-state", value: "%FILTER_STATE(wasm.clear_route_cache:PLAIN)%" },
+      { key: "x-none", value: "%FILTER_STATE(wasm.absent:PLAIN)%" },
+    ] };
+    const h = await load(wasm, { route });
+    const r = h.request({ headers: { "x-llm-upstream": "a" }, body: "{}", response: { status: 200, headers: { "x-state": "upstream's", "x-none": "kept" }, body: "ok" } });
+    expect(r.response!.headers.filter(([k]) => k === "x-state")).toEqual([["x-state", "off"]]);
+    expect(r.response!.header("x-none")).toBe("kept");
+    expect(() => h.request({ headers: { "x-llm-upstream": "a" }, body: "{}", route: { responseHeadersToAdd: [{ key: "x", value: "%REQ(x)%" }] }, response: { status: 200 } })).toThrow("not emulated");
+  });
+});
+
 describe("body buffering, set_buffer_bytes, limits, local replies", () => {
   const doubling = fx.plugin({ body: [op.get(2), op.eqz, op.if(op.i32(1), op.ret), ...fx.doubleBody, op.i32(0)] });
   it("passes the cumulative body size and the whole buffer at end of stream", async () => {
@@ -271,6 +302,16 @@ describe("host functions in isolation", () => {
     expect(t.env.proxy_set_buffer_bytes(7, 0, 0, 100, 2)).toBe(2); // plugin config is const
     expect(t.env.proxy_set_buffer_bytes(1, 0, 0, 100, 2)).toBe(1); // no response body: NOT_FOUND
     expect(t.env.proxy_set_buffer_bytes(9, 0, 0, 100, 2)).toBe(2); // type out of range
+  });
+  it.each([["a buffered body", 0], ["one chunk in a buffer of its own size", 100_000]])("replacing %s's first bytes by a longer prefix copies the prefix, not the body (as Envoy's prepend)", (_what, capacity) => {
+    const b = new BodyBuffer(capacity);
+    b.append(new Uint8Array(100_000).fill(0x61));
+    const before = b.bytes().buffer;
+    b.drain(15);
+    b.prepend(new Uint8Array(40).fill(0x62));
+    expect(b.length).toBe(100_025);
+    expect(b.bytes().buffer).toBe(before); // no new allocation: the prefix went into the headroom
+    expect(Buffer.from(b.bytes().subarray(38, 42)).toString()).toBe("bbaa");
   });
   it("get_buffer_bytes clamps and returns ptr 0 / size 0 for an empty read", () => {
     const t = fakeVm();

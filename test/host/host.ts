@@ -10,6 +10,7 @@ import { type Abi, BufferType, MapType, Status } from "./abi.ts";
 import { runDecodePath } from "./decode.ts";
 import { Exchange, type ExchangeRecord, type RouteSpec, type UpstreamTopology } from "./exchange.ts";
 import { HeaderMap } from "./headers.ts";
+import { describeHostCall, type HostCall, keyOf, recordImports, writtenValue } from "./host-calls.ts";
 import { type BufferRef, buildImports, type VmCore } from "./imports.ts";
 import { checkImports, compile, detectAbi, type HostMode, linkImports, WasmLoadError } from "./loader.ts";
 import { GuestMemory } from "./memory.ts";
@@ -29,7 +30,7 @@ import {
 } from "./stream.ts";
 import type { ImportEntry, ExportEntry } from "./wasm-binary.ts";
 
-export { WasmLoadError, type HostMode, type Bytes, type HeaderInit };
+export { WasmLoadError, type HostMode, type Bytes, type HeaderInit, type HostCall };
 
 /** One plugin (a Wasm filter's PluginConfig) sharing the VM: its root_id and configuration. */
 export interface PluginSpec {
@@ -98,6 +99,8 @@ export interface LoadOptions {
   thread?: string;
   /** Internal (EnvoyProcess.start): load and initialise only; plugins are started one by one. */
   deferPlugins?: boolean;
+  /** Record every host call the module makes (host.hostCallLog, RequestResult.hostCalls). */
+  recordHostCalls?: boolean;
 }
 
 export interface RequestOptions {
@@ -190,6 +193,8 @@ export interface RequestResult {
   localReplyCount: number;
   logs: LogEntry[];
   error?: string;
+  /** The host calls made while this request ran, in order (only with LoadOptions.recordHostCalls). */
+  hostCalls?: HostCall[];
   /** Attempts the router made, what the client received, and the stream's final properties
    *  (present when the request had a response path: `response` given, or a local reply). */
   exchange?: ExchangeRecord;
@@ -297,6 +302,11 @@ export class ProxyWasmHost implements VmCore {
   private exportsObj!: Record<string, Function>;
   private mallocFn!: Function;
   /** @internal */ fns: GuestFns = {};
+  /** Every host call since load (LoadOptions.recordHostCalls; clear it at will). */
+  hostCallLog: HostCall[] = [];
+  private readonly recording: boolean;
+  private fnNames = new Map<Function, string>();
+  private currentCallback = "";
   private nextContextId = 1;
   // Logs during _initialize are attributed to the first root context, as before.
   private currentContextId = 1;
@@ -335,6 +345,7 @@ export class ProxyWasmHost implements VmCore {
     this.rng = (options.seed ?? 0x9e3779b9) >>> 0 || 1;
     this.clockOverride = options.now;
     this.passStopIteration = false; // finalised once the ABI is known
+    this.recording = options.recordHostCalls ?? false;
     this.props.set("plugin_vm_id", toBytes(this.vmId));
     for (const [k, v] of Object.entries(options.properties ?? {})) this.props.set(propKey(k), toBytes(v));
     this.applyRouteProps(this.props, options.routeName, options.clusterName);
@@ -379,7 +390,12 @@ export class ProxyWasmHost implements VmCore {
     checkImports(compiled.info, host.abi, host.mode);
     (host as { passStopIteration: boolean }).passStopIteration =
       host.mode === "envoy-allow-stop-iteration" || (host.mode === "higress" && host.abi === "0_2_100");
-    const instance = await WebAssembly.instantiate(compiled.module, linkImports(compiled.info, buildImports(host)));
+    const imports = buildImports(host);
+    if (host.recording) {
+      imports.env = recordImports(imports.env as Record<string, WebAssembly.ImportValue>,
+        (name, args) => host.noteHostCall(name, args), (call, name, args) => host.noteHostCallResult(call, name, args));
+    }
+    const instance = await WebAssembly.instantiate(compiled.module, linkImports(compiled.info, imports));
     host.bind(instance);
     host.initialize();
     if (!options.deferPlugins) {
@@ -412,6 +428,30 @@ export class ProxyWasmHost implements VmCore {
       tick: fn("proxy_on_tick"),
       queueReady: fn("proxy_on_queue_ready"),
     };
+    for (const [name, f] of Object.entries(this.fns)) if (f) this.fnNames.set(f, name);
+    for (const name of ["proxy_on_vm_start", "proxy_on_configure", "proxy_validate_configuration"]) {
+      const f = fn(name);
+      if (f) this.fnNames.set(f, name.replace(/^proxy_(on_)?/, ""));
+    }
+  }
+
+  /** @internal LoadOptions.recordHostCalls: one host call, attributed to the running callback. */
+  noteHostCall(name: string, args: number[]): HostCall {
+    const filter = this.stream === null ? "root" : this.stream.downstream !== null ? "upstream" : "router";
+    const call: HostCall = { filter, callback: this.currentCallback, name, detail: describeHostCall(name, args, this.mem), args: args.map((a) => (typeof a === "bigint" ? Number(a) : a >>> 0)) };
+    const key = keyOf(name, args, this.mem);
+    if (key) call.key = key;
+    const value = writtenValue(name, args, this.mem);
+    if (value) call.value = value;
+    this.hostCallLog.push(call);
+    return call;
+  }
+
+  /** @internal The out-parameter a caller of proxy_define_metric reads (the metric's id). */
+  noteHostCallResult(call: HostCall, name: string, args: number[]): void {
+    if (name !== "proxy_define_metric") return;
+    const id = this.mem.view(args[3] >>> 0, 4);
+    if (id) call.result = new DataView(id.buffer, id.byteOffset, 4).getUint32(0, true);
   }
 
   /** _initialize / _start (cpp-host startVm), under the start-up allow-list. */
@@ -521,7 +561,8 @@ export class ProxyWasmHost implements VmCore {
   }
 
   private callRoot(root: RootContext, fn: Function, ...args: number[]): number {
-    const prev = [this.stream, this.currentContextId, this.currentRoot] as const;
+    const prev = [this.stream, this.currentContextId, this.currentRoot, this.currentCallback] as const;
+    if (this.recording) this.currentCallback = this.fnNames.get(fn) ?? "?";
     this.stream = null;
     this.currentContextId = root.id;
     this.currentRoot = root;
@@ -530,12 +571,13 @@ export class ProxyWasmHost implements VmCore {
     } catch (e) {
       this.fail(e);
     } finally {
-      [this.stream, this.currentContextId, this.currentRoot] = prev;
+      [this.stream, this.currentContextId, this.currentRoot, this.currentCallback] = prev;
     }
   }
 
   /** @internal Calls a stream callback with `s` as the current context. */
   callStream(s: StreamState, fn: Function, a: number, b: number, c?: number): number {
+    if (this.recording) this.currentCallback = this.fnNames.get(fn) ?? "?";
     this.stream = s;
     this.currentContextId = s.id;
     this.currentRoot = s.root;
@@ -893,6 +935,7 @@ export class ProxyWasmHost implements VmCore {
       this.applyRouteProps(props, req.routeName, req.clusterName);
     }
     const s = this.createStream(root, headers, props);
+    const firstCall = this.hostCallLog.length;
     for (const [k, v] of Object.entries(req.filterState ?? {})) s.filterState.set(k, toBytes(v));
     s.info = new StreamInfo(this.process.clock.now(), this.process.clock.monotonic());
     res.contextId = s.id;
@@ -928,6 +971,7 @@ export class ProxyWasmHost implements VmCore {
     res.localReplyCount = s.localReplyCount;
     for (const [k, v] of s.filterState) res.setProperties[k] = dec.decode(v);
     this.process.drain();
+    if (this.recording) res.hostCalls = this.hostCallLog.slice(firstCall);
     return res;
   }
 

@@ -1,6 +1,7 @@
 // Public surface of the in-process proxy-wasm test host.
 export { ProxyWasmHost, WasmLoadError } from "./host.ts";
 export type { HostMode, LoadOptions, RequestOptions, RequestResult, Outcome, LocalResponse, UpstreamRequest, LogEntry, PluginSpec } from "./host.ts";
+export { countHostCalls, describeHostCall, type HostCall } from "./host-calls.ts";
 export { EnvoyProcess, type ProcessOptions, type StartOptions } from "./process.ts";
 export { EmulatedClock, DEFAULT_EPOCH_NS } from "./clock.ts";
 export { SharedData, SharedQueues } from "./shared-data.ts";

@@ -13,22 +13,29 @@ export class BodyBuffer {
   private start = 0;
   length = 0;
   constructor(capacity = 0) {
-    this.data = new Uint8Array(capacity);
+    // A sized buffer keeps the headroom too: a chunk's filter may replace its first bytes.
+    this.start = capacity > 0 ? BodyBuffer.HEADROOM : 0;
+    this.data = new Uint8Array(capacity > 0 ? capacity + BodyBuffer.HEADROOM : 0);
   }
   bytes(): Uint8Array {
     return this.data.subarray(this.start, this.start + this.length);
   }
+  // Free room kept in front of the bytes, so that replacing a body's first bytes by a slightly
+  // longer prefix (drain + prepend) costs what it costs Envoy, whose prepend adds a slice: the
+  // prefix's bytes, not a copy of the whole body.
+  private static readonly HEADROOM = 256;
   private ensure(extra: number): void {
     const need = this.length + extra;
     if (this.start + need <= this.data.length) return;
-    if (need <= this.data.length) {
-      this.data.copyWithin(0, this.start, this.start + this.length);
+    const head = BodyBuffer.HEADROOM;
+    if (head + need <= this.data.length) {
+      this.data.copyWithin(head, this.start, this.start + this.length);
     } else {
-      const next = new Uint8Array(Math.max(need, this.data.length * 2, 256));
-      next.set(this.bytes());
+      const next = new Uint8Array(Math.max(head + need, this.data.length * 2, 256));
+      next.set(this.bytes(), head);
       this.data = next;
     }
-    this.start = 0;
+    this.start = head;
   }
   append(chunk: Uint8Array): void {
     this.ensure(chunk.length);

@@ -4,7 +4,7 @@
 // debug, read at configure time and at each tick), and the configuration of all of it.
 import { describe, expect, it } from "vitest";
 import { EnvoyProcess } from "../host/index.ts";
-import { PLUGIN_STATS_TAGS } from "../../cli/lib/envoy.mjs";
+import { buildBootstrap, PLUGIN_STATS_TAGS } from "../../cli/lib/envoy.mjs";
 import { errorLines, HIGRESS_WASM, type Json, model, router, send, user, rejected } from "./helpers.ts";
 import { chat, failure, jsonAnswer, streamAnswer } from "./live-helpers.ts";
 import { metricsGateway } from "./metrics-helpers.ts";
@@ -50,15 +50,33 @@ describe("the decision summary in filter state", () => {
   });
 });
 
+// The Envoy build has no response-headers callback: it writes the text into filter state for each
+// request it forwards, and the routes of the bootstrap `llm-router envoy` generates add the header
+// from it (the test host's router adds a route's response_headers_to_add as Envoy's does).
+function decisionRoute(cfg: Json) {
+  // The bootstrap has a route per provider: give the test's upstreams one each.
+  const providers = Object.fromEntries(["up-cheap-a", "up-b"].map((p) => [p, { baseUrl: `http://${p}.test/v1`, auth: "none" }]));
+  const json = { ...cfg, providers };
+  const bootstrap = buildBootstrap({ json, text: JSON.stringify(json) });
+  const routes = bootstrap.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes;
+  const provider = routes.find((r: any) => String(r.name).startsWith("provider."));
+  const headers = (provider.response_headers_to_add ?? []).map((h: any) => ({ key: h.header.key, value: h.header.value }));
+  return { responseHeadersToAdd: headers.filter((h: { value: string }) => h.value.includes("FILTER_STATE(wasm.model_router.decision.")) };
+}
+
 describe("the opt-in decision header", () => {
   it("off by default", async () => {
-    const h = await router({ models, routes });
+    const cfg = { models, routes };
+    expect(decisionRoute(cfg).responseHeadersToAdd).toEqual([]);
+    const h = await router(cfg);
     const r = send(h, { model: "auto", ...user("x") }, { response: ok() } as any);
     expect(r.response!.header("x-llm-decision")).toBe("from the provider");
+    expect(Object.keys(r.setProperties).filter((k) => k.startsWith(`${DECISION}.`))).toEqual([]);
   });
 
   it("on forwarded requests only, replacing a provider's header of that name", async () => {
-    const h = await router({ models, routes, decisionHeader: "x-llm-decision" });
+    const cfg = { models, routes, decisionHeader: "x-llm-decision" };
+    const h = await router(cfg, { route: decisionRoute(cfg) });
     const r = send(h, { model: "auto", ...user("x".repeat(396)), max_tokens: 100 }, { response: ok() } as any);
     expect(r.response!.headers.filter(([k]) => k === "x-llm-decision")).toEqual([
       ["x-llm-decision", "outcome=routed route=auto model=cheap-a strategy=price cost_usd=0.00003"],
@@ -70,18 +88,45 @@ describe("the opt-in decision header", () => {
     expect(refused.response!.header("x-llm-decision")).toBeUndefined();
     const passed = send(h, { model: "gpt-9", ...user("x") }, { clusters: ["up-cheap-a"], headers: { "x-llm-upstream": "up-cheap-a" } } as any);
     expect(passed.response?.header("x-llm-decision") ?? "not forwarded by the plugin").not.toMatch(/^outcome=/);
+    expect(passed.setProperties[`${DECISION}.x-llm-decision`]).toBeUndefined();
   });
 
-  it("each Higress rule may name its own header or none", async () => {
-    const h = await router({ models, routes, decisionHeader: "x-d", _rules_: [{ _match_domain_: ["quiet.com"], decisionHeader: "x-quiet" }] });
+  it("each rule may name its own header or none", async () => {
+    const cfg = { models, routes, decisionHeader: "x-d", _rules_: [{ _match_domain_: ["quiet.com"], decisionHeader: "x-quiet" }] };
+    expect(decisionRoute(cfg).responseHeadersToAdd.map((h: { key: string }) => h.key)).toEqual(["x-d", "x-quiet"]);
+    const h = await router(cfg, { route: decisionRoute(cfg) });
     expect(send(h, { model: "auto", ...user("x") }, { response: ok() } as any).response!.header("x-d")).toMatch(/^outcome=routed/);
     const quiet = send(h, { model: "auto", ...user("x") }, { authority: "quiet.com", response: ok() } as any);
     expect(quiet.response!.header("x-d")).toBeUndefined();
     expect(quiet.response!.header("x-quiet")).toMatch(/^outcome=routed/);
   });
+
+  it("costs a response nothing: the Envoy build exports no response-headers callback", async () => {
+    const h = await router({ models, routes, decisionHeader: "x-llm-decision" }, { recordHostCalls: true });
+    const r = send(h, { model: "auto", ...user("x") }, { response: ok() } as any);
+    expect(h.exports.map((e) => e.name)).not.toContain("proxy_on_response_headers");
+    expect(r.hostCalls!.filter((c) => c.callback === "responseHeaders")).toEqual([]);
+    // One filter-state write for the access log, one for the header.
+    expect(r.hostCalls!.filter((c) => c.name === "proxy_set_property").map((c) => c.detail)).toEqual([
+      `${DECISION} (${r.setProperties[DECISION].length} bytes)`, `${DECISION}.x-llm-decision (${r.setProperties[DECISION].length} bytes)`,
+    ]);
+  });
 });
 
 describe("the Higress build", () => {
+  it("each Higress rule may name its own header or none: the plugin writes it from the response-headers callback", async () => {
+    const cfg = { models, routes, decisionHeader: "x-d", live: false, _rules_: [{ _match_domain_: ["quiet.com"], decisionHeader: "x-quiet" }] };
+    const proc = new EnvoyProcess();
+    const [h] = await proc.start({ wasm: HIGRESS_WASM, mode: "higress", vmId: "router", configuration: JSON.stringify(cfg), clusters: ["up-cheap-a", "up-b"] });
+    const req = { method: "POST", path: "/v1/chat/completions", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "auto", ...user("x") }), response: ok() };
+    const r = h.request(req);
+    expect(r.response!.header("x-d")).toMatch(/^outcome=routed/);
+    expect(Object.keys(r.setProperties).filter((k) => k.startsWith(`${DECISION}.`))).toEqual([]);
+    const quiet = h.request({ ...req, authority: "quiet.com" });
+    expect(quiet.response!.header("x-d")).toBeUndefined();
+    expect(quiet.response!.header("x-quiet")).toMatch(/^outcome=routed/);
+  });
+
   it("writes the header and counts the same, Higress's consumer header as the label", async () => {
     const cfg = { models, routes, decisionHeader: "x-llm-decision", metrics: { consumerHeader: "x-mse-consumer" }, live: false };
     const proc = new EnvoyProcess({ statsTags: PLUGIN_STATS_TAGS });

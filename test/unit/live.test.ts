@@ -50,6 +50,20 @@ describe("what the response path measures", () => {
     expect(Math.exp(record(g, "A")!.tps.mean)).toBeCloseTo(42, 6);
   });
 
+  it("a long stream's usage reads the same whatever the chunking (the direct path inside a chunk, byte by byte at its edges)", async () => {
+    const events = Array.from({ length: 6 }, (_, i) => `data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"token \\"${i}\\" prompt_tokens"}}]}\n\n`);
+    const text = events.join("") +
+      'data: {"choices":[],"usage":{"completion_tokens" :\t42,"prompt_tokens": 17 ,"prompt_tokens_details":{"cached_tokens":1},"total_tokens":59.0}}\n\ndata: [DONE]\n\n';
+    for (const cut of [1, 7, 64, 65, 100, 200, 333, text.length - 40, text.length - 3]) {
+      const g = await gateway(cfg, 1);
+      const parts = [text.slice(0, cut), text.slice(cut)];
+      const answer = { status: 200, headers: { "content-type": "text/event-stream" }, headersAt: 5, body: parts.map((data, i) => ({ at: 100 + i * 1000, data })) };
+      chat(g.workers[0], "fast", answer, { stream: true });
+      // 42 tokens from the first byte (100 ms) to the end (1100 ms), wherever the chunks were cut
+      expect(Math.exp(record(g, "A")!.tps.mean), `cut at ${cut}`).toBeCloseTo(42, 6);
+    }
+  });
+
   it("no usage in the stream: one token per JSON event", async () => {
     const g = await gateway(cfg);
     chat(g.workers[0], "fast", streamAnswer({ ttftMs: 100, tokens: 30, spanMs: 1000, usage: false }), { stream: true });
