@@ -11,7 +11,7 @@ import { startMockProvider } from "../../mock/provider.mjs";
 import { canPin, LOAD_CPU, runWrk, startEnvoy, wrkScript } from "../envoy.mjs";
 import { chatBody } from "../lib/bodies.mjs";
 import { featureVariants } from "../lib/configs.mjs";
-import { prepareFloor } from "../lib/floor.mjs";
+import { buildFloor, prepareFloor } from "../lib/floor.mjs";
 import { loadHost, ROOT } from "../lib/ts.mjs";
 
 const argv = process.argv.slice(2);
@@ -21,13 +21,39 @@ const seconds = Number(opt("seconds", "10"));
 const variant = featureVariants().find((v) => v.name === opt("config", "all on").replace(/-/g, " ")) ?? featureVariants()[0];
 const asc = join(ROOT, "node_modules", ".bin", "asc");
 const PLUGIN = join(ROOT, "build", "bench-plugin-timed.wasm"), FLOOR = join(ROOT, "build", "bench-floor-timed.wasm");
-let r = spawnSync(asc, ["bench/profile/plugin-timed.ts", "--config", "asconfig.json", "--target", "envoy", "--outFile", PLUGIN, "--textFile", "/dev/null", ...(process.env.RUNTIME ? ["--runtime", process.env.RUNTIME] : [])], { cwd: ROOT, encoding: "utf8" });
-if (r.status !== 0) throw new Error(r.stderr);
-r = spawnSync(asc, ["profile/floor-timed.ts", "-o", FLOOR, "-O3", "--runtime", "incremental", "--enable", "simd", "--use", "abort=", "--exportStart", "_initialize"], { cwd: join(ROOT, "bench"), encoding: "utf8" });
-if (r.status !== 0) throw new Error(r.stderr);
+// The plugin and the floor, each wrapped with every callback timed: one wrapper (timedWrapper),
+// written into bench/profile/ (git-ignored; asc resolves the plugin's `use` only from there),
+// importing the module it wraps.
+function timedWrapper(modulePath) {
+  return `import * as p from "${modulePath}";
+import { countContext, note, now } from "./timed";
+export { malloc, proxy_on_memory_allocate, proxy_on_vm_start, proxy_validate_configuration, proxy_on_configure, proxy_on_tick } from "${modulePath}";
+export function proxy_on_context_create(c: u32, parent: u32): void {
+  const t = now(); p.proxy_on_context_create(c, parent); if (parent != 0) { note(0, t); countContext(); }
+}
+export function proxy_on_request_headers(c: u32, n: u32, e: u32): u32 { const t = now(); const r = p.proxy_on_request_headers(c, n, e); note(1, t); return r; }
+export function proxy_on_request_body(c: u32, n: usize, e: u32): u32 { const t = now(); const r = p.proxy_on_request_body(c, n, e); note(2, t); return r; }
+export function proxy_on_request_trailers(c: u32, n: u32): u32 { const t = now(); const r = p.proxy_on_request_trailers(c, n); note(3, t); return r; }
+export function proxy_on_response_body(c: u32, n: usize, e: u32): u32 { const t = now(); const r = p.proxy_on_response_body(c, n, e); note(5, t); return r; }
+export function proxy_on_log(c: u32): void { const t = now(); p.proxy_on_log(c); note(6, t); }
+export function proxy_on_delete(c: u32): void { const t = now(); p.proxy_on_delete(c); note(8, t); }
+export function proxy_abi_version_0_2_1(): void {}
+`;
+}
+for (const [wrapper, module, out, options] of [
+  ["generated-plugin-timed.ts", "../../assembly/exports", PLUGIN, ["--config", "asconfig.json", "--target", "envoy", "--textFile", "/dev/null"]],
+  // from bench/, where no asconfig.json applies the plugin's options
+  ["generated-floor-timed.ts", "../floor-filter", FLOOR, ["-O3", "--runtime", "minimal", "--enable", "simd", "--use", "abort=", "--exportStart", "_initialize"]],
+]) {
+  writeFileSync(join(ROOT, "bench", "profile", wrapper), timedWrapper(module));
+  const cwd = module.startsWith("../../assembly") ? ROOT : join(ROOT, "bench");
+  const r = spawnSync(asc, [join(cwd === ROOT ? "bench/profile" : "profile", wrapper), "--outFile", out, ...options], { cwd, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(r.stderr);
+}
 if (canPin) spawnSync("taskset", ["-p", "-c", LOAD_CPU, String(process.pid)]);
 const { ProxyWasmHost } = await loadHost();
 const cfg = variant.config;
+buildFloor(); // prepareFloor checks its configuration against the floor itself
 const floor = await prepareFloor(ProxyWasmHost, { wasm: join(ROOT, "build", "envoy.wasm"), cfg, sizes: [bytes] });
 const mock = await startMockProvider({ host: "127.0.0.1", port: 0, name: "bench-mock" });
 const dir = mkdtempSync(join(tmpdir(), "llm-router-profile-"));

@@ -1,7 +1,7 @@
 // Profiling aid (bench only): wraps every proxy_on_* callback of a module with two clock reads and
 // logs, every PERIOD stream contexts, the mean wall time spent inside each callback (ns, the two
 // clock reads' own cost not subtracted) at warning level: `timed <callback> <calls> <ns>`.
-// bench/profile/envoy-profile.mjs builds it around the plugin and around the floor filter.
+// bench/profile/envoy-profile.mjs writes a wrapper of this kind around the plugin and the floor filter.
 import { proxy_get_current_time_nanoseconds, proxy_log } from "../../assembly/abi/imports";
 
 const OUT = memory.data(8);
