@@ -11,7 +11,7 @@ import { ROOT } from "../lib/ts.mjs";
 const argv = process.argv.slice(2);
 const kb = Number(argv.includes("--kb") ? argv[argv.indexOf("--kb") + 1] : "16");
 const out = join(ROOT, "build", "bench-compute.wasm");
-const r = spawnSync(join(ROOT, "node_modules", ".bin", "asc"), ["profile/compute.ts", "-o", out, "-O3", "--runtime", "incremental", "--enable", "simd", "--use", "abort=", "--exportStart", "_initialize"], { cwd: join(ROOT, "bench"), encoding: "utf8" });
+const r = spawnSync(join(ROOT, "node_modules", ".bin", "asc"), ["profile/compute.ts", "-o", out, "-O3", "--runtime", "minimal", "--enable", "simd", "--use", "abort=", "--exportStart", "_initialize"], { cwd: join(ROOT, "bench"), encoding: "utf8" });
 if (r.status !== 0) throw new Error(r.stderr);
 const body = chatBody(kb * 1024, { seed: 11 });
 
