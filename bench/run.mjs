@@ -185,7 +185,7 @@ if (results.envoy) {
   if (E.soak) {
     const s = E.soak;
     md.push(`Envoy soak: ${s.seconds} s at concurrency ${s.connections}, mixed 1 KB…256 KB bodies and models: ${s.requests} requests (${num(s.rps, 0)} req/s, p50 ${num(s.p50_us, 0)} µs, p99 ${num(s.p99_us, 0)} µs), ` +
-      `**non-2xx ${s.non2xx}**${s.socketErrors ? `, socket errors ${s.socketErrors}` : ""}; the mock received ${s.mock_received} requests, ${s.mock_invalid_json} not valid JSON, ${s.mock_alias_model} still carrying an alias.`, "");
+      `**non-2xx ${s.non2xx}** (the requests naming \`some-other-model\`, one in eight of the mix, get the gateway's own 404 \`model_not_found\`: no default provider)${s.socketErrors ? `, socket errors ${s.socketErrors}` : ""}; the mock received ${s.mock_received} requests, ${s.mock_invalid_json} not valid JSON, ${s.mock_alias_model} still carrying an alias.`, "");
   }
   svgParts.push(barChartSvg({
     title: "Through Envoy: p50 latency at concurrency 1 (log scale)", unit: "µs", y: svgHeight,

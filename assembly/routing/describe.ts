@@ -78,8 +78,7 @@ function put(s: string): void {
 function putBytes(b: ArrayBuffer): void {
   const n = <usize>b.byteLength;
   reserve(n);
-  const from = changetype<usize>(b), to = text + textLength;
-  for (let i: usize = 0; i < n; i++) store<u8>(to + i, load<u8>(from + i));
+  memory.copy(text + textLength, changetype<usize>(b), n);
   textLength += n;
 }
 
