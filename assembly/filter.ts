@@ -25,7 +25,7 @@ import { estimateOutputTokens, fillEstimate } from "./routing/estimate";
 import { Drop } from "./routing/candidates";
 import { ModelSignals } from "./routing/signals";
 import { FailoverPlan, clientListError, planFailover } from "./routing/plan";
-import { encodePlan, messageSize, vmNonce } from "./routing/plan_message";
+import { PLAN_PROPERTY, encodePlan, messageSize, vmNonce } from "./routing/plan_message";
 import { AttemptLog } from "./response/attempts";
 import { ResponseObservation, observeBody, observeEnd, wallClockMs } from "./response/observe";
 import { Cause } from "./response/classify";
@@ -359,7 +359,6 @@ function rewriteModel(body: usize, size: usize, literal: ArrayBuffer): i32 {
 
 // ---- failover: the chain for Envoy, the plan for the upstream filter ---------------------------
 
-const PLAN_PROPERTY = String.UTF8.encode("llm_router.plan");
 let chainScratch: usize = 0;
 let chainScratchSize: usize = 0;
 

@@ -23,22 +23,20 @@ import { BodyError, RequestFeatures } from "./request/features";
 import { CONTENT_LENGTH } from "./request/headers";
 import { providerPath, providerPathSize } from "./request/provider_path";
 import { spliceModel } from "./request/rewrite";
-import { NO_ROUTE, PlanMessage, vmNonce } from "./routing/plan_message";
+import { NO_ROUTE, PLAN_PROPERTY, PlanMessage, vmNonce } from "./routing/plan_message";
 import { AttemptLog } from "./response/attempts";
-import { Cause } from "./response/classify";
+import { Cause, isViaUpstream } from "./response/classify";
+import { CODE_DETAILS } from "./response/observe";
 import { countFallback } from "./metrics/fallbacks";
 
 export const UPSTREAM_ROOT_ID = "model-router-upstream";
 
-const PLAN_PROPERTY = String.UTF8.encode("llm_router.plan");
 const SERVED_PROPERTY = String.UTF8.encode("llm_router.served");
 // A namespace without dots reads as one path segment (a dotted one needs NUL-separated segments).
 const PROVIDER_METADATA = String.UTF8.encode("xds\0upstream_host_metadata\0filter_metadata\0llm_router\0provider");
 const ATTEMPT_COUNT = String.UTF8.encode("upstream\0request_attempt_count");
-const CODE_DETAILS = String.UTF8.encode("response\0code_details");
 const PATH = String.UTF8.encode(":path");
 const AUTHORITY = String.UTF8.encode(":authority");
-const VIA_UPSTREAM = String.UTF8.encode("via_upstream");
 
 // What the upstream root context owns: the compiled configuration (shared with the router filter
 // when both are given the same text) and, per catalog and provider, the credential header value.
@@ -298,7 +296,7 @@ export function onAttemptEnd(state: AttemptState): void {
   if (readProperty(CODE_DETAILS)) {
     // The request's details turn via_upstream once an attempt has response headers: this one got
     // an HTTP error Envoy retried (or an earlier one did, and this one is taken for the same).
-    if (hostSize == <usize>VIA_UPSTREAM.byteLength && memory.compare(hostData, changetype<usize>(VIA_UPSTREAM), hostSize) == 0) cause = Cause.Status;
+    if (isViaUpstream(hostData, hostSize)) cause = Cause.Status;
     releaseHostData();
   }
   unchecked(log.causes[state.slot] = <u8>cause);

@@ -14,7 +14,7 @@ import { UsageScanner } from "./usage_scan";
 const STATUS = String.UTF8.encode(":status");
 const RESPONSE_CODE = String.UTF8.encode("response\0code");
 const RETRY_AFTER = String.UTF8.encode("retry-after");
-const CODE_DETAILS = String.UTF8.encode("response\0code_details");
+export const CODE_DETAILS = String.UTF8.encode("response\0code_details");
 const REQUEST_TIME = String.UTF8.encode("request\0time");
 const REQUEST_DURATION = String.UTF8.encode("request\0duration");
 

@@ -13,6 +13,8 @@ import { FailoverPlan } from "./plan";
 
 const MAGIC: u32 = 0x31706c72;
 const HEADER_SIZE: usize = 32;
+// The filter-state key the plan travels under (wasm.llm_router.plan).
+export const PLAN_PROPERTY = String.UTF8.encode("llm_router.plan");
 export const NO_ROUTE: i32 = 0xffff;
 // A :path longer than this makes no plan (the request then goes to its first model only).
 export const MAX_PLAN_PATH: usize = 8192;
