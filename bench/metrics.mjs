@@ -19,6 +19,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import YAML from "yaml";
 import { benchConfig } from "./lib/configs.mjs";
+import { loadEntry } from "./lib/entry.mjs";
 import { timePerOp } from "./lib/measure.mjs";
 import { installImportProbe, instrumentCallbacks } from "./lib/probe.mjs";
 import { loadHost, ROOT } from "./lib/ts.mjs";
@@ -160,30 +161,17 @@ export async function runMetricsBench(log = console.log, { wasm = WASM } = {}) {
  * times and histogram values), free of the test host's noise. Host calls are measured apart.
  */
 export async function runMetricsCode(log = console.log) {
-  const out = join(ROOT, "node_modules", ".cache", "llm-router-bench", "metrics-entry.wasm");
-  (await import("node:fs")).mkdirSync(join(out, ".."), { recursive: true });
-  const r = spawnSync(join(ROOT, "node_modules", ".bin", "asc"), [join(ROOT, "bench", "metrics-entry.ts"), "-O3", "--runtime", "minimal", "--enable", "simd", "--use", "abort=", "-o", out], { cwd: join(ROOT, "bench"), encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`building bench/metrics-entry.ts failed: ${r.stderr}`);
-  let instance;
   const calls = { define: 0, increment: 0, record: 0 };
-  const env = new Proxy({}, {
-    get: (_, name) => {
-      if (name === "proxy_define_metric") return (type, p, n, outId) => { calls.define++; new DataView(instance.exports.memory.buffer).setUint32(outId, 4 + type, true); return 0; };
-      if (name === "proxy_increment_metric") return () => { calls.increment++; return 0; };
-      if (name === "proxy_record_metric") return () => { calls.record++; return 0; };
-      return () => 1; // NOT_FOUND: nothing else is asked for here
-    },
+  let memory;
+  const { exports: e, put } = loadEntry("metrics-entry", (name) => {
+    if (name === "proxy_define_metric") return (type, p, n, outId) => { calls.define++; new DataView(memory.buffer).setUint32(outId, 4 + type, true); return 0; };
+    if (name === "proxy_increment_metric") return () => { calls.increment++; return 0; };
+    if (name === "proxy_record_metric") return () => { calls.record++; return 0; };
+    return () => 1; // NOT_FOUND: nothing else is asked for here
   });
-  const mod = new WebAssembly.Module((await import("node:fs")).readFileSync(out));
-  const imports = {};
-  for (const imp of WebAssembly.Module.imports(mod)) (imports[imp.module] ??= {})[imp.name] = imp.module === "env" ? env[imp.name] : () => 0;
-  instance = new WebAssembly.Instance(mod, imports);
-  const e = instance.exports;
-  e._initialize?.();
+  memory = e.memory;
   const text = new TextEncoder().encode(JSON.stringify(benchConfig()));
-  const p = e.alloc(text.length);
-  new Uint8Array(e.memory.buffer, p, text.length).set(text);
-  if (!e.configure(p, text.length)) throw new Error("bench/metrics-entry.ts: configuration rejected");
+  if (!e.configure(put(text), text.length)) throw new Error("bench/metrics-entry.ts: configuration rejected");
   const BATCH = 1000;
   const result = {};
   for (const [name, stream] of [["json", 0], ["stream", 1]]) {
