@@ -22,6 +22,7 @@ import { placeholderKeys } from "./lib/floor.mjs";
 import { ROOT } from "./lib/ts.mjs";
 import { buildBootstrap } from "../cli/lib/envoy.mjs";
 import { toYaml } from "../cli/lib/yaml.mjs";
+import { median } from "./lib/measure.mjs";
 
 const BENCH = join(ROOT, "bench");
 const ENVOY_BIN = join(ROOT, ".venv", "bin", "envoy");
@@ -285,10 +286,6 @@ function watchMock(mock) {
   return { st, drain, stop() { clearInterval(timer); drain(); } };
 }
 
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 export async function runEnvoyBench({ seconds = 5, rounds = 5, connections = 8, sizes = SIZES, wasm = join(ROOT, "build", "envoy.wasm"), peers = true, soakSeconds = 60, soakConnections = 8, log = console.log } = {}) {
   if (spawnSync("sh", ["-c", "command -v wrk"]).status !== 0) throw new Error("wrk is not installed: run `node bench/setup.mjs`");

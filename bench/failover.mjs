@@ -16,6 +16,7 @@ import { startMockProvider } from "../mock/provider.mjs";
 import { canPin, LOAD_CPU, startEnvoy } from "./envoy.mjs";
 import { benchConfig } from "./lib/configs.mjs";
 import { loadHost, ROOT } from "./lib/ts.mjs";
+import { upperMedian as median } from "./lib/measure.mjs";
 
 const WASM = join(ROOT, "build", "envoy.wasm");
 const HEADERS = { "content-type": "application/json" };
@@ -134,7 +135,6 @@ function exchange(agent, url, body) {
   });
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 export async function runFailoverEnvoy(log = console.log, { wasm = WASM, requests = 3000 } = {}) {
   if (canPin) spawnSync("taskset", ["-p", "-c", LOAD_CPU, String(process.pid)]);

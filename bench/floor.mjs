@@ -29,20 +29,13 @@ import { canPin, LOAD_CPU, runWrk, startEnvoy, wrkScript } from "./envoy.mjs";
 import { chatBody } from "./lib/bodies.mjs";
 import { allOnConfig, featureVariants } from "./lib/configs.mjs";
 import { benchBody, buildFloor, FLOOR_WASM, PATH, prepareFloor, requestHeaders } from "./lib/floor.mjs";
+import { quantile, summary } from "./lib/measure.mjs";
 import { loadHost, ROOT } from "./lib/ts.mjs";
 
 const KB = 1024;
 const bodyOf = benchBody;
 
 // ---- statistics ------------------------------------------------------------------------------------
-
-export function quantile(xs, q) {
-  const s = [...xs].sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const at = (s.length - 1) * q, lo = Math.floor(at), hi = Math.ceil(at);
-  return s[lo] + (s[hi] - s[lo]) * (at - lo);
-}
-export const summary = (xs) => ({ median: quantile(xs, 0.5), p25: quantile(xs, 0.25), p75: quantile(xs, 0.75), n: xs.length });
 
 // The standard error of a median estimated from the interquartile range (normal approximation).
 const medianError = (xs) => (1.2533 * (quantile(xs, 0.75) - quantile(xs, 0.25)) / 1.349) / Math.sqrt(xs.length);

@@ -17,6 +17,7 @@ import { benchConfig, configWithModels } from "./lib/configs.mjs";
 import { installImportProbe, instrumentCallbacks } from "./lib/probe.mjs";
 import { loadHost, ROOT } from "./lib/ts.mjs";
 import { canPin, LOAD_CPU, startEnvoy } from "./envoy.mjs";
+import { upperMedian as median } from "./lib/measure.mjs";
 
 const HEADERS = { "content-type": "application/json" };
 const CLUSTERS = ["openai", "deepseek", "groq"];
@@ -195,7 +196,6 @@ function exchange(agent, url, body, headers, upstream) {
   });
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 export async function runLiveEnvoy(log = console.log, { wasm = WASM, rounds = 7, requests = 300 } = {}) {
   buildNoResponse();

@@ -20,7 +20,7 @@ import { pathToFileURL } from "node:url";
 import YAML from "yaml";
 import { benchConfig } from "./lib/configs.mjs";
 import { loadEntry } from "./lib/entry.mjs";
-import { timePerOp } from "./lib/measure.mjs";
+import { timePerOp, upperMedian as median } from "./lib/measure.mjs";
 import { installImportProbe, instrumentCallbacks } from "./lib/probe.mjs";
 import { loadHost, ROOT } from "./lib/ts.mjs";
 
@@ -43,7 +43,6 @@ function jsonAnswer(contentBytes) {
   return { status: 200, headers: { "content-type": "application/json" }, headersAt: 20, body: [{ at: 20, data: text }] };
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 /**
  * Paired batches of `req` on two VMs (A, B, A, B …). Per request: callback time of group `key`, the

@@ -25,6 +25,19 @@ export function timePerOp(fn, { batchMs = 120, batches = 7, warmup = 200 } = {})
   return { median: per[per.length >> 1], min: per[0], max: per[per.length - 1], iterations: n * batches };
 }
 
+/** The q-quantile of xs (0..1), interpolated between neighbours (q = 0.5: the usual median). */
+export function quantile(xs, q) {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const at = (s.length - 1) * q, lo = Math.floor(at), hi = Math.ceil(at);
+  return s[lo] + (s[hi] - s[lo]) * (at - lo);
+}
+export const median = (xs) => quantile(xs, 0.5);
+/** Median and interquartile range. */
+export const summary = (xs) => ({ median: median(xs), p25: quantile(xs, 0.25), p75: quantile(xs, 0.75), n: xs.length });
+/** The middle value, the upper one of an even count (no interpolation: a value that was measured). */
+export const upperMedian = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
 export function percentile(sorted, p) {
   if (sorted.length === 0) return NaN;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
