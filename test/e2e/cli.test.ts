@@ -294,7 +294,8 @@ describe("llm-router start", () => {
       expect(none.json().error.code).toBe("invalid_api_key");
       const wrong = await postJson({ url: s.url }, "/v1/chat/completions", chat("fast"), { authorization: "Bearer team-c-key" });
       expect(wrong.status).toBe(401);
-      const ok = await postJson({ url: s.url }, "/v1/chat/completions", chat("fast"), { authorization: "Bearer team-b-key" });
+      // A catalog name, not an alias: live signals' exploration may send an alias's request elsewhere.
+      const ok = await postJson({ url: s.url }, "/v1/chat/completions", chat("llama-3.1-8b"), { authorization: "Bearer team-b-key" });
       expect(ok.status, ok.text).toBe(200);
       // the mock checks the provider key it stands in for: the client's key was replaced
       expect(ok.headers["x-mock-provider"]).toBe("groq");
