@@ -91,67 +91,104 @@ function scanUnicodeEscapes(p: usize, end: usize): usize {
   return p;
 }
 
+// Bit i set when byte i of the 64 at p needs attention (see `attention`).
+@inline function attentionMask(p: usize): u64 {
+  return <u64>i8x16.bitmask(attention(p)) | (<u64>i8x16.bitmask(attention(p + 16)) << 16) |
+    (<u64>i8x16.bitmask(attention(p + 32)) << 32) | (<u64>i8x16.bitmask(attention(p + 48)) << 48);
+}
+
+// One-byte escapes by the byte after the backslash: 1 for " \ / b f n r t.
+const SIMPLE_ESCAPE = memory.data<u8>([
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+  0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+]);
+
+// The next byte at or after p that needs attention, or `end`. Text is read 64 bytes at a time; the
+// mask of the last block read is kept (blockAt, blockMask), so the events of one block — a text's
+// escapes, accents, quotes — cost a bit search each, not another read of the block.
+let blockAt: usize = 0;
+let blockMask: u64 = 0;
+// No block kept: with blockAt = end, every position before end is "not in the block" (the
+// unsigned offset wraps) and end itself finds nothing.
+@inline function forgetBlock(end: usize): void {
+  blockAt = end;
+  blockMask = 0;
+}
+
+@inline function nextAttention(p: usize, end: usize): usize {
+  const offset = p - blockAt;
+  if (offset < 64) {
+    const rest = blockMask & (<u64>-1 << <u64>offset);
+    if (rest != 0) return blockAt + <usize>ctz(rest);
+    p = blockAt + 64;
+  }
+  // Most member names and short values end within 16 bytes: no block for them.
+  if (p + 16 <= end) {
+    const near = i8x16.bitmask(attention(p));
+    if (near != 0) return p + <usize>ctz(near);
+  }
+  while (p + 64 <= end) {
+    if (v128.any_true(v128.or(v128.or(attention(p), attention(p + 16)), v128.or(attention(p + 32), attention(p + 48))))) {
+      blockAt = p;
+      blockMask = attentionMask(p);
+      return p + <usize>ctz(blockMask);
+    }
+    p += 64;
+  }
+  // The last bytes of the text: no block to keep.
+  forgetBlock(end);
+  while (p < end) {
+    const c = <u32>load<u8>(p);
+    if (c == 0x22 || c == 0x5c || c - 0x20 >= 0x60) return p;
+    p++;
+  }
+  return end;
+}
+
 // Scans the JSON string whose opening quote is at p - 1. Returns the position after the closing
 // quote, or 0 when the string is malformed or unterminated. Sets stringHasEscape and
 // stringDecodedBytes.
 export function scanString(p: usize, end: usize): usize {
-  let escaped = false;
-  let decoded: usize = 0;
+  const start = p;
+  let saved: usize = 0; // bytes the escapes lose when decoded
+  forgetBlock(end);     // a mask kept from another text means nothing here
   while (true) {
-    // Fast path: plain ASCII 32 bytes at a time, then straight to the first byte that matters.
-    const start = p;
-    while (p + 32 <= end && !v128.any_true(v128.or(attention(p), attention(p + 16)))) p += 32;
-    while (p + 16 <= end) {
-      const mask = i8x16.bitmask(attention(p));
-      if (mask != 0) {
-        p += <usize>ctz(mask);
-        break;
-      }
-      p += 16;
-    }
-    decoded += p - start;
+    p = nextAttention(p, end);
     if (p >= end) return 0;
     const c = <u32>load<u8>(p);
     if (c == 0x22) {
-      stringHasEscape = escaped;
-      stringDecodedBytes = decoded;
+      stringHasEscape = saved != 0;
+      stringDecodedBytes = p - start - saved;
       return p + 1;
     }
     if (c == 0x5c) {
-      escaped = true;
       if (p + 1 >= end) return 0;
       const e = <u32>load<u8>(p, 1);
       if (e == 0x75) {
-        p = scanUnicodeEscapes(p, end);
-        if (p == 0) return 0;
-        decoded += escapesDecodedBytes;
+        const after = scanUnicodeEscapes(p, end);
+        if (after == 0) return 0;
+        saved += after - p - escapesDecodedBytes;
+        p = after;
         continue;
       }
-      if (e == 0x22 || e == 0x5c || e == 0x2f || e == 0x62 || e == 0x66 || e == 0x6e || e == 0x72 || e == 0x74) {
-        p += 2;
-        decoded += 1;
-        continue;
-      }
-      return 0;
-    }
-    if (c < 0x20) return 0;
-    if (c < 0x80) {
-      p += 1;
-      decoded += 1;
+      if (e >= 0x80 || load<u8>(SIMPLE_ESCAPE + <usize>e) == 0) return 0;
+      p += 2;
+      saved += 1;
       continue;
     }
+    if (c < 0x20) return 0;
     // Non-ASCII text (CJK is little else): validate it a block at a time, UTF-8 in, UTF-8 out.
     const run = utf8Run(p, end);
     if (run == 0) return 0;
     if (run > p) {
-      decoded += run - p;
       p = run;
       continue;
     }
     const n = utf8SequenceLength(p, end);
     if (n == 0) return 0;
     p += n;
-    decoded += n;
   }
   return 0;
 }

@@ -1,6 +1,8 @@
 // UTF-8 inside request strings is validated 16 bytes at a time (assembly/json/utf8.ts). The
 // oracle is TextDecoder with fatal: true; every kind of broken sequence is placed at every offset
 // of a 16-byte block, between valid multi-byte text, so block edges and carried state are exercised.
+// String text is read 64 bytes at a time (assembly/json/lexer.ts): escapes, quotes and control
+// bytes are placed at every offset around two block edges, against JSON.parse.
 import { describe, expect, it } from "vitest";
 import { chosen, err, model, router, send } from "./helpers.ts";
 
@@ -77,5 +79,33 @@ describe("UTF-8 in request strings, block by block", () => {
     const b = JSON.stringify({ model: "r", messages: [{ role: "", content: text }] });
     expect(err(send(small, b)).code).toBe("model_not_available");
     expect(chosen(send(big, b))).toBe("A");
+  });
+});
+
+describe("escapes, quotes and control bytes across 64-byte blocks", () => {
+  // Price 1 USD per million input tokens, one byte per token, output free: cost_usd is the decoded
+  // text's UTF-8 bytes (the role "user" counts too) in millionths.
+  const cfg = { models: [model("A", { price: { input: 1, output: 0 } })], routes: { r: { strategy: "price" } }, bytesPerToken: 1 };
+  const EVENTS = [
+    "\\n", '\\"', "\\\\", "\\/", "\\t", "\\u00e9", "\\u4e2d\\u6587", "\\ud83d\\ude00", "\\ud83d", "é", "中文", "😀",
+    "\\x", "\\u12", "\\u12g4", "\u0001", "\u001f", '"', "\\",
+  ];
+  it.each(EVENTS)("%j at every offset from 0 to 140, alone and twice in a row", async (event) => {
+    const h = await router(cfg);
+    for (let offset = 0; offset <= 140; offset++) {
+      for (const middle of [event, event + event, event + "b".repeat(63 - (offset % 7)) + event]) {
+        const raw = `{"model":"r","messages":[{"role":"user","content":"${"a".repeat(offset)}${middle}${"z".repeat(offset % 5)}"}]}`;
+        let parsed: { messages: Array<{ content: string }> } | undefined;
+        try { parsed = JSON.parse(raw); } catch { parsed = undefined; }
+        const r = send(h, Buffer.from(raw, "utf8"));
+        const where = `${JSON.stringify(middle)} at ${offset}`;
+        if (parsed === undefined) {
+          expect(err(r).code, where).toBe("invalid_json");
+          continue;
+        }
+        const bytes = Buffer.byteLength(parsed.messages[0].content, "utf8") + 4;
+        expect(r.setProperties["model_router.decision"], where).toBe(`outcome=routed route=r model=A strategy=price cost_usd=${(bytes / 1e6).toFixed(6).replace(/0+$/, "")}`);
+      }
+    }
   });
 });
