@@ -10,13 +10,16 @@
 // to about a microsecond (or --max-rounds); medians come with the interquartile range of the rounds.
 //
 //   node bench/floor.mjs [--sizes 1,16,256,1024] [--seconds S] [--rounds N] [--max-rounds N]
-//                        [--features] [--crossover] [--inproc] [--quick] [--wasm PATH] [--label NAME] [--no-write]
+//                        [--features] [--crossover] [--crossover-sizes 1,4,16] [--fresh] [--inproc] [--quick]
+//                        [--wasm PATH] [--label NAME] [--no-write]
 //
 // --features: at 1 KB and 16 KB, the plugin and its own floor with each feature switched off in turn
 //   (`live: false`, `metrics: false`, no decision header, maxFallbacks 0, no detecting route) and
 //   all of them off, so the cost of each feature is visible.
 // --crossover: the floor writing the body's prefix against the floor writing the whole body, at
 //   1 … 64 KB: where Envoy's drain + prepend starts to beat one whole copy (PREFIX_REPLACE_MIN_BYTES).
+// --fresh: every round on new Envoy processes (a process's memory layout can bias it by a few µs
+//   for its whole life; two runs of the crossover on long-lived processes disagreed in sign).
 // --inproc: the same comparison in process (test host on Node's V8): plugin callbacks, the floor's,
 //   and the copy-in-and-out floor, per size.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -28,11 +31,12 @@ import { startMockProvider } from "../mock/provider.mjs";
 import { canPin, LOAD_CPU, runWrk, startEnvoy, wrkScript } from "./envoy.mjs";
 import { chatBody } from "./lib/bodies.mjs";
 import { allOnConfig, featureVariants } from "./lib/configs.mjs";
-import { benchBody, buildFloor, FLOOR_WASM, PATH, prepareFloor, requestHeaders } from "./lib/floor.mjs";
+import { benchBody, buildFloor, FLOOR_WASM, JSON_ANSWER, loadWorld, PATH, prepareFloor, requestHeaders } from "./lib/floor.mjs";
 import { quantile, summary } from "./lib/measure.mjs";
 import { loadHost, ROOT } from "./lib/ts.mjs";
 
 const KB = 1024;
+const CROSSOVER_SIZES = [1, 2, 4, 8, 12, 16, 24, 32, 64].map((k) => k * KB);
 const bodyOf = benchBody;
 
 // ---- statistics ------------------------------------------------------------------------------------
@@ -46,9 +50,12 @@ const medianError = (xs) => (1.2533 * (quantile(xs, 0.75) - quantile(xs, 0.25)) 
  * Interleaved rounds over `targets` ({name, url, headers}) at one body size: every round runs wrk
  * once per target, in an order that rotates each round. Rounds go on past `rounds` while the median
  * of `a − b` (the pair named by `settle`) is uncertain by more than `precisionUs`, up to `maxRounds`.
+ * With `restart` (returns the targets started again), every round runs on new Envoy processes: one
+ * process's memory layout can make it a few µs faster or slower for its whole life, a bias that
+ * rounds on the same processes never average out.
  * Returns p50 per target per round.
  */
-async function interleave({ mock, targets, dir, body, seconds, rounds, maxRounds, settle, precisionUs, log, label }) {
+async function interleave({ mock, targets, dir, body, seconds, rounds, maxRounds, settle, precisionUs, log, label, restart }) {
   const file = join(dir, `body-${body.length}.json`);
   writeFileSync(file, body);
   const scripts = new Map(targets.map((t) => [t.name, wrkScript(dir, [file], PATH, t.headers)]));
@@ -60,6 +67,10 @@ async function interleave({ mock, targets, dir, body, seconds, rounds, maxRounds
   };
   for (const t of targets) await run(t, 1); // warm-up
   for (let round = 0; round < maxRounds; round++) {
+    if (restart && round > 0) {
+      targets = await restart();
+      for (const t of targets) await run(t, 1);
+    }
     for (let i = 0; i < targets.length; i++) {
       const t = targets[(i + round) % targets.length];
       const r = await run(t, seconds);
@@ -94,6 +105,19 @@ function analyse(p50, pairs) {
 }
 
 const fmt = (s, d = 1) => `${s.median.toFixed(d)} [${s.p25.toFixed(d)}, ${s.p75.toFixed(d)}]`;
+
+/**
+ * Targets of `specs` that can start again on new processes when `fresh`: { current(), restart(), stop() }.
+ */
+async function targetSet(mock, specs, wasm, fresh) {
+  let targets = await startTargets(mock, specs, wasm);
+  const stop = async () => { for (const t of targets) await t.envoy.stop().catch(() => {}); };
+  return {
+    current: () => targets,
+    restart: fresh ? async () => { await stop(); targets = await startTargets(mock, specs, wasm); return targets; } : undefined,
+    stop,
+  };
+}
 
 /** Starts the Envoys of `specs` ({name, mode, config, floor}) in front of `mock`; returns targets. */
 async function startTargets(mock, specs, wasm) {
@@ -134,7 +158,7 @@ async function sameUpstreamRequests(mock, targets, pairs, bytes) {
   }
 }
 
-export async function runFloorEnvoy({ wasm, sizes, seconds, rounds, maxRounds, features, crossover, log }) {
+export async function runFloorEnvoy({ wasm, sizes, seconds, rounds, maxRounds, features, crossover, crossoverSizes = CROSSOVER_SIZES, fresh = false, log }) {
   if (spawnSync("sh", ["-c", "command -v wrk"]).status !== 0) throw new Error("wrk is not installed: run `node bench/setup.mjs`");
   if (canPin) spawnSync("taskset", ["-p", "-c", LOAD_CPU, String(process.pid)]);
   const { ProxyWasmHost } = await loadHost();
@@ -148,17 +172,17 @@ export async function runFloorEnvoy({ wasm, sizes, seconds, rounds, maxRounds, f
     const cfg = allOnConfig();
     const floor = await prepareFloor(ProxyWasmHost, { wasm, cfg, sizes });
     result.calls = floor.traces.map((t) => ({ bytes: t.minBytes, chosen: t.chosen, calls: t.lines }));
-    const targets = await startTargets(mock, [
+    const set = await targetSet(mock, [
       { name: "plain", mode: "plain", config: cfg },
       { name: "noop", mode: "noop", config: cfg },
       { name: "floor", mode: "floor", config: cfg, floor: { wasm: floorWasm, configuration: floor.configuration } },
       { name: "plugin", mode: "wasm", config: cfg },
-    ], wasm);
+    ], wasm, fresh);
     try {
       for (const bytes of sizes) {
-        await sameUpstreamRequests(mock, targets.filter((t) => t.name === "plugin" || t.name === "floor"), [["plugin", "floor"]], bytes);
+        await sameUpstreamRequests(mock, set.current().filter((t) => t.name === "plugin" || t.name === "floor"), [["plugin", "floor"]], bytes);
         const p50 = await interleave({
-          mock, targets, dir, body: bodyOf(bytes), seconds: secondsFor(bytes), rounds, maxRounds, settle: ["plugin", "floor"],
+          mock, targets: set.current(), restart: set.restart, dir, body: bodyOf(bytes), seconds: secondsFor(bytes), rounds, maxRounds, settle: ["plugin", "floor"],
           precisionUs: bytes >= 256 * KB ? 5 : 1, log, label: `${bytes / KB} KB`,
         });
         const row = { bytes, ...analyse(p50, [["plugin", "floor"]]), rounds: Object.fromEntries(p50) };
@@ -168,7 +192,7 @@ export async function runFloorEnvoy({ wasm, sizes, seconds, rounds, maxRounds, f
           `plugin − floor ${fmt(P.own_us)}; plugin / floor ${fmt(P.ratio, 2)} (ratio of medians ${P.ratio_of_medians.toFixed(2)})`);
       }
     } finally {
-      for (const t of targets) await t.envoy.stop().catch(() => {});
+      await set.stop();
     }
 
     // -- each feature switched off in turn, each variant against its own floor
@@ -184,13 +208,13 @@ export async function runFloorEnvoy({ wasm, sizes, seconds, rounds, maxRounds, f
         pairs.push([`plugin: ${v.name}`, `floor: ${v.name}`]);
         v.calls = f.traces.map((t) => ({ bytes: t.minBytes, count: t.calls.length }));
       }
-      const vt = await startTargets(mock, specs, wasm);
+      const vt = await targetSet(mock, specs, wasm, fresh);
       result.features = { variants: variants.map((v) => ({ name: v.name, calls: v.calls })), sizes: [] };
       try {
         for (const bytes of fsizes) {
-          for (const [a, b] of pairs) await sameUpstreamRequests(mock, vt.filter((t) => t.name === a || t.name === b), [[a, b]], bytes);
+          for (const [a, b] of pairs) await sameUpstreamRequests(mock, vt.current().filter((t) => t.name === a || t.name === b), [[a, b]], bytes);
           const p50 = await interleave({
-            mock, targets: vt, dir, body: bodyOf(bytes), seconds, rounds, maxRounds, settle: pairs[0], precisionUs: 1.5, log, label: `features, ${bytes / KB} KB`,
+            mock, targets: vt.current(), restart: vt.restart, dir, body: bodyOf(bytes), seconds, rounds, maxRounds, settle: pairs[0], precisionUs: 1.5, log, label: `features, ${bytes / KB} KB`,
           });
           const row = { bytes, ...analyse(p50, pairs), rounds: Object.fromEntries(p50) };
           result.features.sizes.push(row);
@@ -200,25 +224,25 @@ export async function runFloorEnvoy({ wasm, sizes, seconds, rounds, maxRounds, f
           }
         }
       } finally {
-        for (const t of vt) await t.envoy.stop().catch(() => {});
+        await vt.stop();
       }
     }
 
     // -- where writing the body's prefix starts to beat writing the whole body
     if (crossover) {
-      const csizes = [1, 2, 4, 8, 12, 16, 24, 32, 64].map((k) => k * KB);
+      const csizes = crossoverSizes;
       const prefix = await prepareFloor(ProxyWasmHost, { wasm, cfg, sizes: csizes, bodyWrite: "prefix" });
       const whole = await prepareFloor(ProxyWasmHost, { wasm, cfg, sizes: csizes, bodyWrite: "whole" });
-      const ct = await startTargets(mock, [
+      const ct = await targetSet(mock, [
         { name: "plain", mode: "plain", config: cfg },
         { name: "prefix", mode: "floor", config: cfg, floor: { wasm: floorWasm, configuration: prefix.configuration } },
         { name: "whole", mode: "floor", config: cfg, floor: { wasm: floorWasm, configuration: whole.configuration } },
-      ], wasm);
+      ], wasm, fresh);
       result.crossover = [];
       try {
         for (const bytes of csizes) {
           const p50 = await interleave({
-            mock, targets: ct, dir, body: bodyOf(bytes), seconds, rounds, maxRounds, settle: ["prefix", "whole"], precisionUs: 0.75, log, label: `crossover, ${bytes / KB} KB`,
+            mock, targets: ct.current(), restart: ct.restart, dir, body: bodyOf(bytes), seconds, rounds, maxRounds, settle: ["prefix", "whole"], precisionUs: 0.75, log, label: `crossover, ${bytes / KB} KB`,
           });
           const diff = p50.get("prefix").map((x, i) => x - p50.get("whole")[i]);
           const row = { bytes, prefix_minus_whole_us: summary(diff), ...analyse(p50, []), rounds: Object.fromEntries(p50) };
@@ -226,7 +250,7 @@ export async function runFloorEnvoy({ wasm, sizes, seconds, rounds, maxRounds, f
           log(`  ${String(bytes / KB).padStart(3)} KB: prefix − whole ${fmt(row.prefix_minus_whole_us)} µs (added: prefix ${fmt(row.added_us.prefix)}, whole ${fmt(row.added_us.whole)})`);
         }
       } finally {
-        for (const t of ct) await t.envoy.stop().catch(() => {});
+        await ct.stop();
       }
     }
   } finally {
@@ -240,14 +264,30 @@ export async function runFloorEnvoy({ wasm, sizes, seconds, rounds, maxRounds, f
 
 /**
  * In process (test host, Node's V8): the plugin's request and response callbacks per request, the
- * floor's (the same host calls, the test host's JavaScript versions of them), paired batches.
+ * floor's (the same host calls, the test host's JavaScript versions of them), paired batches. With
+ * `features`, also each variant of featureVariants() against its own floor at the sizes up to 16 KB:
+ * in process the cost of each feature stands out of the noise that hides it through Envoy.
  */
-export async function runFloorInproc({ wasm, sizes, log, batches = 9, batchMs = 150 }) {
+export async function runFloorInproc({ wasm, sizes, log, features = false, batches = 9, batchMs = 150 }) {
   const { ProxyWasmHost } = await loadHost();
-  const { loadWorld, JSON_ANSWER } = await import("./lib/floor.mjs");
-  const cfg = allOnConfig();
-  const floor = await prepareFloor(ProxyWasmHost, { wasm, cfg, sizes });
   buildFloor();
+  const rows = await inprocRows(ProxyWasmHost, { wasm, cfg: allOnConfig(), sizes, batches, batchMs });
+  for (const row of rows) {
+    log(`  in process ${String(row.bytes / KB).padStart(5)} KB: plugin ${fmt(row.plugin_us, 2)} µs, floor ${fmt(row.floor_us, 2)} µs, plugin − floor ${fmt(row.own_us, 2)} µs (callbacks of request and response, host calls included)`);
+  }
+  const variants = [];
+  if (!features) return { rows, variants };
+  const small = sizes.filter((b) => b <= 16 * KB);
+  for (const v of featureVariants()) {
+    const vr = await inprocRows(ProxyWasmHost, { wasm, cfg: v.config, sizes: small, batches, batchMs });
+    variants.push({ name: v.name, rows: vr });
+    log(`  in process, ${v.name.padEnd(20)} ${vr.map((r) => `${r.bytes / KB} KB: plugin − floor ${fmt(r.own_us, 2)} µs (floor ${fmt(r.floor_us, 2)})`).join(", ")}`);
+  }
+  return { rows, variants };
+}
+
+async function inprocRows(ProxyWasmHost, { wasm, cfg, sizes, batches, batchMs }) {
+  const floor = await prepareFloor(ProxyWasmHost, { wasm, cfg, sizes });
   const plugin = await loadWorld(ProxyWasmHost, { wasm, configuration: JSON.stringify(cfg), pluginConfig: cfg, record: false });
   const floorHost = await loadWorld(ProxyWasmHost, { wasm: FLOOR_WASM, configuration: floor.configuration, pluginConfig: cfg, record: false });
   const timed = (host) => {
@@ -277,9 +317,7 @@ export async function runFloorInproc({ wasm, sizes, log, batches = 9, batchMs = 
         out.push(acc.ns / n / 1000);
       }
     }
-    const row = { bytes, plugin_us: summary(p), floor_us: summary(f), own_us: summary(p.map((x, i) => x - f[i])) };
-    rows.push(row);
-    log(`  in process ${String(bytes / KB).padStart(5)} KB: plugin ${fmt(row.plugin_us, 2)} µs, floor ${fmt(row.floor_us, 2)} µs, plugin − floor ${fmt(row.own_us, 2)} µs (callbacks of request and response, host calls included)`);
+    rows.push({ bytes, plugin_us: summary(p), floor_us: summary(f), own_us: summary(p.map((x, i) => x - f[i])) });
   }
   return rows;
 }
@@ -294,10 +332,11 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const wasm = opt("wasm", join(ROOT, "build", "envoy.wasm"));
   const sizes = opt("sizes", "1,16,256,1024").split(",").map((k) => Number(k) * KB);
   const out = { date: new Date().toISOString(), node: process.version, cpus: (await import("node:os")).cpus().map((c) => c.model)[0], wasm };
-  if (flag("inproc")) out.inproc = await runFloorInproc({ wasm, sizes, log: console.log });
+  if (flag("inproc")) out.inproc = await runFloorInproc({ wasm, sizes, features: flag("features"), log: console.log });
   out.envoy = await runFloorEnvoy({
     wasm, sizes, seconds: Number(opt("seconds", "1")), rounds: Number(opt("rounds", quick ? "3" : "10")), maxRounds: Number(opt("max-rounds", quick ? "3" : "30")),
-    features: flag("features"), crossover: flag("crossover"), log: console.log,
+    features: flag("features"), crossover: flag("crossover"), fresh: flag("fresh"), log: console.log,
+    crossoverSizes: opt("crossover-sizes", "") ? opt("crossover-sizes", "").split(",").map((k) => Number(k) * KB) : CROSSOVER_SIZES,
   });
   if (!flag("no-write")) {
     mkdirSync(join(ROOT, "bench", "results"), { recursive: true });

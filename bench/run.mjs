@@ -44,7 +44,7 @@ if (want("floor")) {
   log("the plugin against its floor filter (every feature on):");
   const sizes = SIZES.map((s) => s.bytes);
   results.floor = {
-    inproc: await runFloorInproc({ wasm, sizes, log }),
+    inproc: await runFloorInproc({ wasm, sizes, features: !quick, log }),
     envoy: await runFloorEnvoy({
       wasm, sizes, seconds: 1, rounds: Number(opt("rounds", quick ? "3" : "10")), maxRounds: quick ? 3 : 30,
       features: !quick, crossover: !quick, log,
@@ -141,7 +141,11 @@ if (results.floor) {
     table(["body", "rounds", "no-op added", "floor added", "plugin added", "plugin − floor", "plugin / floor"],
       F.envoy.sizes.map((r) => [`${r.bytes / 1024} KB`, r.added_us.plugin.n, iqr(r.added_us.noop), iqr(r.added_us.floor), iqr(r.added_us.plugin), iqr(r.pairs.plugin.own_us), iqr(r.pairs.plugin.ratio, 2)])), "",
     "In process (test host): request and response callbacks per request, host calls included.", "",
-    table(["body", "plugin µs", "floor µs", "plugin − floor µs"], F.inproc.map((r) => [`${r.bytes / 1024} KB`, iqr(r.plugin_us, 2), iqr(r.floor_us, 2), iqr(r.own_us, 2)])), "");
+    table(["body", "plugin µs", "floor µs", "plugin − floor µs"], F.inproc.rows.map((r) => [`${r.bytes / 1024} KB`, iqr(r.plugin_us, 2), iqr(r.floor_us, 2), iqr(r.own_us, 2)])), "");
+  if (F.inproc.variants.length) {
+    md.push("Each feature switched off in turn, in process (plugin − its own floor, µs):", "",
+      table(["variant", ...F.inproc.variants[0].rows.map((r) => `${r.bytes / 1024} KB`)], F.inproc.variants.map((v) => [v.name, ...v.rows.map((r) => iqr(r.own_us, 2))])), "");
+  }
   if (F.envoy.features) {
     md.push("Each feature switched off in turn, each variant against its own floor (through Envoy):", "",
       table(["body", "variant", "plugin added", "its floor added", "plugin − floor", "plugin / floor"],

@@ -4,8 +4,9 @@ import { HOST_BLOCK_SLACK, replaceRequestBody } from "../abi/host";
 import { RequestFeatures } from "./features";
 
 // From this body size on, only the body's start is handed back (see spliceModel). Through Envoy 1.40
-// (`node bench/floor.mjs --crossover`: the floor filter writing the prefix against the whole body)
-// the two were within the noise up to 24 KB and the prefix write ahead from 32 KB.
+// (`node bench/floor.mjs --crossover --fresh`: the floor filter writing the prefix against the whole
+// body) the two are within the noise from 1 to 64 KB; from here on the whole-body write would copy
+// tens of kilobytes for a few dozen changed bytes.
 export const PREFIX_REPLACE_MIN_BYTES: usize = 32768;
 let prefixReplaceMinBytes: usize = PREFIX_REPLACE_MIN_BYTES;
 
