@@ -91,16 +91,17 @@ export function parseProvider(name, spec) {
 /** Everything the Envoy side needs from a configuration. */
 export function gatewayView(json) {
   const providers = Object.entries(json.providers ?? {}).map(([name, spec]) => parseProvider(name, spec));
-  const maxBodyBytes = Math.max(
-    json.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
-    ...(Array.isArray(json._rules_) ? json._rules_.map((r) => r?.maxBodyBytes ?? 0) : []),
-  );
+  const globalMaxBodyBytes = json.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const ruleMaxBodyBytes = Array.isArray(json._rules_) ? json._rules_.map((r) => r?.maxBodyBytes).filter((m) => m !== undefined) : [];
+  const maxBodyBytes = Math.max(globalMaxBodyBytes, ...ruleMaxBodyBytes);
   return {
     providers,
     models: json.models ?? [],
     upstreamHeader: json.upstreamHeader ?? DEFAULT_UPSTREAM_HEADER,
     modelHeader: json.modelHeader ?? DEFAULT_MODEL_HEADER,
     maxBodyBytes,
+    // One limit for every request (no rule sets another): Envoy's own 413 can name it.
+    oneMaxBodyBytes: ruleMaxBodyBytes.every((m) => m === globalMaxBodyBytes),
     paths: json.paths ?? DEFAULT_PATHS,
   };
 }

@@ -110,7 +110,7 @@ export function buildBootstrap(config, options = {}) {
         initial_connection_window_size: bufferLimit(view.maxBodyBytes),
       },
       access_log: [accessLog()],
-      local_reply_config: localReplies(o),
+      local_reply_config: localReplies(o, view),
       route_config: annotate(
         {
           name: "llm_routes",
@@ -293,10 +293,21 @@ function openAiError(message, type, code) {
   return { json_format: { error: { message, type, param: null, code } }, content_type: "application/json" };
 }
 
-function localReplies(o) {
+function localReplies(o, view) {
   const flags = (list) => ({ response_flag_filter: { flags: list } });
   return {
     mappers: [
+      {
+        // Envoy's own 413: its buffer limit is maxBodyBytes + 1 MiB, but Envoy adds a chunk to a body
+        // being buffered before the plugin sees it, so one read of more than 1 MiB can reach the limit
+        // first. Every 413 reads like the plugin's (which this also rewrites, with the same words).
+        filter: { status_code_filter: { comparison: { op: "EQ", value: flow({ default_value: 413, runtime_key: "llm_router.too_large_status" }) } } },
+        body_format_override: openAiError(
+          view.oneMaxBodyBytes ? `request body is larger than ${view.maxBodyBytes} bytes` : "request body is larger than this route accepts",
+          "invalid_request_error",
+          "request_too_large",
+        ),
+      },
       {
         // The overload manager's refusal carries no response flag, only its details.
         filter: {
