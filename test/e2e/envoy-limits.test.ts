@@ -98,7 +98,7 @@ describe("limits of the generated bootstrap", () => {
     generator: { requestTimeoutSeconds: REQUEST_TIMEOUT_S },
   });
 
-  describe("the plugin's JSON 413 is the only 413 a client can get", () => {
+  describe("every 413 a client can get is the JSON request_too_large (the plugin's, or Envoy's own through the local-reply mapper)", () => {
     const overs = [1, 100, 16 * 1024, 300 * 1024, 2 * 1024 * 1024];
     for (const over of overs) {
       for (const framing of ["content-length", "chunked"] as const) {
