@@ -409,3 +409,27 @@ describe("configuration of paths", () => {
     expect(errorLines(h)).toEqual([`model-router: invalid configuration: ${line}`]);
   });
 });
+
+// Envoy's own 413 (its buffer limit, when one read brings more than 1 MiB past a body the plugin
+// was still reading) gets the plugin's JSON from the generated bootstrap's local-reply mappers.
+describe("Envoy's own 413 in the generated bootstrap", () => {
+  const tooLarge = async (json: Json) => {
+    const { buildBootstrap } = await import("../../cli/lib/envoy.mjs");
+    const bootstrap = buildBootstrap({ json, text: JSON.stringify(json) });
+    const hcm = bootstrap.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
+    const mapper = hcm.local_reply_config.mappers.find((m: any) => m.filter.status_code_filter?.comparison.value.default_value === 413);
+    return mapper?.body_format_override;
+  };
+  const providers = { "up-A": { baseUrl: "http://a.test/v1", auth: "none" } };
+  it("reads like the plugin's 413, naming the limit when there is one", async () => {
+    const one = await tooLarge({ models: [model("A")], providers, maxBodyBytes: 65536 });
+    expect(one.content_type).toBe("application/json");
+    expect(one.json_format.error).toEqual({ message: "request body is larger than 65536 bytes", type: "invalid_request_error", param: null, code: "request_too_large" });
+    const h = await router({ models: [model("A")], routes: { r: { strategy: "price" } }, maxBodyBytes: 65536 });
+    expect(err(h.request({ method: "POST", path: "/v1/chat/completions", headers: { "content-type": "application/json" }, body: "x".repeat(65537) })).message).toBe(one.json_format.error.message);
+  });
+  it("names no number when a rule has another limit", async () => {
+    const two = await tooLarge({ models: [model("A")], providers, maxBodyBytes: 65536, _rules_: [{ _match_domain_: ["big.test"], maxBodyBytes: 1048576 }] });
+    expect(two.json_format.error.message).toBe("request body is larger than this route accepts");
+  });
+});
