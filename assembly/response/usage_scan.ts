@@ -33,11 +33,9 @@ const NAME_FIELDS: StaticArray<u8> = [
 // Candidate mask per first byte of a member name (ASCII), and each name's bytes, built once.
 const FIRST_BYTE_CANDIDATES = new StaticArray<u32>(128);
 const NAME_BYTES = new StaticArray<ArrayBuffer>(NAMES.length);
-const NAME_LENGTHS = new StaticArray<i32>(NAMES.length);
 for (let i = 0; i < NAMES.length; i++) {
   FIRST_BYTE_CANDIDATES[NAMES[i].charCodeAt(0)] |= (<u32>1) << i;
   NAME_BYTES[i] = String.UTF8.encode(NAMES[i]);
-  NAME_LENGTHS[i] = NAMES[i].length;
 }
 // A quote with at least this many bytes after it in the chunk is read by the direct path
 // (member): the longest name, its closing quote, a colon and a number with some blanks fit.
@@ -139,7 +137,7 @@ export class UsageScanner {
     let q = n;
     for (; mask != 0; mask &= mask - 1) {
       const i = <i32>ctz(mask);
-      const length = <usize>unchecked(NAME_LENGTHS[i]);
+      const length = <usize>unchecked(NAME_BYTES[i]).byteLength;
       if (load<u8>(n + length) == QUOTE && memory.compare(n, changetype<usize>(unchecked(NAME_BYTES[i])), length) == 0) {
         field = <i32>unchecked(NAME_FIELDS[i]);
         q = n + length + 1;
@@ -223,7 +221,7 @@ export class UsageScanner {
     let kept: u32 = 0;
     for (let mask = this.candidates; mask != 0; mask &= mask - 1) {
       const i = <i32>ctz(mask);
-      if (unchecked(NAME_LENGTHS[i]) == pos) {
+      if (unchecked(NAME_BYTES[i]).byteLength == pos) {
         if (c == QUOTE) { // the name is complete: a member if a colon follows
           this.field = <Field>unchecked(NAME_FIELDS[i]);
           this.stage = Stage.Colon;

@@ -36,11 +36,15 @@ const KEY_ARGS: Record<string, [number, number]> = {
   proxy_define_metric: [1, 2],
 };
 
+// The bytes of the (pointer, size) argument pair `at` of a call, at most `maxBytes` of them.
+function argBytes(at: [number, number] | undefined, args: number[], mem: GuestMemory, maxBytes = Infinity): Uint8Array | undefined {
+  if (!at) return undefined;
+  return mem.copy(args[at[0]] >>> 0, Math.min(args[at[1]] >>> 0, maxBytes)) ?? undefined;
+}
+
 /** The name a call passes (header, property path, shared-data key, foreign function, metric), if any. */
 export function keyOf(name: string, args: number[], mem: GuestMemory): Uint8Array | undefined {
-  const at = KEY_ARGS[name];
-  if (!at) return undefined;
-  return mem.copy(args[at[0]] >>> 0, args[at[1]] >>> 0) ?? undefined;
+  return argBytes(KEY_ARGS[name], args, mem);
 }
 
 const VALUE_ARGS: Record<string, [number, number]> = {
@@ -52,9 +56,7 @@ const VALUE_ARGS: Record<string, [number, number]> = {
 
 /** The bytes a write passes (header value, property value, shared-data value), if `name` writes any. */
 export function writtenValue(name: string, args: number[], mem: GuestMemory): Uint8Array | undefined {
-  const at = VALUE_ARGS[name];
-  if (!at) return undefined;
-  return mem.copy(args[at[0]] >>> 0, Math.min(args[at[1]] >>> 0, 4096)) ?? undefined;
+  return argBytes(VALUE_ARGS[name], args, mem, 4096);
 }
 
 const MAPS = ["request", "request-trailers", "response", "response-trailers"];
