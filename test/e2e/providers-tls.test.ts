@@ -46,11 +46,11 @@ function makeCertificates(dir: string): { ca: string; key: string; cert: string 
   return { ca: join(dir, "ca.pem"), key: join(dir, "server.key"), cert: join(dir, "server.pem") };
 }
 
-describe("README, \"Use it with real providers\"", () => {
+describe("docs/providers.md, \"Use it with real providers\"", () => {
   it("shows the providers of config/examples/real-providers.json", () => {
-    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-    const block = /its `providers`:\n\n```json\n([\s\S]*?)\n```/.exec(readme);
-    expect(block, "README lost the providers block").not.toBeNull();
+    const guide = readFileSync(join(ROOT, "docs", "providers.md"), "utf8");
+    const block = /its `providers`:\n\n```json\n([\s\S]*?)\n```/.exec(guide);
+    expect(block, "docs/providers.md lost the providers block").not.toBeNull();
     expect(JSON.parse(`{${block![1]}}`).providers).toEqual(example.providers);
   });
 });
