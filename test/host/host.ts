@@ -617,9 +617,10 @@ export class ProxyWasmHost implements VmCore {
 
   /** @internal */
   rootById(rootId: string | undefined, upstream: boolean): RootContext | undefined {
-    if (upstream) return this.roots.find((r) => r.upstream);
+    // A configuration Envoy delivered later (ECDS, a live reload) serves what starts from then on.
+    if (upstream) return this.roots.findLast((r) => r.upstream);
     if (rootId === undefined) return this.roots.find((r) => !r.upstream);
-    return this.roots.find((r) => !r.upstream && r.rootId === rootId);
+    return this.roots.findLast((r) => !r.upstream && r.rootId === rootId);
   }
 
   // ------------------------------------------------------------------ VmCore services
