@@ -138,9 +138,9 @@ export interface RequestOptions {
   connectionClose?: boolean;
 }
 
-/** router-404: the route's cluster does not exist (Envoy answers 503 cluster_not_found; the name is
- *  historical). envoy-reply: the router answered itself at once (no healthy upstream). */
-export type Outcome = "upstream" | "local" | "stalled" | "router-404" | "envoy-reply" | "too-large" | "vm-failed" | "reset";
+/** no-cluster: the route's cluster does not exist (Envoy 1.40 answers 503 cluster_not_found, response
+ *  flag NC). envoy-reply: the router answered itself at once (no healthy upstream). */
+export type Outcome = "upstream" | "local" | "stalled" | "no-cluster" | "envoy-reply" | "too-large" | "vm-failed" | "reset";
 
 export interface LogEntry {
   level: number;

@@ -168,7 +168,7 @@ describe("the plan", () => {
     expect(err(send(h, { model: "a", models: ["best"], ...user("hi") })).message).toContain('models[0]: "best" is an alias');
     // Not ours (an unknown model): the body passes untouched, list and all.
     const other = send(h, { model: "elsewhere", models: ["x"], ...user("hi") });
-    expect(other.outcome).toBe("router-404");
+    expect(other.outcome).toBe("no-cluster");
     expect(JSON.parse(new TextDecoder().decode(other.finalBody)).models).toEqual(["x"]);
   });
 
