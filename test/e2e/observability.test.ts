@@ -239,6 +239,11 @@ describe("a known mix of requests", () => {
     expect(replies.strict[0].headers["x-llm-decision"]).toBeUndefined(); // explain.test, but refused
   });
 
+  it("each label has one tag extractor: Envoy logs no `Skipping duplicate tag` warning", () => {
+    expect(envoy.log()).toContain("[access]");
+    expect(envoy.log()).not.toContain("Skipping duplicate tag");
+  });
+
   it("`llm-router top --once` shows the numbers", async () => {
     await scrapeUntil((x) => total(x, `${TRAFFIC}llm_router_responses`) >= sentOutcomes.length);
     const run = spawnSync(process.execPath, [join(ROOT, "cli", "llm-router.mjs"), "top", "--admin", `127.0.0.1:${adminPort}`, "--once", "--interval", "0.3"], { encoding: "utf8", timeout: 20_000 });
