@@ -1,6 +1,7 @@
 // The shipped Envoy files are generated from config/router.json (`npm run generate`), stay up to
 // date, and Envoy accepts them; an invalid plugin configuration makes Envoy refuse the filter;
 // docker-compose.yml is valid against the Compose specification's JSON schema.
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -296,6 +297,17 @@ describe("docker-compose.yml", () => {
     broken.services.envoy.restart_policy = "always"; // no such key
     expect(validate(broken)).toBe(false);
     expect(JSON.stringify(validate.errors)).toContain("restart_policy");
+  });
+
+  it("`dclint` reports no error; every port is published on 127.0.0.1 only (admin endpoints stay private)", () => {
+    const run = spawnSync(process.execPath, [join(dclint, "bin", "dclint.cjs"), COMPOSE_FILE, "-f", "json"], { encoding: "utf8", timeout: 60_000 });
+    expect(run.status, run.stderr).toBe(0);
+    const messages = JSON.parse(run.stdout).flatMap((f: any) => f.messages);
+    expect(messages.filter((m: any) => m.type === "error")).toEqual([]);
+    for (const service of Object.values<any>(compose.services)) {
+      for (const port of service.ports ?? []) expect(port).toMatch(/^127\.0\.0\.1:\d+:\d+$/);
+    }
+    expect(readFileSync(COMPOSE_FILE, "utf8")).not.toContain("docker-compose up");
   });
 
   it("mounts the generated Envoy files and the plugin builds; the Envoy service has a key for every provider", () => {
