@@ -10,7 +10,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { UsageError, hostPort, namedAddresses, parseArgs, positiveNumber } from "./lib/args.mjs";
-import { PACKAGE_ROOT, gatewayProblems, pluginProblems, readConfigFile } from "./lib/config.mjs";
+import { ConfigFileError, PACKAGE_ROOT, gatewayProblems, pluginProblems, readConfigFile } from "./lib/config.mjs";
 import { DEFAULTS, buildBootstrap } from "./lib/envoy.mjs";
 import { buildWasmPlugin } from "./lib/higress.mjs";
 import { shippedFiles } from "./lib/shipped.mjs";
@@ -42,7 +42,9 @@ const USAGE = `usage: llm-router <command> [CONFIG] [options]      (CONFIG defau
       SIGTERM stops everything.
 
   higress [CONFIG] [-o FILE] [--model-header NAME] [--match-rules FILE] [--url OCI_URL]
-      Write the Higress WasmPlugin resource with CONFIG as defaultConfig (without providers).
+      Write the Higress WasmPlugin resource with CONFIG as defaultConfig (without providers). The
+      plugin writes the model into x-higress-llm-model, the header Higress's AI routes match on
+      (--model-header to choose another).
 
   top [--admin HOST:PORT] [--interval SECONDS] [--once]
       Live view of a running gateway from its Envoy admin endpoint (default ${DEFAULTS.admin.host}:${DEFAULTS.admin.port}):
@@ -118,6 +120,10 @@ function writeOutput(file, text) {
 
 async function main(argv) {
   const [command, ...rest] = argv;
+  if (rest.includes("--help") || rest.includes("-h")) {
+    console.log(USAGE);
+    return 0;
+  }
   switch (command) {
     case "check": {
       const a = parseArgs(rest, { "--no-key-check": "flag", "--default-provider": "value" });
@@ -157,9 +163,10 @@ async function main(argv) {
     case "higress": {
       const a = parseArgs(rest, { "-o": "value", "--output": "value", "--model-header": "value", "--match-rules": "value", "--url": "value" });
       const config = readConfigFile(configArg(a));
-      const { text, problems } = buildWasmPlugin(config, { modelHeader: a["--model-header"], matchRulesFile: a["--match-rules"], url: a["--url"] });
+      const file = a["-o"] ?? a["--output"];
+      const { text, problems } = buildWasmPlugin(config, { modelHeader: a["--model-header"], matchRulesFile: a["--match-rules"], url: a["--url"], file });
       if (!report(config.file, problems)) return 1;
-      writeOutput(a["-o"] ?? a["--output"], text);
+      writeOutput(file, text);
       return 0;
     }
     case "top": {
@@ -194,6 +201,9 @@ try {
   if (err instanceof UsageError) {
     console.error(`llm-router: ${err.message}\n\n${USAGE}`);
     process.exitCode = 2;
+  } else if (err instanceof ConfigFileError) {
+    console.error(err.message); // FILE[:LINE:COLUMN]: …, as the check's own lines
+    process.exitCode = 1;
   } else {
     console.error(`llm-router: ${err.message}`);
     process.exitCode = 1;

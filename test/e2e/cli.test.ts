@@ -6,6 +6,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
+import YAML from "yaml";
 import { ROOT, assertWasmBuilt, postJson, readRouterConfig, send, validateEnvoyConfig } from "./harness";
 
 const CLI = join(ROOT, "cli", "llm-router.mjs");
@@ -101,8 +102,69 @@ describe("llm-router check", () => {
   it("a file that is not JSON, and a missing file", () => {
     const dir = tempDir();
     writeFileSync(join(dir, "bad.json"), '{"models": [');
-    expect(cli(["check", join(dir, "bad.json")]).stderr).toMatch(/bad\.json: not valid JSON/);
+    expect(cli(["check", join(dir, "bad.json")]).stderr).toMatch(/bad\.json:1:13: not valid JSON/);
     expect(cli(["check", join(dir, "missing.json")]).stderr).toMatch(/missing\.json: cannot read \(ENOENT\)/);
+  });
+
+  it("invalid JSON is placed by line and column, the way editors jump to it", () => {
+    const text = JSON.stringify(readRouterConfig(), null, 2).replace('"cheap": {', '"cheap": {,');
+    const file = join(tempDir(), "router.json");
+    writeFileSync(file, text);
+    const line = text.split("\n").findIndex((l) => l.includes('"cheap": {,')) + 1;
+    const column = text.split("\n")[line - 1].indexOf(",") + 1;
+    const r = cli(["check", file]);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toBe(`${file}:${line}:${column}: not valid JSON: expected a member name in double quotes, found ","`);
+  });
+
+  it("a baseUrl without its scheme is named with the file and field path", () => {
+    const file = writeConfig((c) => (c.providers.openai.baseUrl = "api.openai.com/v1"));
+    const r = cli(["check", file, "--no-key-check"]);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split("\n")).toEqual([`${file}: providers.openai.baseUrl: expected http(s)://host[:port][/path], e.g. "https://api.openai.com/v1"`]);
+  });
+
+  it("a key pasted into apiKeyEnv is never printed back, whatever it looks like", () => {
+    for (const key of ["sk-proj-abc123DEF456ghi789", "gsk_abc123DEF456ghi789JKL012mno345pqr"]) {
+      const file = writeConfig((c) => (c.providers.groq.apiKeyEnv = key));
+      const r = cli(["check", file]);
+      expect(r.status, key).toBe(1);
+      expect(r.stderr, key).not.toContain(key.slice(4, 14));
+      expect(r.stderr, key).toMatch(/providers\.groq\.apiKeyEnv: .*(the key itself|not the key itself)/);
+    }
+  });
+
+  it("an upstream that names no provider is reported once", () => {
+    const file = writeConfig((c) => (c.models[3].upstream = "together"));
+    const r = cli(["check", file, "--no-key-check"]);
+    expect(r.status).toBe(1);
+    expect(r.stderr.match(/models\[3\]\.upstream/g)).toHaveLength(1);
+  });
+});
+
+describe("llm-router --help", () => {
+  for (const args of [["--help"], ["check", "--help"], ["start", "-h"], ["envoy", "config/router.json", "--help"], ["top", "--help"]]) {
+    it(`${args.join(" ")}: the usage, nothing else, exit 0`, () => {
+      const r = cli(args);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/^usage: llm-router <command>/);
+      expect(r.stderr).toBe("");
+    });
+  }
+});
+
+describe("llm-router higress", () => {
+  it("writes modelHeader x-higress-llm-model (Higress's AI routes match on it), and names the file it wrote", () => {
+    const file = join(tempDir(), "plugin.yaml");
+    const r = cli(["higress", "config/router.json", "-o", file]);
+    expect(r.status, r.stderr).toBe(0);
+    const text = readFileSync(file, "utf8");
+    expect(YAML.parse(text).spec.defaultConfig.modelHeader).toBe("x-higress-llm-model");
+    expect(text).toContain(`# Apply: kubectl apply -f ${file}\n`);
+    expect(text).not.toContain("config/higress/wasmplugin.yaml");
+    const other = cli(["higress", "config/router.json", "--model-header", "x-model"]);
+    expect(YAML.parse(other.stdout).spec.defaultConfig.modelHeader).toBe("x-model");
+    expect(other.stdout).toContain("# Apply: kubectl apply -f <this file>\n");
   });
 });
 
