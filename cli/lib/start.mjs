@@ -220,6 +220,8 @@ export async function start(config, o) {
   return code;
 }
 
+const decisionHeaderOf = (json) => (typeof json.decisionHeader === "string" ? json.decisionHeader : null);
+
 function banner(out, config, view, { url, admin, logFile, mocks, o }) {
   const aliases = Object.keys(config.json.routes ?? {});
   const model = aliases[0] ?? view.models[0]?.name ?? "auto";
@@ -234,6 +236,8 @@ function banner(out, config, view, { url, admin, logFile, mocks, o }) {
   }
   out("");
   out(`Try (the answer's "model" shows what the router chose; ${o.mock ? "x-mock-provider which mock answered" : "the access log below the route"}):`);
+  const decision = decisionHeaderOf(config.json);
+  if (decision) out(`  (curl -i: ${decision} explains each choice, set by "decisionHeader" in ${config.file})`);
   for (const m of [model, ...aliases.slice(1, 3)]) out(`  ${chat(m)}`);
   out(`  ${chat(model, '"stream":true,')}`);
   out(`  curl -s ${url}/v1/models`);

@@ -307,6 +307,9 @@ describe("llm-router start", () => {
       const provider: Record<string, string> = { "gpt-4o-mini": "openai", "gpt-4o": "openai", "deepseek-chat": "deepseek", "llama-3.1-8b-instant": "groq" };
       expect(Object.keys(provider)).toContain(reply.json().model);
       expect(reply.headers["x-mock-provider"]).toBe(provider[reply.json().model]);
+      // the demo explains its choices: decisionHeader is on in config/router.json, and the banner says so
+      expect(reply.headers["x-llm-decision"]).toMatch(/^outcome=routed route=auto model=\S+ strategy=balanced /);
+      expect(s.output()).toContain("x-llm-decision explains each choice");
       const pids = [s.child.pid!, ...descendants(s.child.pid!)];
       expect(pids.length).toBeGreaterThanOrEqual(2); // itself and Envoy
       s.child.kill(signal);

@@ -27,7 +27,8 @@ const MOCKS = [
   { name: "groq", cluster: "groq", tokensPerSecond: 500 },
 ];
 
-const router = readRouterConfig();
+// The decision header only where a rule turns it on (config/router.json has it on for every request).
+const { decisionHeader: _everywhere, ...router } = readRouterConfig();
 const PLUGIN_CONFIG = {
   ...router,
   models: router.models.map((m: any) => (m.name === "gpt-4o-mini" ? { ...m, price: { ...m.price, cachedInput: 0.075 } } : m)),
