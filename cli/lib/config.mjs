@@ -29,6 +29,9 @@ export class ConfigProblem {
   }
 }
 
+/** A problem as `llm-router check` prints it: "FILE: [warning: ]PATH: MESSAGE". */
+export const problemLine = (file, p) => `${file}: ${p.severity === "warning" ? "warning: " : ""}${p}`;
+
 /** A configuration file that cannot be read or is not a JSON object; the message starts with the file. */
 export class ConfigFileError extends Error {}
 
