@@ -77,5 +77,5 @@ export function staleFiles(root = PACKAGE_ROOT) {
         return true;
       }
     })
-    .map((f) => `${f.path} is out of date with config/router.json: run \`${REGENERATE}\``);
+    .map((f) => `${f.path} is out of date with config/router.json: run \`${REGENERATE}\` (to try a configuration, edit a copy of config/router.json instead: README "Two commands")`);
 }

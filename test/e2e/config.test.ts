@@ -2,7 +2,8 @@
 // date, and Envoy accepts them; an invalid plugin configuration makes Envoy refuse the filter;
 // docker-compose.yml is valid against the Compose specification's JSON schema.
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import Ajv from "ajv";
@@ -43,6 +44,21 @@ describe("generated files", () => {
     const stale = staleFiles();
     // One line per file, naming the command that fixes it (no deep-equal dump).
     if (stale.length > 0) throw new Error(stale.join("\n"));
+  });
+
+  it("config/router.json edited to try something: each stale file says to edit a copy instead, as README invites", () => {
+    const root = mkdtempSync(join(tmpdir(), "llm-router-stale-"));
+    try {
+      mkdirSync(join(root, "config", "higress"), { recursive: true });
+      cpSync(join(ROOT, "config", "higress", "match-rules.yaml"), join(root, "config", "higress", "match-rules.yaml"));
+      writeFileSync(join(root, "config", "router.json"), JSON.stringify({ ...readRouterConfig(), routes: { mine: { strategy: "price" } } }, null, 2));
+      const stale = staleFiles(root);
+      expect(stale.length).toBe(5);
+      for (const line of stale) expect(line).toMatch(/ is out of date with config\/router\.json: run `npm run generate` \(to try a configuration, edit a copy of config\/router\.json instead: README "Two commands"\)$/);
+      expect(readFileSync(join(ROOT, "README.md"), "utf8")).toContain("To try\nyour own, edit a copy: `cp config/router.json my-router.json && npx llm-router start my-router.json\n--mock`");
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 
@@ -155,7 +171,7 @@ describe("envoy.yaml (real providers)", () => {
     expect(route.request_headers_to_remove).toEqual(expect.arrayContaining(["x-llm-upstream", "x-llm-model", "x-llm-chain", "authorization", "api-key", "x-api-key"]));
     // on a 2xx from the provider only: the chosen model, or the one a later attempt went to when the
     // request moved (checked through Envoy in test/e2e/failover.test.ts)
-    expect(route.response_headers_to_add.map((h: any) => h.header.key)).toEqual(["x-llm-served-model"]);
+    expect(route.response_headers_to_add.map((h: any) => h.header.key)).toEqual(["x-llm-served-model", "x-llm-decision"]);
     expect(route.response_headers_to_add[0].header.value).toMatch(/^%CEL\(response\.code_details == 'via_upstream' && response\.code >= 200 && response\.code < 300 \? /);
     expect(hcm.route_config.internal_only_headers).toContain("x-llm-chain");
   });
