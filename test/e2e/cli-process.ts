@@ -124,9 +124,12 @@ export const alive = (pid: number) => {
   }
 };
 
-export async function expectAllStopped(s: Started, pids: number[]) {
+/** Every process gone and every port free; `exitCode`: the started process's (null: ended by the signal). */
+export async function expectAllStopped(s: Started, pids: number[], { exitCode = 0 as number | null } = {}) {
   const code = await Promise.race([s.exited, new Promise<"hung">((r) => setTimeout(() => r("hung"), 15_000))]);
-  expect(code, s.output()).toBe(0);
+  expect(code, s.output()).toBe(exitCode);
+  // The started process may go first (npx): what it started follows within seconds.
+  for (let waited = 0; waited < 15_000 && pids.some(alive); waited += 100) await new Promise((r) => setTimeout(r, 100));
   for (const pid of pids) expect(alive(pid), `process ${pid} still running`).toBe(false);
   const ports = [new URL(s.url).port, new URL(s.admin).port, ...s.mockPorts].map(Number);
   expect(ports.length).toBeGreaterThanOrEqual(5);

@@ -246,6 +246,22 @@ describe("llm-router start", () => {
   });
 });
 
+describe("npx llm-router start", () => {
+  it("SIGTERM to npx's PID stops llm-router, Envoy and the mocks, and frees every port", async () => {
+    assertWasmBuilt();
+    // npm exec runs the command under `sh -c`, which does not pass SIGTERM on: llm-router notices
+    // that the npm process that started it is gone.
+    const s = await startCli("npx", ["llm-router", "start", "--mock", ...loopback, "--run-dir", tempDir()]);
+    const reply = await postJson({ url: s.url }, "/v1/chat/completions", chat("cheap"));
+    expect(reply.status, reply.text).toBe(200);
+    const pids = [s.child.pid!, ...descendants(s.child.pid!)];
+    expect(pids.length).toBeGreaterThanOrEqual(4); // npm, sh, node, Envoy
+    s.child.kill("SIGTERM");
+    await expectAllStopped(s, pids, { exitCode: null });
+    expect(s.output()).toContain("the npm process that started it exited, stopping");
+  });
+});
+
 describe("npm start", () => {
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     it(`runs llm-router start config/router.json --mock; ${signal} to npm's PID stops it all`, async () => {
