@@ -31,16 +31,20 @@ export const BOOTSTRAP_FILE = "envoy.yaml";
 export const RESOURCE_FILES = { clusters: "clusters.yaml", routes: "routes.yaml", upstream: "upstream-filter.yaml", router: "router-filter.yaml" };
 
 const ROUTER_FILTER = "model-router";
+// The resources' types in a discovery file.
 const TYPE = {
   clusters: "type.googleapis.com/envoy.config.cluster.v3.Cluster",
   routes: "type.googleapis.com/envoy.config.route.v3.RouteConfiguration",
   extension: "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig",
-  wasm: "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
 };
 const ACK_TIMEOUT_MS = 10_000;
 
 const watched = (dir, kind) => ({ path_config_source: { path: join(resolve(dir), RESOURCE_FILES[kind]) }, resource_api_version: "V3" });
-const discovered = (name, dir, kind) => ({ name, config_discovery: { config_source: watched(dir, kind), type_urls: [TYPE.wasm] } });
+// A filter whose configuration Envoy reads from a file (ECDS), of the same type as the one it replaces.
+const discovered = (filter, dir, kind) => ({
+  name: filter.name,
+  config_discovery: { config_source: watched(dir, kind), type_urls: [filter.typed_config["@type"]] },
+});
 
 /**
  * A gateway that reloads its configuration from files in `dir`, from a bootstrap of buildBootstrap
@@ -55,11 +59,11 @@ export function reloadableGateway(bootstrap, config, dir) {
   hcm.rds = { route_config_name: routes.name, config_source: watched(dir, "routes") };
   const at = hcm.http_filters.findIndex((f) => f.name === ROUTER_FILTER);
   const router = hcm.http_filters[at];
-  hcm.http_filters[at] = discovered(ROUTER_FILTER, dir, "router");
+  hcm.http_filters[at] = discovered(router, dir, "router");
   const upstreamFilters = hcm.http_filters.find((f) => f.name === "envoy.filters.http.router").typed_config.upstream_http_filters ?? [];
   const up = upstreamFilters.findIndex((f) => f.name === UPSTREAM_ROOT_ID);
   const upstream = up >= 0 ? upstreamFilters[up] : null;
-  if (upstream) upstreamFilters[up] = discovered(UPSTREAM_ROOT_ID, dir, "upstream");
+  if (upstream) upstreamFilters[up] = discovered(upstream, dir, "upstream");
   const clusters = bootstrap.static_resources.clusters;
   delete bootstrap.static_resources.clusters;
   // File-based discovery needs a node identity; nothing else reads it.
@@ -207,9 +211,19 @@ function bothRoutes(running, next) {
   };
 }
 
+// What Envoy would run from a resource file: its resources (not its version or comments; clusters
+// are a set, routes a list).
+function content(kind, text) {
+  if (!text) return null;
+  const resources = YAML.parse(text).resources;
+  if (kind === "clusters") resources.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return JSON.stringify(resources);
+}
+
 /**
  * The files to write, in order, from the running gateway's to `next`'s: [{ kind, name, text }].
- * A file whose text is already on disk is skipped.
+ * A file whose resources are already on disk is skipped (an edit of an alias changes the two filter
+ * files only).
  */
 export function reloadSteps(running, next, { source }) {
   const runningResources = {
@@ -222,7 +236,7 @@ export function reloadSteps(running, next, { source }) {
   const step = (kind, value, stepVersion = version) => {
     const name = RESOURCE_FILES[kind];
     const text = resourceText(kind, value, stepVersion, source);
-    if (onDisk[name] === text) return;
+    if (content(kind, onDisk[name]) === content(kind, text)) return;
     onDisk[name] = text;
     steps.push({ kind, name, text });
   };
