@@ -332,6 +332,7 @@ function watchConfiguration(config, w) {
   });
 }
 
+const REFERENCE_CONFIG = join(PACKAGE_ROOT, "config", "router.json");
 const decisionHeaderOf = (json) => (typeof json.decisionHeader === "string" ? json.decisionHeader : null);
 
 function banner(out, config, view, { url, admin, logFile, eventsFile, mocks, o }) {
@@ -360,8 +361,14 @@ function banner(out, config, view, { url, admin, logFile, eventsFile, mocks, o }
     out(`  curl -s -X POST ${first.url}/_mock/stop   # the ${first.name} mock stops; restart llm-router to bring it back`);
   }
   out("");
-  out(`Edit ${config.file} and save: the gateway applies it within a second, without dropping a connection or`);
-  out(`a stream in flight; an edit \`llm-router check\` refuses is printed and the gateway keeps what it runs (${eventsFile}).`);
+  if (resolve(config.file) === REFERENCE_CONFIG) {
+    // The reference the shipped files and the tests are built from: edits go to a copy.
+    out("Try your own configuration: cp config/router.json my-router.json && npx llm-router start my-router.json --mock");
+    out("(every save of my-router.json is applied to the running gateway).");
+  } else {
+    out(`Edit ${config.file} and save: the gateway applies it within a second, without dropping a connection or`);
+    out(`a stream in flight; an edit \`llm-router check\` refuses is printed and the gateway keeps what it runs (${eventsFile}).`);
+  }
   out("");
   out(`Watch it: npx llm-router top --admin ${admin.replace(/^http:\/\//, "")}   (metrics: curl -s ${admin}/stats/prometheus | grep ai_route)`);
   out("");

@@ -269,6 +269,8 @@ describe("npm start", () => {
       // npm passes arguments after `--` on to the script: loopback port 0 so tests never collide.
       const s = await startCli("npm", ["start", "--", ...loopback, "--run-dir", tempDir()]);
       expect(s.output()).toContain("configuration: config/router.json");
+      // the reference configuration is not the one to edit: the banner invites a copy, as README does
+      expect(s.output()).toContain("Try your own configuration: cp config/router.json my-router.json && npx llm-router start my-router.json --mock");
       const reply = await postJson({ url: s.url }, "/v1/chat/completions", chat("cheap"));
       expect(reply.status, reply.text).toBe(200);
       const models = await send(s.url, { path: "/v1/models" });

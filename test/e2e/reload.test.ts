@@ -78,6 +78,7 @@ describe("llm-router start applies an edit of its configuration file", () => {
     assertWasmBuilt();
     const file = writeConfig(() => {});
     const s = await startCli(process.execPath, [CLI, "start", file, "--mock", ...loopback, "--run-dir", tempDir()]);
+    expect(s.output()).toContain(`Edit ${file} and save: the gateway applies it within a second`);
     await setMockKnobs(s, { tokensPerSecond: 10 }); // 30 tokens: a 3 s stream
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     try {
