@@ -86,6 +86,22 @@ function credentialValue(p: ProviderSpec, key: string): ArrayBuffer {
   return String.UTF8.encode(p.auth == Auth.Bearer ? "Bearer " + key : key);
 }
 
+// The upstream roots last configured in this VM, newest last. While Envoy switches the two filters
+// to a new configuration (a live reload: each is its own file-watched resource), a request the router
+// decided with the previous one can reach an attempt of the new upstream filter: its plan names the
+// configuration it was made with (by fingerprint), and the attempt follows that one, with its keys.
+const RECENT_ROOTS = 4;
+const recentRoots = new Array<UpstreamRoot>();
+
+function rootOf(root: UpstreamRoot, fingerprint: u32): UpstreamRoot | null {
+  if (root.plugin.fingerprint == fingerprint) return root;
+  for (let i = recentRoots.length - 1; i >= 0; i--) {
+    const recent = unchecked(recentRoots[i]);
+    if (recent.plugin.fingerprint == fingerprint) return recent;
+  }
+  return null;
+}
+
 // The upstream filter's configuration: the router's, plus every provider key from the environment.
 // A key variable Envoy did not pass is an error (the provider would get a request without its key).
 export function configureUpstream(plugin: PluginConfig): UpstreamRoot | null {
@@ -108,7 +124,10 @@ export function configureUpstream(plugin: PluginConfig): UpstreamRoot | null {
     }
     credentials.push(keys);
   }
-  return new UpstreamRoot(plugin, credentials);
+  const root = new UpstreamRoot(plugin, credentials);
+  recentRoots.push(root);
+  if (recentRoots.length > RECENT_ROOTS) recentRoots.shift();
+  return root;
 }
 
 // ---- one attempt -----------------------------------------------------------------------------------
@@ -151,14 +170,16 @@ function releasePlan(): void {
   planBlock = 0;
 }
 
-// Reads and checks the plan; the request's configuration, or null when there is none to follow.
-function readPlan(root: UpstreamRoot): RouterConfig | null {
+// Reads and checks the plan; the request's configuration, or null when there is none to follow. The
+// attempt's root becomes the one configured with the plan's configuration (see recentRoots).
+function readPlan(state: AttemptState, root: UpstreamRoot): RouterConfig | null {
   if (!readProperty(PLAN_PROPERTY)) return null; // Envoy sent a request the router made no plan for
   const size = hostSize;
   planBlock = takeHostData();
   if (!message.decode(planBlock, size)) { releasePlan(); return null; }
-  const cfg = message.fingerprint == root.plugin.fingerprint ? configOf(root.plugin, message.configId) : null;
-  if (cfg === null) {
+  const planRoot = rootOf(root, message.fingerprint);
+  const cfg = planRoot !== null ? configOf(planRoot.plugin, message.configId) : null;
+  if (planRoot === null || cfg === null) {
     releasePlan();
     warnOnce("the plan was made with another configuration: give the router and the upstream filter the same configuration");
     return null;
@@ -167,6 +188,7 @@ function readPlan(root: UpstreamRoot): RouterConfig | null {
     const m = unchecked(message.models[i]);
     if (m >= cfg.models.length || unchecked(cfg.models[m]).providerIndex < 0) { releasePlan(); return null; }
   }
+  state.root = planRoot;
   return cfg;
 }
 
@@ -219,10 +241,11 @@ function noteAttempt(state: AttemptState, cfg: RouterConfig, position: i32, m: M
 }
 
 export function onAttemptHeaders(state: AttemptState, findLog: (contextId: u32) => AttemptLog | null): HeadersAction {
+  const configured = state.root;
+  if (configured === null) return HeadersAction.Continue;
+  const cfg = readPlan(state, configured);
   const root = state.root;
-  if (root === null) return HeadersAction.Continue;
-  const cfg = readPlan(root);
-  if (cfg === null) return HeadersAction.Continue;
+  if (cfg === null || root === null) return HeadersAction.Continue;
   const position = chainPosition(cfg);
   if (position < 0) {
     releasePlan();

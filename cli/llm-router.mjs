@@ -10,10 +10,11 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { UsageError, hostPort, namedAddresses, parseArgs, positiveNumber } from "./lib/args.mjs";
-import { PACKAGE_ROOT, gatewayProblems, pluginProblems, readConfigFile } from "./lib/config.mjs";
+import { ConfigFileError, ConfigProblem, PACKAGE_ROOT, gatewayProblems, pluginProblems, problemLine, readConfigFile } from "./lib/config.mjs";
 import { DEFAULTS, buildBootstrap } from "./lib/envoy.mjs";
 import { buildWasmPlugin } from "./lib/higress.mjs";
 import { shippedFiles } from "./lib/shipped.mjs";
+import { ReloadRefused, reloadableGateway, updateDirectory } from "./lib/reload.mjs";
 import { start } from "./lib/start.mjs";
 import { runTop } from "./lib/top.mjs";
 import { toYaml } from "./lib/yaml.mjs";
@@ -27,9 +28,12 @@ const USAGE = `usage: llm-router <command> [CONFIG] [options]      (CONFIG defau
       can tell: every model's upstream names a provider, every provider's key variable is set
       (--no-key-check for a file meant for another machine). Exit 1 on any error.
 
-  envoy [CONFIG] [-o FILE] [--listen HOST:PORT] [--admin HOST:PORT] [gateway options]
+  envoy [CONFIG] [-o FILE | --xds-dir DIR] [--listen HOST:PORT] [--admin HOST:PORT] [gateway options]
       Write the Envoy 1.40 bootstrap (stdout unless -o). Keys are never written into it: Envoy reads
       them from the environment when it starts. More options:
+        --xds-dir DIR               a reloadable gateway: DIR/envoy.yaml reads its routes, clusters and the
+                                    plugin's configuration from files in DIR. Run the same command after an
+                                    edit: an Envoy running from DIR (its --admin address) applies it live
         --wasm PATH                 plugin path as Envoy should open it (default: this package's build/envoy.wasm)
         --ca-file PATH              CA bundle for provider TLS (default ${DEFAULTS.caFile})
         --endpoint NAME=HOST:PORT[,HOST:PORT]       send provider NAME's traffic to these addresses, TLS, SNI and Host unchanged
@@ -37,12 +41,15 @@ const USAGE = `usage: llm-router <command> [CONFIG] [options]      (CONFIG defau
         --higress                   for the Higress gateway image (build/higress.wasm, no key injection)
 
   start [CONFIG] [--mock] [--listen HOST:PORT] [--admin HOST:PORT] [--run-dir DIR] [gateway options]
-      Generate the bootstrap into DIR (default .run) and run Envoy from .venv. --mock starts a local
-      OpenAI-compatible mock per provider and points the clusters at them (no keys needed). SIGINT or
+      Generate the gateway into DIR (default .run) and run Envoy from .venv. --mock starts a local
+      OpenAI-compatible mock per provider and points the clusters at them (no keys needed). An edit of
+      CONFIG is applied live, or refused with check's error while Envoy keeps what it runs. SIGINT or
       SIGTERM stops everything.
 
   higress [CONFIG] [-o FILE] [--model-header NAME] [--match-rules FILE] [--url OCI_URL]
-      Write the Higress WasmPlugin resource with CONFIG as defaultConfig (without providers).
+      Write the Higress WasmPlugin resource with CONFIG as defaultConfig (without providers). The
+      plugin writes the model into x-higress-llm-model, the header Higress's AI routes match on
+      (--model-header to choose another).
 
   top [--admin HOST:PORT] [--interval SECONDS] [--once]
       Live view of a running gateway from its Envoy admin endpoint (default ${DEFAULTS.admin.host}:${DEFAULTS.admin.port}):
@@ -95,7 +102,7 @@ function configArg(a) {
 
 /** Prints problems; true when none is an error. */
 function report(file, problems) {
-  for (const p of problems) console.error(`${file}: ${p.severity === "warning" ? "warning: " : ""}${p}`);
+  for (const p of problems) console.error(problemLine(file, p));
   return problems.every((p) => p.severity === "warning");
 }
 
@@ -118,6 +125,10 @@ function writeOutput(file, text) {
 
 async function main(argv) {
   const [command, ...rest] = argv;
+  if (rest.includes("--help") || rest.includes("-h")) {
+    console.log(USAGE);
+    return 0;
+  }
   switch (command) {
     case "check": {
       const a = parseArgs(rest, { "--no-key-check": "flag", "--default-provider": "value" });
@@ -127,39 +138,61 @@ async function main(argv) {
       return ok ? 0 : 1;
     }
     case "envoy": {
-      const a = parseArgs(rest, { ...GATEWAY_FLAGS, "-o": "value", "--output": "value", "--wasm": "value", "--endpoint": "list", "--mock-endpoint": "list", "--higress": "flag" });
+      const a = parseArgs(rest, {
+        ...GATEWAY_FLAGS, "-o": "value", "--output": "value", "--wasm": "value", "--endpoint": "list", "--mock-endpoint": "list", "--higress": "flag", "--xds-dir": "value",
+      });
       const config = readConfigFile(configArg(a));
       const g = gatewayOptions(a);
+      const dir = a["--xds-dir"];
+      if (dir && (a["-o"] ?? a["--output"])) throw new UsageError("--xds-dir writes the bootstrap into DIR/envoy.yaml: no -o with it");
+      if (dir && a["--higress"]) throw new UsageError("--xds-dir is for Envoy: Higress applies a changed WasmPlugin by itself");
       if (!report(config.file, validate(config, { keys: false, defaultProvider: g.defaultProvider }))) return 1;
       const endpoints = Object.fromEntries((a["--endpoint"] ?? []).map((e) => namedAddresses(e, "--endpoint")));
       const mocks = Object.fromEntries((a["--mock-endpoint"] ?? []).map((e) => namedAddresses(e, "--mock-endpoint")));
       const names = new Set(Object.keys(config.json.providers ?? {}));
       for (const n of [...Object.keys(endpoints), ...Object.keys(mocks)]) if (!names.has(n)) throw new UsageError(`no provider named "${n}"`);
-      const bootstrap = buildBootstrap(
-        config,
-        defined({ ...g, wasmPath: a["--wasm"] ?? (a["--higress"] ? join(PACKAGE_ROOT, "build", "higress.wasm") : join(PACKAGE_ROOT, "build", "envoy.wasm")), endpoints, mocks, higress: a["--higress"] }),
-      );
+      const options = defined({ ...g, wasmPath: a["--wasm"] ?? (a["--higress"] ? join(PACKAGE_ROOT, "build", "higress.wasm") : join(PACKAGE_ROOT, "build", "envoy.wasm")), endpoints, mocks, higress: a["--higress"] });
       const header = `Envoy 1.40 bootstrap generated by: llm-router envoy ${rest.join(" ")}\nKeys are read from the environment when Envoy starts; nothing secret is written here.`;
-      writeOutput(a["-o"] ?? a["--output"], toYaml(bootstrap, header));
-      return 0;
+      if (!dir) {
+        writeOutput(a["-o"] ?? a["--output"], toYaml(buildBootstrap(config, options), header));
+        return 0;
+      }
+      const build = (keyVariables) => reloadableGateway(buildBootstrap(config, defined({ ...options, keyVariables })), config, dir);
+      const routesNote = "\nRoutes, clusters and the plugin's configuration are in the files beside it: run the same command\nafter an edit and a running Envoy applies it (README \"Live configuration reload\").";
+      try {
+        const r = await updateDirectory(dir, build, { source: config.file, header: header + routesNote });
+        if (!report(config.file, r.problems)) return 1;
+        console.error(
+          r.admin
+            ? `llm-router: the Envoy at ${r.admin} took ${config.file} (${r.written.join(", ") || "nothing changed"})`
+            : `llm-router: wrote ${join(dir, "envoy.yaml")} and the files it reads (${r.written.filter((f) => f !== "envoy.yaml").join(", ")}); run: envoy -c ${join(dir, "envoy.yaml")}`,
+        );
+        return 0;
+      } catch (e) {
+        if (!(e instanceof ReloadRefused)) throw e;
+        console.error(`${config.file}: ${e.message}`);
+        return 1;
+      }
     }
     case "start": {
       const a = parseArgs(rest, { ...GATEWAY_FLAGS, "--mock": "flag", "--run-dir": "value", "--quiet": "flag" });
       const config = readConfigFile(configArg(a));
       const g = gatewayOptions(a);
-      const problems = validate(config, { keys: !a["--mock"], defaultProvider: g.defaultProvider });
+      const check = (c) => validate(c, { keys: !a["--mock"], defaultProvider: g.defaultProvider });
+      const problems = check(config);
       if (g.clientKeysEnv && !process.env[g.clientKeysEnv]) {
-        problems.push({ severity: "error", toString: () => `--client-keys-env: ${g.clientKeysEnv} is not set: export it with the client keys, comma-separated` });
+        problems.push(new ConfigProblem("--client-keys-env", `${g.clientKeysEnv} is not set: export it with the client keys, comma-separated`));
       }
       if (!report(config.file, problems)) return 1;
-      return start(config, { ...defined(g), listen: g.listen, admin: g.admin, mock: !!a["--mock"], runDir: a["--run-dir"] ?? ".run", quiet: !!a["--quiet"] });
+      return start(config, { ...defined(g), listen: g.listen, admin: g.admin, mock: !!a["--mock"], runDir: a["--run-dir"] ?? ".run", quiet: !!a["--quiet"], check });
     }
     case "higress": {
       const a = parseArgs(rest, { "-o": "value", "--output": "value", "--model-header": "value", "--match-rules": "value", "--url": "value" });
       const config = readConfigFile(configArg(a));
-      const { text, problems } = buildWasmPlugin(config, { modelHeader: a["--model-header"], matchRulesFile: a["--match-rules"], url: a["--url"] });
+      const file = a["-o"] ?? a["--output"];
+      const { text, problems } = buildWasmPlugin(config, { modelHeader: a["--model-header"], matchRulesFile: a["--match-rules"], url: a["--url"], file });
       if (!report(config.file, problems)) return 1;
-      writeOutput(a["-o"] ?? a["--output"], text);
+      writeOutput(file, text);
       return 0;
     }
     case "top": {
@@ -194,6 +227,9 @@ try {
   if (err instanceof UsageError) {
     console.error(`llm-router: ${err.message}\n\n${USAGE}`);
     process.exitCode = 2;
+  } else if (err instanceof ConfigFileError) {
+    console.error(err.message); // FILE[:LINE:COLUMN]: …, as the check's own lines
+    process.exitCode = 1;
   } else {
     console.error(`llm-router: ${err.message}`);
     process.exitCode = 1;

@@ -42,3 +42,6 @@ export interface MockProvider {
 }
 
 export function startMockProvider(options?: MockProviderOptions): Promise<MockProvider>;
+
+/** The mock's embedding of the index-th input of an embeddings request (8 numbers, always the same). */
+export function embeddingOf(index: number): number[];

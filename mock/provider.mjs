@@ -25,7 +25,8 @@
 // open is cut before an answer; with ?hard=1 every connection is cut at once, answers in progress
 // included (a crash).
 // Every answer carries the header `x-mock-provider: <name>`; completions also name the instance in
-// `system_fingerprint` ("mock-<name>") and echo the received model in `model`.
+// `system_fingerprint` ("mock-<name>") and echo the received model in `model`. Embeddings honour
+// encoding_format "base64" (little-endian float32, as OpenAI; the OpenAI SDKs ask for it by default).
 // Knobs: ttftMs (delay before the first token / before a non-streaming answer), tokensPerSecond
 // (spacing of streamed chunks, 0 = no spacing), failureRate (0..1, probability of failing a
 // request), failureStatus, failureMode: how a failing request fails: "status" (answer
@@ -83,6 +84,19 @@ function tokenCount(parsed) {
   );
   const n = asked === undefined ? DEFAULT_TOKENS : asked;
   return Math.max(1, Math.min(n, MAX_TOKENS_STREAMED));
+}
+
+/** The mock's embedding of the index-th input: 8 numbers, the same every time. */
+export function embeddingOf(index) {
+  return Array.from({ length: 8 }, (_, i) => Number(((index + 1) * 0.01 * (i + 1)).toFixed(4)));
+}
+
+// encoding_format "base64" (what the OpenAI SDKs ask for unless told otherwise): the vector as
+// little-endian float32, base64-encoded, as OpenAI answers.
+function float32Base64(vector) {
+  const bytes = Buffer.alloc(4 * vector.length);
+  vector.forEach((v, i) => bytes.writeFloatLE(v, 4 * i));
+  return bytes.toString("base64");
 }
 
 function promptTokens(body) {
@@ -226,11 +240,11 @@ export async function startMockProvider(options = {}) {
     if (api === "/embeddings") {
       await sleep(knobs.ttftMs);
       const inputs = Array.isArray(parsed.input) ? parsed.input : [parsed.input ?? ""];
-      const data = inputs.map((_, index) => ({
-        object: "embedding",
-        index,
-        embedding: Array.from({ length: 8 }, (_, i) => Number(((index + 1) * 0.01 * (i + 1)).toFixed(4))),
-      }));
+      const base64 = parsed.encoding_format === "base64";
+      const data = inputs.map((_, index) => {
+        const vector = embeddingOf(index);
+        return { object: "embedding", index, embedding: base64 ? float32Base64(vector) : vector };
+      });
       const pt = promptTokens(entry.body);
       return send(res, 200, JSON.stringify({ object: "list", data, model, usage: { prompt_tokens: pt, total_tokens: pt } }), {
         "x-mock-model": model,

@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { jsonSyntaxError, lineColumn } from "./json-syntax.mjs";
 import { configurePlugin } from "./plugin-host.mjs";
 
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -28,21 +29,30 @@ export class ConfigProblem {
   }
 }
 
-/** Reads and parses a configuration file; throws an Error naming the file for I/O or JSON errors. */
+/** A problem as `llm-router check` prints it: "FILE: [warning: ]PATH: MESSAGE". */
+export const problemLine = (file, p) => `${file}: ${p.severity === "warning" ? "warning: " : ""}${p}`;
+
+/** A configuration file that cannot be read or is not a JSON object; the message starts with the file. */
+export class ConfigFileError extends Error {}
+
+/** Reads and parses a configuration file; throws a ConfigFileError for I/O or JSON errors. */
 export function readConfigFile(file) {
   let text;
   try {
     text = readFileSync(file, "utf8");
   } catch (err) {
-    throw new Error(`${file}: cannot read (${err.code ?? err.message})`);
+    throw new ConfigFileError(`${file}: cannot read (${err.code ?? err.message})`);
   }
   let json;
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new Error(`${file}: not valid JSON: ${err.message}`);
+    const at = jsonSyntaxError(text);
+    if (at === null) throw new ConfigFileError(`${file}: not valid JSON: ${err.message}`);
+    const { line, column } = lineColumn(text, at.offset);
+    throw new ConfigFileError(`${file}:${line}:${column}: not valid JSON: ${at.message}`);
   }
-  if (json === null || typeof json !== "object" || Array.isArray(json)) throw new Error(`${file}: expected a JSON object`);
+  if (json === null || typeof json !== "object" || Array.isArray(json)) throw new ConfigFileError(`${file}: expected a JSON object`);
   return { file, text, json };
 }
 
@@ -106,6 +116,23 @@ export function gatewayView(json) {
   };
 }
 
+const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+// Keys as providers issue them (OpenAI, Anthropic, DeepSeek: sk-…; Groq: gsk_…; xAI: xai-…; Hugging
+// Face: hf_…; Perplexity: pplx-…; Google: AIza…), or long mixes of small letters and digits, which
+// no one names a variable after.
+function looksLikeKey(value) {
+  return /^(?:sk[-_]|gsk_|xai-|hf_|pplx-|AIza)/.test(value) || (value.length >= 32 && /[a-z]/.test(value) && /[0-9]/.test(value));
+}
+
+function isHttpUrl(text) {
+  if (typeof text !== "string") return false;
+  try {
+    return ["http:", "https:"].includes(new URL(text).protocol);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * What only the whole file can know. `env` is the environment the gateway will run with; pass
  * null to skip the key check (a file meant for another machine).
@@ -125,14 +152,13 @@ export function gatewayProblems(json, { env = process.env, defaultProvider = nul
     );
     return problems;
   }
+  // The plugin names a baseUrl that is not a URL (with its field path); nothing here can use it.
+  if (Object.values(providers ?? {}).some((spec) => !isHttpUrl(spec?.baseUrl))) return problems;
   const view = gatewayView(json);
   const byName = new Map(view.providers.map((p) => [p.name, p]));
   models.forEach((m, i) => {
     const p = byName.get(m.upstream);
-    if (!p) {
-      problems.push(new ConfigProblem(`models[${i}].upstream`, `"${m.upstream}" names no provider (known: ${[...byName.keys()].join(", ")})`));
-      return;
-    }
+    if (!p) return; // the plugin reports an upstream that names no provider
     const deployment = m.upstreamModel ?? m.name;
     if (p.apiVersion !== null && !AZURE_DEPLOYMENT.test(deployment)) {
       problems.push(
@@ -148,7 +174,19 @@ export function gatewayProblems(json, { env = process.env, defaultProvider = nul
     if (!used.has(p.name) && p.name !== defaultProvider) {
       problems.push(new ConfigProblem(`providers.${p.name}`, "no model uses this provider", "warning"));
     }
-    if (env && p.apiKeyEnv && !env[p.apiKeyEnv]) {
+    // A value the plugin refused as a variable name is never printed back (it may be the key).
+    if (!p.apiKeyEnv || !VARIABLE_NAME.test(p.apiKeyEnv)) continue;
+    if (looksLikeKey(p.apiKeyEnv)) {
+      problems.push(
+        new ConfigProblem(
+          `providers.${p.name}.apiKeyEnv`,
+          "this looks like the key itself, not the name of the environment variable that holds it: " +
+            `export the key in a variable (e.g. ${p.name.toUpperCase().replace(/[^A-Z0-9]/g, "_")}_API_KEY) and write that name here`,
+        ),
+      );
+      continue;
+    }
+    if (env && !env[p.apiKeyEnv]) {
       problems.push(
         new ConfigProblem(
           `providers.${p.name}.apiKeyEnv`,

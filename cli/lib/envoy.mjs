@@ -5,9 +5,9 @@
 import { annotate, flow, Literal } from "./yaml.mjs";
 import { gatewayView } from "./config.mjs";
 import {
-  chainClusters, chainOrderPolicy, chainRoutes, failoverPlan, fallbackStatsTags, keyEnvironment, providerMetadata, servedHeader,
-  SERVED_FILTER_STATE, servedHeaderName, upstreamWasmFilter,
-  METADATA_NAMESPACE,
+  chainClusters, chainOrderPolicy, chainRoutes, failoverPlan, fallbackStatsTags, keyEnvironment, keyVariablesOf, providerMetadata, responseHeader,
+  SERVED_FILTER_STATE, SERVED_MODEL, servedHeaderName, upstreamWasmFilter,
+  FALLBACKS_METRIC, METADATA_NAMESPACE,
 } from "./failover.mjs";
 
 export const DEFAULTS = {
@@ -54,7 +54,8 @@ const T = {
 
 const socket = (host, port) => ({ socket_address: flow({ address: host, port_value: port }) });
 const seconds = (s) => `${s}s`;
-const secretName = (p) => `${p.name}-api-key`;
+// One secret per key variable, whichever providers share it.
+const secretName = (variable) => `env.${variable}`;
 // Envoy reads `%...%` in header values as a command; a literal percent sign is written `%%`.
 const headerValue = (v) => v.replaceAll("%", "%%");
 const escapeRegex = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -66,7 +67,9 @@ const escapeRegex = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
  *   mocks: { provider: [{host, port}] } plain-HTTP mock providers replacing a provider entirely,
  *   clientKeysEnv: variable holding the gateway's client keys (off when absent),
  *   defaultProvider: provider for requests the plugin does not route (JSON 404 when absent),
- *   higress: true for the Higress gateway image (no allow_on_headers_stop_iteration, no injected keys)
+ *   higress: true for the Higress gateway image (no allow_on_headers_stop_iteration, no injected keys),
+ *   keyVariables: the key variables Envoy reads (default: the providers'; a live reload keeps the ones
+ *     Envoy started with, see reload.mjs)
  * @returns {object} the bootstrap, ready for yaml.mjs
  */
 export function buildBootstrap(config, options = {}) {
@@ -76,7 +79,9 @@ export function buildBootstrap(config, options = {}) {
   const providers = view.providers.map((p) => ({ ...p, mock: o.mocks?.[p.name], endpoints: o.endpoints?.[p.name] }));
   const injectKeys = !o.higress;
   const hasAzure = providers.some((p) => p.apiVersion !== null);
+  const keyVariables = o.keyVariables ?? keyVariablesOf(view);
   const failover = failoverPlan(config.json, view, { higress: o.higress });
+  if (failover) failover.keyVariables = keyVariables;
   view.failover = failover;
   view.servedHeader = servedHeaderName(config.json);
   view.decisionHeaders = o.higress ? [] : decisionHeaders(config.json);
@@ -176,9 +181,7 @@ export function buildBootstrap(config, options = {}) {
   const clusters = providers.map((p) => cluster(p, o, injectKeys, failover !== null));
   if (failover) clusters.push(...chainClusters(failover, o.maxConnections));
   const secrets = injectKeys
-    ? providers
-        .filter((p) => p.auth !== "none")
-        .map((p) => ({ name: secretName(p), generic_secret: { secret: { environment_variable: p.apiKeyEnv } } }))
+    ? keyVariables.map((variable) => ({ name: secretName(variable), generic_secret: { secret: { environment_variable: variable } } }))
     : [];
 
   return annotate(
@@ -244,20 +247,24 @@ export function bufferLimit(maxBodyBytes) {
 
 // The plugin's metric names (assembly/metrics/table.ts) carry their labels in the name: the traffic
 // series in Higress ai-statistics' shape, route.<r>.upstream.<u>.model.<m>.consumer.<c>.metric.<name>
-// [.outcome|.result.<value>][.skipped_model.<model>], the per-model ones as <name>.upstream.<u>.model.<m>. Envoy runs every
-// regex on the full name and cuts each first group out of it (the second group is the value).
+// [.outcome|.result.<value>][.skipped_model.<model>], the per-model ones as <name>.upstream.<u>.model.<m>,
+// the fallbacks counter as llm_router_fallbacks.route.<r>.from.<m>.to.<m>. Envoy runs every regex on
+// the full name and cuts each first group out of it (the second group is the value); cuts may
+// overlap. One regex per tag name: Envoy skips a second extractor of a name once the first has
+// matched, and warns each time. So a label both shapes carry is read by one regex whose cut is the
+// dot and the value, and the keywords a shape drops go with a wider cut: the per-model ai_model cut
+// takes ".upstream.<u>.model.<m>", the fallbacks' from_model cut ".route.<r>.from.<m>". Envoy reads
+// these as ECMAScript regexes (std::regex), lookahead included.
 const TRAFFIC = "^wasmcustom\\.route\\.";
-const PER_MODEL = "^wasmcustom\\.(?:gen_ai|llm_router)_[a-z0-9_]+";
+const PER_MODEL = "(?:gen_ai|llm_router)_[a-z0-9_]+";
 export const PLUGIN_STATS_TAGS = [
-  { tag_name: "ai_route", regex: `${TRAFFIC}((.*?)\\.)upstream\\.` },
-  { tag_name: "ai_cluster", regex: `${TRAFFIC}.*?\\.upstream\\.((.*?)\\.)model\\.` },
-  { tag_name: "ai_model", regex: `${TRAFFIC}.*?\\.model\\.((.*?)\\.)consumer\\.` },
+  { tag_name: "ai_route", regex: `^wasmcustom\\.(?:${FALLBACKS_METRIC}\\.)?route(\\.(.*?))\\.(?:upstream|from)\\.` },
+  { tag_name: "ai_cluster", regex: `^wasmcustom\\.(?:route\\..*?|${PER_MODEL})\\.upstream(\\.(.*?))\\.model\\.` },
+  { tag_name: "ai_model", regex: `^wasmcustom\\.(?:route\\..*?\\.model|${PER_MODEL}(?=\\.upstream\\.))((?:\\.upstream\\..*?\\.model)?\\.(.*?))(?:\\.consumer\\.|$)` },
   { tag_name: "ai_consumer", regex: `${TRAFFIC}.*?\\.consumer\\.((.*?)\\.)metric\\.` },
   { tag_name: "outcome", regex: `${TRAFFIC}.*?\\.metric\\.[a-z0-9_]+(\\.outcome\\.([a-z0-9_]+))$` },
   { tag_name: "result", regex: `${TRAFFIC}.*?\\.metric\\.[a-z0-9_]+(\\.result\\.([a-z0-9_]+))$` },
   { tag_name: "skipped_model", regex: `${TRAFFIC}.*?\\.metric\\.[a-z0-9_]+(\\.skipped_model\\.(.+))$` },
-  { tag_name: "ai_cluster", regex: `${PER_MODEL}(\\.upstream\\.(.*?))\\.model\\.` },
-  { tag_name: "ai_model", regex: `${PER_MODEL}\\.upstream\\..*?(\\.model\\.(.*))$` },
 ];
 
 // Envoy's default buckets jump from 250 to 500 to 1000 ms: too coarse for a p95 of first tokens.
@@ -378,14 +385,13 @@ function decisionHeaders(json) {
   const names = new Set();
   if (typeof json.decisionHeader === "string") names.add(json.decisionHeader);
   for (const rule of Array.isArray(json._rules_) ? json._rules_ : []) if (typeof rule?.decisionHeader === "string") names.add(rule.decisionHeader);
-  return [...names].map((name) => servedHeader(name, `%FILTER_STATE(wasm.model_router.decision.${name}:PLAIN)%`));
+  return [...names].map((name) => responseHeader(name, `%FILTER_STATE(wasm.model_router.decision.${name}:PLAIN)%`));
 }
 
 function providerHeaders(p, view) {
   return {
     request_headers_to_remove: routingHeadersToRemove(view),
-    // The model that served is the one the plugin chose (header_to_metadata kept it for the log).
-    response_headers_to_add: [servedHeader(view.servedHeader, `%DYNAMIC_METADATA(${METADATA_NAMESPACE}:model)%`), ...view.decisionHeaders],
+    response_headers_to_add: [responseHeader(view.servedHeader, SERVED_MODEL), ...view.decisionHeaders],
     request_headers_to_add:
       p.headers.length > 0
         ? p.headers.map(([key, value]) => ({ header: flow({ key, value: headerValue(value) }), append_action: "OVERWRITE_IF_EXISTS_OR_ADD" }))
@@ -459,6 +465,14 @@ function unroutedRoutes(view) {
           "Nothing the plugin did not route reaches a provider (with the gateway's keys): a model outside the\n" +
           "configuration gets OpenAI's 404 model_not_found, any other path 404 unknown_url.",
       },
+    ),
+    annotate(
+      {
+        name: "unrouted.model_id",
+        match: { safe_regex: { regex: "^.*/models/.+$" }, headers: [{ name: ":method", string_match: flow({ exact: "GET" }) }] },
+        ...jsonReply(404, NOT_ROUTED_MODEL),
+      },
+      { name: "GET …/models/<id>: the plugin answers for its aliases and catalog models; any other id gets OpenAI's 404." },
     ),
     { name: "unrouted", match: { prefix: "/" }, ...jsonReply(404, NOT_ROUTED_PATH) },
   ];
@@ -633,7 +647,7 @@ function credentialFilter(p) {
         name: "envoy.http.injected_credentials.generic",
         typed_config: {
           "@type": T.genericCredential,
-          credential: { name: secretName(p) },
+          credential: { name: secretName(p.apiKeyEnv) },
           header,
           header_value_prefix: p.auth === "bearer" ? "Bearer " : undefined,
         },

@@ -64,16 +64,34 @@ export function failoverPlan(json, view, { higress = false } = {}) {
     maxLength: Math.max(...chains.map((c) => c.length)),
     chainHeader: json.chainHeader ?? DEFAULT_CHAIN_HEADER,
     servedHeader: servedHeaderName(json),
-    keyVariables: [...new Set(view.providers.filter((p) => p.auth !== "none").map((p) => p.apiKeyEnv))],
+    keyVariables: keyVariablesOf(view),
   };
 }
 
 export const chainName = (chain) => chain.join("+");
 
+/** The environment variables holding the providers' keys, each once. */
+export function keyVariablesOf(view) {
+  return [...new Set(view.providers.filter((p) => p.auth !== "none").map((p) => p.apiKeyEnv))];
+}
+
 /** The response header naming the model that served (`servedModelHeader`). */
 export function servedHeaderName(json) {
   return json.servedModelHeader ?? DEFAULT_SERVED_HEADER;
 }
+
+/**
+ * That header's value (an Envoy formatter): a model served a request when its provider answered it
+ * with a 2xx; then it is the model the router chose or, when the request moved on, the one the
+ * upstream filter noted for the attempt that answered. Any other answer (a provider's error, the
+ * gateway's own 503 after every attempt failed) names no model: the CEL value is empty, and Envoy
+ * adds no header with an empty value. Route headers apply to Envoy's own replies too, which have
+ * no upstream status: response.code_details tells them apart.
+ */
+export const SERVED_MODEL =
+  "%CEL(response.code_details == 'via_upstream' && response.code >= 200 && response.code < 300 ? " +
+  `('${SERVED_FILTER_STATE}' in filter_state ? filter_state['${SERVED_FILTER_STATE}'] : ` +
+  `metadata.filter_metadata['${METADATA_NAMESPACE}']['model']) : '')%`;
 
 /**
  * One aggregate cluster per chain: its children in plan order, one priority each. Its retry circuit
@@ -114,13 +132,7 @@ export function chainRoutes(plan, view, { bufferLimit, idleTimeout, headersToRem
       },
       request_body_buffer_limit: bufferLimit,
       request_headers_to_remove: headersToRemove,
-      // The model the plugin chose, replaced by the model of a later attempt when the request moved
-      // (the upstream filter notes it in filter state; an empty value adds nothing).
-      response_headers_to_add: [
-        servedHeader(plan.servedHeader, `%DYNAMIC_METADATA(${METADATA_NAMESPACE}:model)%`),
-        servedHeader(plan.servedHeader, `%FILTER_STATE(${SERVED_FILTER_STATE}:PLAIN)%`),
-        ...responseHeadersToAdd,
-      ],
+      response_headers_to_add: [responseHeader(plan.servedHeader, SERVED_MODEL), ...responseHeadersToAdd],
     });
   }
   return routes;
@@ -139,8 +151,8 @@ function chainRetryPolicy(retries) {
   };
 }
 
-/** The response header naming the model that served (value: an Envoy formatter). */
-export function servedHeader(name, value) {
+/** A response header a route sets, replacing any the response has (value: an Envoy formatter). */
+export function responseHeader(name, value) {
   return { header: flow({ key: name, value }), append_action: "OVERWRITE_IF_EXISTS_OR_ADD" };
 }
 
@@ -176,12 +188,15 @@ export function providerMetadata(name) {
   return { filter_metadata: { [METADATA_NAMESPACE]: { provider: name } } };
 }
 
-/** stats_tags turning the fallbacks counter into llm_router_fallbacks{ai_route, from_model, to_model}. */
+/**
+ * stats_tags turning the fallbacks counter into llm_router_fallbacks{ai_route, from_model, to_model}
+ * (ai_route: envoy.mjs PLUGIN_STATS_TAGS, one regex for every metric with that label; the from_model
+ * cut takes the route's keyword and value too).
+ */
 export function fallbackStatsTags() {
   const base = `^wasmcustom\\.${FALLBACKS_METRIC}`;
   return [
-    { tag_name: "ai_route", regex: `${base}(\\.route\\.(.+?))\\.from\\.` },
-    { tag_name: "from_model", regex: `${base}\\.route\\..+?(\\.from\\.(.+?))\\.to\\.` },
+    { tag_name: "from_model", regex: `${base}(\\.route\\..+?\\.from\\.(.+?))\\.to\\.` },
     { tag_name: "to_model", regex: `${base}\\.route\\..+?\\.from\\..+?(\\.to\\.(.+))$` },
   ];
 }

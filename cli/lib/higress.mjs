@@ -8,9 +8,12 @@ import YAML from "yaml";
 import { HIGRESS_WASM, PACKAGE_ROOT, pluginProblems } from "./config.mjs";
 import { annotate, flow, toYaml } from "./yaml.mjs";
 
-const HEADER = `llm-model-router on Higress (build/higress.wasm, ABI proxy_abi_version_0_2_100).
-Apply: kubectl apply -f config/higress/wasmplugin.yaml
-Replace <registry> with the registry the image was pushed to (see README_EN.md, "Build and push").
+// The header Higress's AI routes match a request's model on.
+export const HIGRESS_MODEL_HEADER = "x-higress-llm-model";
+
+const header = (file) => `llm-model-router on Higress (build/higress.wasm, ABI proxy_abi_version_0_2_100).
+Apply: kubectl apply -f ${file}
+Replace <registry> with the registry the image was pushed to (see config/higress/README_EN.md, "Build and push").
 
 Naming: the resource and the image are called llm-model-router, not model-router, so they never
 clash with Higress's built-in model-router plugin, which the console enables globally by default.`;
@@ -40,12 +43,15 @@ export function higressDelivery(defaultConfig, matchRules) {
 
 /**
  * @param {{ json: object }} config
- * @param {{ modelHeader?: string, matchRulesFile?: string, url?: string }} options
+ * @param {{ modelHeader?: string, matchRulesFile?: string, url?: string, file?: string }} options
+ *   modelHeader: the header the plugin writes the model into (default Higress's, which its AI routes
+ *   match on); file: where the resource is written, for the header's kubectl line
  * @returns {{ text: string, problems: import("./config.mjs").ConfigProblem[] }}
  */
 export function buildWasmPlugin(config, options = {}) {
   const { providers, ...rest } = config.json;
-  const defaultConfig = options.modelHeader ? { ...rest, modelHeader: options.modelHeader } : rest;
+  const modelHeader = options.modelHeader ?? HIGRESS_MODEL_HEADER;
+  const defaultConfig = { ...rest, modelHeader };
   const rulesText = options.matchRulesFile ? readFileSync(options.matchRulesFile, "utf8") : null;
   const matchRules = rulesText !== null ? YAML.parse(rulesText) : null;
   if (matchRules !== null && !Array.isArray(matchRules)) throw new Error(`${options.matchRulesFile}: expected a YAML list of match rules`);
@@ -70,7 +76,9 @@ export function buildWasmPlugin(config, options = {}) {
       defaultConfig:
         "Global configuration (generated from the router configuration; `providers` are left out: on\n" +
         "Higress they are Higress's own). Applies to every request that no matchRules entry matches." +
-        (options.modelHeader ? `\nmodelHeader is ${options.modelHeader}: the console's AI routes match on it.` : ""),
+        (modelHeader === HIGRESS_MODEL_HEADER
+          ? `\nmodelHeader is ${modelHeader}: Higress's AI routes match on it.`
+          : `\nmodelHeader is ${modelHeader} (--model-header): Higress's AI routes match on ${HIGRESS_MODEL_HEADER}.`),
     },
   );
   const resource = {
@@ -79,7 +87,7 @@ export function buildWasmPlugin(config, options = {}) {
     metadata: flow({ name: "llm-model-router", namespace: "higress-system" }),
     spec,
   };
-  let text = toYaml(resource, HEADER);
+  let text = toYaml(resource, header(options.file && options.file !== "-" ? options.file : "<this file>"));
   if (rulesText !== null) {
     // The file's own header (its first comment block, up to a blank line) is about the file.
     const body = rulesText

@@ -21,7 +21,7 @@ export function shippedFiles(root = PACKAGE_ROOT) {
   const view = gatewayView(config.json);
   const mocks = Object.fromEntries(view.providers.map((p) => [p.name, [{ host: mockService(p.name), port: MOCK_PORT }]]));
   const docker = { listen: { host: "0.0.0.0", port: 10000 }, admin: { host: "0.0.0.0", port: 9901 }, wasmPath: "/etc/envoy/plugin.wasm", mocks };
-  const higress = buildWasmPlugin(config, { modelHeader: "x-higress-llm-model", matchRulesFile: join(root, "config", "higress", "match-rules.yaml") });
+  const higress = buildWasmPlugin(config, { matchRulesFile: join(root, "config", "higress", "match-rules.yaml"), file: "config/higress/wasmplugin.yaml" });
   if (higress.problems.length > 0) throw new Error(`config/higress/match-rules.yaml with config/router.json: ${higress.problems.join("; ")}`);
   return [
     {
@@ -77,5 +77,5 @@ export function staleFiles(root = PACKAGE_ROOT) {
         return true;
       }
     })
-    .map((f) => `${f.path} is out of date with config/router.json: run \`${REGENERATE}\``);
+    .map((f) => `${f.path} is out of date with config/router.json: run \`${REGENERATE}\` (to try a configuration, edit a copy of config/router.json instead: README "Two commands")`);
 }

@@ -11,6 +11,8 @@ import { get } from "node:http";
 // each part ends at the next keyword (as the generated stats_tags read them).
 const TRAFFIC = /^wasmcustom\.route\.(.*?)\.upstream\.(.*?)\.model\.(.*?)\.consumer\.(.*?)\.metric\.([a-z0-9_]+)(?:\.(outcome|result)\.([a-z0-9_]+))?$/;
 const PER_MODEL = /^wasmcustom\.((?:gen_ai|llm_router)_[a-z0-9_]+)\.upstream\.(.*?)\.model\.(.*)$/;
+// The fallbacks counter: a request that moved on from a model (its attempt there failed).
+const FALLBACK = /^wasmcustom\.llm_router_fallbacks\.route\.(.*?)\.from\.(.*?)\.to\.(.*)$/;
 
 // Requests that went to a model (the other outcomes are refusals or pass-through).
 const FORWARDED = new Set(["routed", "direct", "fallback", "all_cooling"]);
@@ -19,9 +21,10 @@ const QUANTILE_P95 = 95;
 
 /**
  * One read of /stats?format=json, reduced to the plugin's numbers.
- * @returns {{ atMs: number, traffic: object[], gauges: Map<string, Record<string, number>>, histograms: Map<string, Record<string, {p50: number|null, p95: number|null, fromInterval: boolean}>>, upstreams: Map<string, string> }}
+ * @returns {{ atMs: number, traffic: object[], gauges: Map<string, Record<string, number>>, histograms: Map<string, Record<string, {p50: number|null, p95: number|null, fromInterval: boolean}>>, upstreams: Map<string, string>, movedOn: Map<string, number> }}
  */
 export function parseStats(json, atMs) {
+  const movedOn = new Map();
   const traffic = [];
   const gauges = new Map();
   const histograms = new Map();
@@ -48,6 +51,11 @@ export function parseStats(json, atMs) {
       traffic.push({ route: t[1], upstream: t[2], model: t[3], consumer: t[4], metric: t[5], label: t[7] ?? null, value: Number(entry.value) });
       continue;
     }
+    const f = FALLBACK.exec(entry.name);
+    if (f) {
+      movedOn.set(f[2], (movedOn.get(f[2]) ?? 0) + Number(entry.value));
+      continue;
+    }
     const g = PER_MODEL.exec(entry.name);
     if (g) {
       upstreams.set(g[3], g[2]);
@@ -56,7 +64,7 @@ export function parseStats(json, atMs) {
       gauges.set(g[3], byName);
     }
   }
-  return { atMs, traffic, gauges, histograms, upstreams };
+  return { atMs, traffic, gauges, histograms, upstreams, movedOn };
 }
 
 function sum(snapshot, pick) {
@@ -90,17 +98,21 @@ export function summarize(prev, cur, nowMs = cur.atMs) {
     before[k] = prev ? sum(prev, pick) : new Map();
   }
   const delta = (k, model) => (now[k].get(model) ?? 0) - (before[k].get(model) ?? 0);
-  const names = new Set([...cur.gauges.keys(), ...now.requests.keys(), ...cur.histograms.keys()]);
+  // Attempts that failed and moved the request on to another model count against this one: a
+  // model whose every request moved on has no response of its own, and an error rate of 100 %.
+  const movedOn = (model) => (cur.movedOn?.get(model) ?? 0) - (prev?.movedOn?.get(model) ?? 0);
+  const names = new Set([...cur.gauges.keys(), ...now.requests.keys(), ...now.success.keys(), ...now.failure.keys(), ...cur.histograms.keys()]);
   const models = [...names].sort().map((model) => {
     const g = cur.gauges.get(model) ?? {};
     const ttft = cur.histograms.get(model)?.gen_ai_server_time_to_first_token_ms ?? null;
-    const answered = delta("success", model) + delta("failure", model);
+    const failed = delta("failure", model) + movedOn(model);
+    const attempts = delta("success", model) + failed;
     return {
       model,
       upstream: cur.upstreams.get(model) ?? "",
       requests: now.requests.get(model) ?? 0,
       rps: seconds ? delta("requests", model) / seconds : null,
-      errorRate: seconds && answered > 0 ? delta("failure", model) / answered : null,
+      errorRate: seconds && attempts > 0 ? failed / attempts : null,
       coolingDown: g.llm_router_model_cooling_down === 1,
       cooldownLeftMs: g.llm_router_model_cooling_down === 1 ? Math.max(0, (g.llm_router_model_cooldown_until_ms ?? 0) - nowMs) : 0,
       failuresInRow: g.llm_router_model_consecutive_failures ?? 0,

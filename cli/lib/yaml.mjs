@@ -18,6 +18,14 @@ export function flow(obj) {
   return obj;
 }
 
+/** A copy of `obj` with the entries of `first` before its own, its comments and flow style kept. */
+export function withFirst(first, obj) {
+  const out = { ...first, ...obj };
+  if (obj[NOTES]) annotate(out, obj[NOTES]);
+  if (obj[FLOW]) flow(out);
+  return out;
+}
+
 /** A multi-line string written as a literal block scalar (`|`). */
 export class Literal {
   constructor(text) {

@@ -1,54 +1,15 @@
 // The llm-router command as a user runs it: check, envoy, start (real child processes, real
 // signals), and `npm start` itself.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { ROOT, assertWasmBuilt, postJson, readRouterConfig, send, validateEnvoyConfig } from "./harness";
+import { describe, expect, it } from "vitest";
+import YAML from "yaml";
+import {
+  CLI, KEYS, chat, cleanEnv, cli, descendants, expectAllStopped, loopback, startCli, tempDir, useCliProcesses, writeConfig,
+} from "./cli-process";
+import { assertWasmBuilt, postJson, readRouterConfig, send, validateEnvoyConfig } from "./harness";
 
-const CLI = join(ROOT, "cli", "llm-router.mjs");
-const KEYS = ["OPENAI_API_KEY", "DEEPSEEK_API_KEY", "GROQ_API_KEY"];
-const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-
-// Every gateway a test starts is stopped after it, also when an assertion failed midway.
-const running: Started[] = [];
-afterEach(async () => {
-  for (const s of running.splice(0)) {
-    if (s.child.exitCode === null && s.child.signalCode === null) {
-      s.child.kill("SIGTERM");
-      await Promise.race([s.exited, new Promise((r) => setTimeout(r, 10_000))]);
-    }
-  }
-});
-
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), "llm-router-cli-"));
-  dirs.push(d);
-  return d;
-}
-
-/** The environment without any provider key (what a fresh shell has). */
-function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
-  const env = { ...(process.env as Record<string, string>) };
-  for (const k of KEYS) delete env[k];
-  return { ...env, ...extra };
-}
-
-function cli(args: string[], env = cleanEnv()) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, env, encoding: "utf8", timeout: 60_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function writeConfig(edit: (c: any) => void): string {
-  const c = readRouterConfig();
-  edit(c);
-  const file = join(tempDir(), "router.json");
-  writeFileSync(file, JSON.stringify(c, null, 2));
-  return file;
-}
+useCliProcesses();
 
 describe("llm-router check", () => {
   it("accepts config/router.json when the key variables are set", () => {
@@ -101,8 +62,69 @@ describe("llm-router check", () => {
   it("a file that is not JSON, and a missing file", () => {
     const dir = tempDir();
     writeFileSync(join(dir, "bad.json"), '{"models": [');
-    expect(cli(["check", join(dir, "bad.json")]).stderr).toMatch(/bad\.json: not valid JSON/);
+    expect(cli(["check", join(dir, "bad.json")]).stderr).toMatch(/bad\.json:1:13: not valid JSON/);
     expect(cli(["check", join(dir, "missing.json")]).stderr).toMatch(/missing\.json: cannot read \(ENOENT\)/);
+  });
+
+  it("invalid JSON is placed by line and column, the way editors jump to it", () => {
+    const text = JSON.stringify(readRouterConfig(), null, 2).replace('"cheap": {', '"cheap": {,');
+    const file = join(tempDir(), "router.json");
+    writeFileSync(file, text);
+    const line = text.split("\n").findIndex((l) => l.includes('"cheap": {,')) + 1;
+    const column = text.split("\n")[line - 1].indexOf(",") + 1;
+    const r = cli(["check", file]);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toBe(`${file}:${line}:${column}: not valid JSON: expected a member name in double quotes, found ","`);
+  });
+
+  it("a baseUrl without its scheme is named with the file and field path", () => {
+    const file = writeConfig((c) => (c.providers.openai.baseUrl = "api.openai.com/v1"));
+    const r = cli(["check", file, "--no-key-check"]);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split("\n")).toEqual([`${file}: providers.openai.baseUrl: expected http(s)://host[:port][/path], e.g. "https://api.openai.com/v1"`]);
+  });
+
+  it("a key pasted into apiKeyEnv is never printed back, whatever it looks like", () => {
+    for (const key of ["sk-proj-abc123DEF456ghi789", "gsk_abc123DEF456ghi789JKL012mno345pqr"]) {
+      const file = writeConfig((c) => (c.providers.groq.apiKeyEnv = key));
+      const r = cli(["check", file]);
+      expect(r.status, key).toBe(1);
+      expect(r.stderr, key).not.toContain(key.slice(4, 14));
+      expect(r.stderr, key).toMatch(/providers\.groq\.apiKeyEnv: .*(the key itself|not the key itself)/);
+    }
+  });
+
+  it("an upstream that names no provider is reported once", () => {
+    const file = writeConfig((c) => (c.models[3].upstream = "together"));
+    const r = cli(["check", file, "--no-key-check"]);
+    expect(r.status).toBe(1);
+    expect(r.stderr.match(/models\[3\]\.upstream/g)).toHaveLength(1);
+  });
+});
+
+describe("llm-router --help", () => {
+  for (const args of [["--help"], ["check", "--help"], ["start", "-h"], ["envoy", "config/router.json", "--help"], ["top", "--help"]]) {
+    it(`${args.join(" ")}: the usage, nothing else, exit 0`, () => {
+      const r = cli(args);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/^usage: llm-router <command>/);
+      expect(r.stderr).toBe("");
+    });
+  }
+});
+
+describe("llm-router higress", () => {
+  it("writes modelHeader x-higress-llm-model (Higress's AI routes match on it), and names the file it wrote", () => {
+    const file = join(tempDir(), "plugin.yaml");
+    const r = cli(["higress", "config/router.json", "-o", file]);
+    expect(r.status, r.stderr).toBe(0);
+    const text = readFileSync(file, "utf8");
+    expect(YAML.parse(text).spec.defaultConfig.modelHeader).toBe("x-higress-llm-model");
+    expect(text).toContain(`# Apply: kubectl apply -f ${file}\n`);
+    expect(text).not.toContain("config/higress/wasmplugin.yaml");
+    const other = cli(["higress", "config/router.json", "--model-header", "x-model"]);
+    expect(YAML.parse(other.stdout).spec.defaultConfig.modelHeader).toBe("x-model");
+    expect(other.stdout).toContain("# Apply: kubectl apply -f <this file>\n");
   });
 });
 
@@ -149,91 +171,6 @@ describe("llm-router top", () => {
   });
 });
 
-// ------------------------------------------------------------------------------------------------
-// start: a real child process
-
-interface Started {
-  child: ChildProcess;
-  output: () => string;
-  url: string;
-  admin: string;
-  mockPorts: number[];
-  exited: Promise<number | null>;
-}
-
-function startCli(command: string, args: string[], env = cleanEnv()): Promise<Started> {
-  const child = spawn(command, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-  let text = "";
-  child.stdout!.on("data", (d) => (text += d));
-  child.stderr!.on("data", (d) => (text += d));
-  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGTERM");
-      reject(new Error(`not ready in 90 s:\n${text}`));
-    }, 90_000);
-    const poll = setInterval(() => {
-      const m = /gateway ready at (http:\/\/[\d.:]+) \(admin (http:\/\/[\d.:]+)/.exec(text);
-      // the banner ends with the line on how to stop
-      if (m && text.includes("stops Envoy and the mocks")) {
-        clearInterval(poll);
-        clearTimeout(timer);
-        const mockPorts = [...text.matchAll(/local mock http:\/\/127\.0\.0\.1:(\d+)/g)].map((x) => Number(x[1]));
-        const started = { child, output: () => text, url: m[1], admin: m[2], mockPorts, exited };
-        running.push(started);
-        resolve(started);
-      }
-    }, 50);
-    exited.then((code) => {
-      clearInterval(poll);
-      clearTimeout(timer);
-      reject(new Error(`exited (${code}) before it was ready:\n${text}`));
-    });
-  });
-}
-
-function refused(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(port, "127.0.0.1");
-    s.once("connect", () => {
-      s.destroy();
-      resolve(false);
-    });
-    s.once("error", () => resolve(true));
-  });
-}
-
-function childrenOf(pid: number): number[] {
-  const r = spawnSync("ps", ["-o", "pid=", "--ppid", String(pid)], { encoding: "utf8" });
-  return r.stdout.split("\n").map((l) => Number(l.trim())).filter((n) => n > 0);
-}
-
-function descendants(pid: number): number[] {
-  const direct = childrenOf(pid);
-  return [...direct, ...direct.flatMap(descendants)];
-}
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-async function expectAllStopped(s: Started, pids: number[]) {
-  const code = await Promise.race([s.exited, new Promise<"hung">((r) => setTimeout(() => r("hung"), 15_000))]);
-  expect(code, s.output()).toBe(0);
-  for (const pid of pids) expect(alive(pid), `process ${pid} still running`).toBe(false);
-  const ports = [new URL(s.url).port, new URL(s.admin).port, ...s.mockPorts].map(Number);
-  expect(ports.length).toBeGreaterThanOrEqual(5);
-  for (const port of ports) expect(await refused(port), `port ${port} still bound`).toBe(true);
-}
-
-const chat = (model: string) => JSON.stringify({ model, messages: [{ role: "user", content: "hi" }] });
-const loopback = ["--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"];
-
 describe("llm-router start", () => {
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     it(`--mock serves config/router.json through Envoy; ${signal} to its PID stops everything and frees every port`, async () => {
@@ -245,6 +182,9 @@ describe("llm-router start", () => {
       const provider: Record<string, string> = { "gpt-4o-mini": "openai", "gpt-4o": "openai", "deepseek-chat": "deepseek", "llama-3.1-8b-instant": "groq" };
       expect(Object.keys(provider)).toContain(reply.json().model);
       expect(reply.headers["x-mock-provider"]).toBe(provider[reply.json().model]);
+      // the demo explains its choices: decisionHeader is on in config/router.json, and the banner says so
+      expect(reply.headers["x-llm-decision"]).toMatch(/^outcome=routed route=auto model=\S+ strategy=balanced /);
+      expect(s.output()).toContain("x-llm-decision explains each choice");
       const pids = [s.child.pid!, ...descendants(s.child.pid!)];
       expect(pids.length).toBeGreaterThanOrEqual(2); // itself and Envoy
       s.child.kill(signal);
@@ -306,6 +246,22 @@ describe("llm-router start", () => {
   });
 });
 
+describe("npx llm-router start", () => {
+  it("SIGTERM to npx's PID stops llm-router, Envoy and the mocks, and frees every port", async () => {
+    assertWasmBuilt();
+    // npm exec runs the command under `sh -c`, which does not pass SIGTERM on: llm-router notices
+    // that the npm process that started it is gone.
+    const s = await startCli("npx", ["llm-router", "start", "--mock", ...loopback, "--run-dir", tempDir()]);
+    const reply = await postJson({ url: s.url }, "/v1/chat/completions", chat("cheap"));
+    expect(reply.status, reply.text).toBe(200);
+    const pids = [s.child.pid!, ...descendants(s.child.pid!)];
+    expect(pids.length).toBeGreaterThanOrEqual(4); // npm, sh, node, Envoy
+    s.child.kill("SIGTERM");
+    await expectAllStopped(s, pids, { exitCode: null });
+    expect(s.output()).toContain("the npm process that started it exited, stopping");
+  });
+});
+
 describe("npm start", () => {
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     it(`runs llm-router start config/router.json --mock; ${signal} to npm's PID stops it all`, async () => {
@@ -313,6 +269,8 @@ describe("npm start", () => {
       // npm passes arguments after `--` on to the script: loopback port 0 so tests never collide.
       const s = await startCli("npm", ["start", "--", ...loopback, "--run-dir", tempDir()]);
       expect(s.output()).toContain("configuration: config/router.json");
+      // the reference configuration is not the one to edit: the banner invites a copy, as README does
+      expect(s.output()).toContain("Try your own configuration: cp config/router.json my-router.json && npx llm-router start my-router.json --mock");
       const reply = await postJson({ url: s.url }, "/v1/chat/completions", chat("cheap"));
       expect(reply.status, reply.text).toBe(200);
       const models = await send(s.url, { path: "/v1/models" });

@@ -1,7 +1,9 @@
 // The shipped Envoy files are generated from config/router.json (`npm run generate`), stay up to
 // date, and Envoy accepts them; an invalid plugin configuration makes Envoy refuse the filter;
 // docker-compose.yml is valid against the Compose specification's JSON schema.
-import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import Ajv from "ajv";
@@ -43,6 +45,21 @@ describe("generated files", () => {
     // One line per file, naming the command that fixes it (no deep-equal dump).
     if (stale.length > 0) throw new Error(stale.join("\n"));
   });
+
+  it("config/router.json edited to try something: each stale file says to edit a copy instead, as README invites", () => {
+    const root = mkdtempSync(join(tmpdir(), "llm-router-stale-"));
+    try {
+      mkdirSync(join(root, "config", "higress"), { recursive: true });
+      cpSync(join(ROOT, "config", "higress", "match-rules.yaml"), join(root, "config", "higress", "match-rules.yaml"));
+      writeFileSync(join(root, "config", "router.json"), JSON.stringify({ ...readRouterConfig(), routes: { mine: { strategy: "price" } } }, null, 2));
+      const stale = staleFiles(root);
+      expect(stale.length).toBe(5);
+      for (const line of stale) expect(line).toMatch(/ is out of date with config\/router\.json: run `npm run generate` \(to try a configuration, edit a copy of config\/router\.json instead: README "Two commands"\)$/);
+      expect(readFileSync(join(ROOT, "README.md"), "utf8")).toContain("To try\nyour own, edit a copy: `cp config/router.json my-router.json && npx llm-router start my-router.json\n--mock`");
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
 });
 
 describe("envoy.yaml (real providers)", () => {
@@ -83,7 +100,7 @@ describe("envoy.yaml (real providers)", () => {
     }
     // nothing else reaches a provider: the last routes answer 404 themselves
     const rest = routes.filter((r: any) => !r.name.startsWith("provider.") && !r.name.startsWith("fallback."));
-    expect(rest.map((r: any) => [r.name, r.direct_response?.status])).toEqual([["unrouted.model", 404], ["unrouted", 404]]);
+    expect(rest.map((r: any) => [r.name, r.direct_response?.status])).toEqual([["unrouted.model", 404], ["unrouted.model_id", 404], ["unrouted", 404]]);
   });
 
   it("retries 5xx, resets, connect failures and 429 on another host", () => {
@@ -152,11 +169,10 @@ describe("envoy.yaml (real providers)", () => {
     expect(route.route.retry_policy.retry_priority.name).toBe("envoy.retry_priorities.previous_priorities");
     expect(route.request_body_buffer_limit).toBeGreaterThan(router.maxBodyBytes);
     expect(route.request_headers_to_remove).toEqual(expect.arrayContaining(["x-llm-upstream", "x-llm-model", "x-llm-chain", "authorization", "api-key", "x-api-key"]));
-    // the chosen model, replaced by the model a later attempt went to when the request moved
-    expect(route.response_headers_to_add.map((h: any) => h.header)).toEqual([
-      { key: "x-llm-served-model", value: "%DYNAMIC_METADATA(llm_router:model)%" },
-      { key: "x-llm-served-model", value: "%FILTER_STATE(wasm.llm_router.served:PLAIN)%" },
-    ]);
+    // on a 2xx from the provider only: the chosen model, or the one a later attempt went to when the
+    // request moved (checked through Envoy in test/e2e/failover.test.ts)
+    expect(route.response_headers_to_add.map((h: any) => h.header.key)).toEqual(["x-llm-served-model", "x-llm-decision"]);
+    expect(route.response_headers_to_add[0].header.value).toMatch(/^%CEL\(response\.code_details == 'via_upstream' && response\.code >= 200 && response\.code < 300 \? /);
     expect(hcm.route_config.internal_only_headers).toContain("x-llm-chain");
   });
 
@@ -297,6 +313,17 @@ describe("docker-compose.yml", () => {
     broken.services.envoy.restart_policy = "always"; // no such key
     expect(validate(broken)).toBe(false);
     expect(JSON.stringify(validate.errors)).toContain("restart_policy");
+  });
+
+  it("`dclint` reports no error; every port is published on 127.0.0.1 only (admin endpoints stay private)", () => {
+    const run = spawnSync(process.execPath, [join(dclint, "bin", "dclint.cjs"), COMPOSE_FILE, "-f", "json"], { encoding: "utf8", timeout: 60_000 });
+    expect(run.status, run.stderr).toBe(0);
+    const messages = JSON.parse(run.stdout).flatMap((f: any) => f.messages);
+    expect(messages.filter((m: any) => m.type === "error")).toEqual([]);
+    for (const service of Object.values<any>(compose.services)) {
+      for (const port of service.ports ?? []) expect(port).toMatch(/^127\.0\.0\.1:\d+:\d+$/);
+    }
+    expect(readFileSync(COMPOSE_FILE, "utf8")).not.toContain("docker-compose up");
   });
 
   it("mounts the generated Envoy files and the plugin builds; the Envoy service has a key for every provider", () => {

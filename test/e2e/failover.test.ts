@@ -131,7 +131,8 @@ describe("failover through Envoy", () => {
     const reply = await postJson(g, "/v1/chat/completions", chat("sturdy"));
     expect(reply.status).toBe(429);
     expect(reply.json().error.message).toBe("mock provider groq: injected failure");
-    expect(reply.headers["x-llm-served-model"]).toBe("llama-3.1-8b");
+    // No model served it: the header names a model only on a provider's 2xx.
+    expect(reply.headers["x-llm-served-model"]).toBeUndefined();
     expect(received(g, "openai").map((r) => r.body.model)).toEqual(["gpt-4o"]);
     expect(received(g, "deepseek").map((r) => r.body.model)).toEqual(["deepseek-chat"]);
     expect(received(g, "groq").map((r) => r.body.model)).toEqual(["llama-3.1-8b-instant"]);
@@ -207,6 +208,21 @@ describe("failover through Envoy", () => {
     // a catalog model without fallbacks takes its provider's own route, and names itself too
     const direct = await postJson(g, "/v1/chat/completions", chat("gpt-4o"));
     servedBy(direct, "gpt-4o", "gpt-4o");
+  });
+
+  it("x-llm-served-model names a model only when its provider answered with a 2xx", async () => {
+    const g = gw();
+    // A provider's own error (an API this mock does not have) came from no model that served.
+    const missing = await postJson(g, "/v1/messages", chat("gpt-4o-mini"));
+    expect(missing.status).toBe(404);
+    expect(received(g, "openai")).toHaveLength(1);
+    expect(missing.headers["x-llm-served-model"]).toBeUndefined();
+    // Nothing answers at all: the gateway's own 503 names no model either.
+    for (const cluster of ["openai", "deepseek", "groq"]) failProvider(g, cluster, { failureMode: "reset" });
+    const down = await postJson(g, "/v1/chat/completions", chat("sturdy"));
+    expect(down.status).toBe(503);
+    expect(down.json().error.code).toBe("provider_unavailable");
+    expect(down.headers["x-llm-served-model"]).toBeUndefined();
   });
 
   it("counts fallbacks by route, from-model and to-model in /stats/prometheus", async () => {

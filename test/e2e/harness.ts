@@ -158,9 +158,20 @@ export const mockKeyFor = (provider: string) => `mock-${provider}-key`;
  */
 export function envoyEnvironment(cfg: any, env: Record<string, string> = {}): Record<string, string> {
   const out: Record<string, string> = { ...(process.env as Record<string, string>) };
+  // Secrets are named by variable; the provider whose cluster injects one gives its mock key.
+  const variables = new Map<string, string>();
   for (const secret of cfg?.static_resources?.secrets ?? []) {
     const variable = secret?.generic_secret?.secret?.environment_variable;
-    if (typeof variable === "string") out[variable] = mockKeyFor(String(secret.name).replace(/-api-key$/, ""));
+    if (typeof variable === "string") variables.set(secret.name, variable);
+  }
+  const assigned = new Set<string>();
+  for (const c of clustersOf(cfg)) {
+    const filters = c.typed_extension_protocol_options?.["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]?.http_filters ?? [];
+    const secret = filters.find((f: any) => f.name === "envoy.filters.http.credential_injector")?.typed_config?.credential?.typed_config?.credential?.name;
+    const variable = variables.get(secret);
+    if (variable === undefined || assigned.has(variable)) continue;
+    out[variable] = mockKeyFor(c.name);
+    assigned.add(variable);
   }
   return { ...out, ...env };
 }

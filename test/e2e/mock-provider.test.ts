@@ -2,7 +2,7 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startMockProvider, type MockProvider } from "../../mock/provider.mjs";
+import { embeddingOf, startMockProvider, type MockProvider } from "../../mock/provider.mjs";
 import { ROOT, send, sseData } from "./harness";
 
 let p: MockProvider;
@@ -90,6 +90,12 @@ describe("mock provider", () => {
     const emb = (await post("/v1/embeddings", '{"model":"e","input":["a","b"]}')).json();
     expect(emb.data).toHaveLength(2);
     expect(emb.model).toBe("e");
+    expect(emb.data[1].embedding).toEqual(embeddingOf(1));
+    // encoding_format base64: little-endian float32, as OpenAI answers (the SDKs ask for it)
+    const b64 = (await post("/v1/embeddings", '{"model":"e","input":["a","b"],"encoding_format":"base64"}')).json();
+    const bytes = Buffer.from(b64.data[1].embedding, "base64");
+    const floats = Array.from({ length: bytes.length / 4 }, (_, i) => bytes.readFloatLE(4 * i));
+    expect(floats).toEqual(embeddingOf(1).map((v) => Math.fround(v)));
     expect((await send(p.url, { path: "/v1/models" })).json().object).toBe("list");
     const nf = await send(p.url, { path: "/v2/whatever" });
     expect(nf.status).toBe(404);

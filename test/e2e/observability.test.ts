@@ -27,7 +27,8 @@ const MOCKS = [
   { name: "groq", cluster: "groq", tokensPerSecond: 500 },
 ];
 
-const router = readRouterConfig();
+// The decision header only where a rule turns it on (config/router.json has it on for every request).
+const { decisionHeader: _everywhere, ...router } = readRouterConfig();
 const PLUGIN_CONFIG = {
   ...router,
   models: router.models.map((m: any) => (m.name === "gpt-4o-mini" ? { ...m, price: { ...m.price, cachedInput: 0.075 } } : m)),
@@ -237,6 +238,11 @@ describe("a known mix of requests", () => {
     }
     for (const r of [...replies.direct, ...replies.unknown, ...replies.broken]) expect(r.headers["x-llm-decision"]).toBeUndefined();
     expect(replies.strict[0].headers["x-llm-decision"]).toBeUndefined(); // explain.test, but refused
+  });
+
+  it("each label has one tag extractor: Envoy logs no `Skipping duplicate tag` warning", () => {
+    expect(envoy.log()).toContain("[access]");
+    expect(envoy.log()).not.toContain("Skipping duplicate tag");
   });
 
   it("`llm-router top --once` shows the numbers", async () => {

@@ -337,6 +337,15 @@ describe("requests the plugin does not route never reach a provider", () => {
     expect(line).toContain("route=unrouted.model cluster=- ");
   });
 
+  it("GET /v1/models/<an unknown id> gets 404 model_not_found like OpenAI's own, nothing is forwarded", async () => {
+    expectJsonError(await send(gw().url, { method: "GET", path: "/v1/models/gpt-5" }), 404, "model_not_found");
+    expectJsonError(await send(gw().url, { method: "GET", path: "/v1/models/org/some-model?x=1" }), 404, "model_not_found");
+    // a known one is the plugin's answer
+    const known = await send(gw().url, { method: "GET", path: "/v1/models/gpt-4o-mini" });
+    expect(known.status).toBe(200);
+    expect(known.json().id).toBe("gpt-4o-mini");
+  });
+
   it("a JSON body sent as text/plain is routed all the same, and forwarded as application/json", async () => {
     const client = chatBody("auto");
     const reply = await send(gw().url, { method: "POST", path: "/v1/chat/completions", body: client, headers: { "content-type": "text/plain" } });

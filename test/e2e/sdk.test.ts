@@ -4,6 +4,7 @@ import { execFile } from "node:child_process";
 import { join } from "node:path";
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
+import { embeddingOf } from "../../mock/provider.mjs";
 import { ROOT, readRouterConfig, useGateway } from "./harness";
 
 // Table routing: the SDK checks expect the models the table picks (live estimates would follow the mocks).
@@ -83,11 +84,14 @@ describe("npm openai SDK", () => {
     expect(model.capabilities).toContain("tools");
   });
 
-  it("embeddings", async () => {
+  it("embeddings: the SDK's default base64 and encoding_format float give the same vectors", async () => {
     const r = await client().embeddings.create({ model: EMBED_MODEL, input: ["hello", "world"] });
     expect(r.data).toHaveLength(2);
-    expect(r.data[0].embedding.length).toBeGreaterThan(0);
     expect(gw().received()[0].request.path).toBe("/v1/embeddings");
+    expect(JSON.parse(gw().received()[0].request.body.toString()).encoding_format).toBe("base64");
+    expect(Array.from(r.data[1].embedding)).toEqual(embeddingOf(1).map((v) => Math.fround(v)));
+    const float = await client().embeddings.create({ model: EMBED_MODEL, input: ["hello", "world"], encoding_format: "float" });
+    expect(float.data[1].embedding).toEqual(embeddingOf(1));
   });
 
   it("errors surface as the SDK's typed errors: unknown model 404, no candidate 400", async () => {

@@ -519,7 +519,7 @@ export function check(body, exp, res, contentType) {
   }
   if (exp.unhandled) {
     if (res.returns[0]?.raw !== 0) return `expected an unhandled request (Continue from headers), got ${res.returns[0]?.raw}`;
-    if (res.outcome !== "router-404") return `expected no route (the client's upstream header is gone), got ${res.outcome} ${res.localResponse?.text ?? ""}`;
+    if (res.outcome !== "no-cluster") return `expected no route (the client's upstream header is gone), got ${res.outcome} ${res.localResponse?.text ?? ""}`;
     if (routedModel !== undefined) return "an unhandled request got x-llm-model";
     return null;
   }
@@ -533,7 +533,7 @@ export function check(body, exp, res, contentType) {
     return null;
   }
   if (exp.pass) {
-    if (res.outcome !== "router-404" && res.outcome !== "upstream") return `expected pass-through, got ${res.outcome} ${res.localResponse?.text ?? ""}`;
+    if (res.outcome !== "no-cluster" && res.outcome !== "upstream") return `expected pass-through, got ${res.outcome} ${res.localResponse?.text ?? ""}`;
     if (!sameBytes(res.finalBody, body)) return "pass-through body was altered";
     if (routedModel !== undefined) return "pass-through got x-llm-model";
     if (res.finalHeaders.first("content-type") !== contentType) return `pass-through content-type changed to ${res.finalHeaders.first("content-type")}`;

@@ -43,7 +43,7 @@ export function runDecodePath(host: ProxyWasmHost, s: StreamState, req: RequestO
     released = true;
     const r = ex.onRequestHeaders(endStream);
     if (r === "ok") return true;
-    res.outcome = r === "cluster-not-found" ? "router-404" : "envoy-reply";
+    res.outcome = r === "cluster-not-found" ? "no-cluster" : "envoy-reply";
     return false;
   };
   const forward = (data: Uint8Array, endStream: boolean): void => {

@@ -401,7 +401,7 @@ export class Exchange {
       const r = this.s.localReply!;
       this.info.details = r.details;
       this.respondLocal(r, 0n);
-    } else if (res.outcome === "router-404") {
+    } else if (res.outcome === "no-cluster") {
       this.routerReply("cluster-not-found");
     } else if (res.outcome === "envoy-reply") {
       this.responded = true;
@@ -702,7 +702,7 @@ export class Exchange {
     this.info.details = r.details;
     this.info.flags |= r.flags;
     const reply: LocalReply = { status: r.status, details: r.details, body: enc.encode(body), headers: [], grpcStatus: -1 };
-    if (this.res.outcome === "router-404" || kind === "cluster-not-found") this.res.localResponse = makeLocal(reply, "envoy");
+    if (this.res.outcome === "no-cluster" || kind === "cluster-not-found") this.res.localResponse = makeLocal(reply, "envoy");
     this.respondLocal(reply, 0n);
   }
 

@@ -174,7 +174,7 @@ describe("request headers, route cache and router", () => {
   it("answers 503 cluster_not_found for a missing or unknown cluster and uses the first of repeated values", async () => {
     // Measured on Envoy 1.40 (host-fidelity scenarios cluster-not-found, cluster-header-missing).
     const h = await load(fx.plugin({ headers: [op.i32(0)], body: [op.i32(0)] }));
-    expect(h.request({ body: "{}" }).outcome).toBe("router-404");
+    expect(h.request({ body: "{}" }).outcome).toBe("no-cluster");
     const unknown = h.request({ headers: { "x-llm-upstream": "zzz" }, body: "{}" });
     expect(unknown.localResponse).toMatchObject({ status: 503, details: "cluster_not_found", text: "" });
     const r = h.request({ headers: [["x-llm-upstream", "b"], ["x-llm-upstream", "a"]], body: "{}" });

@@ -138,9 +138,9 @@ export interface RequestOptions {
   connectionClose?: boolean;
 }
 
-/** router-404: the route's cluster does not exist (Envoy answers 503 cluster_not_found; the name is
- *  historical). envoy-reply: the router answered itself at once (no healthy upstream). */
-export type Outcome = "upstream" | "local" | "stalled" | "router-404" | "envoy-reply" | "too-large" | "vm-failed" | "reset";
+/** no-cluster: the route's cluster does not exist (Envoy 1.40 answers 503 cluster_not_found, response
+ *  flag NC). envoy-reply: the router answered itself at once (no healthy upstream). */
+export type Outcome = "upstream" | "local" | "stalled" | "no-cluster" | "envoy-reply" | "too-large" | "vm-failed" | "reset";
 
 export interface LogEntry {
   level: number;
@@ -617,9 +617,10 @@ export class ProxyWasmHost implements VmCore {
 
   /** @internal */
   rootById(rootId: string | undefined, upstream: boolean): RootContext | undefined {
-    if (upstream) return this.roots.find((r) => r.upstream);
+    // A configuration Envoy delivered later (ECDS, a live reload) serves what starts from then on.
+    if (upstream) return this.roots.findLast((r) => r.upstream);
     if (rootId === undefined) return this.roots.find((r) => !r.upstream);
-    return this.roots.find((r) => !r.upstream && r.rootId === rootId);
+    return this.roots.findLast((r) => !r.upstream && r.rootId === rootId);
   }
 
   // ------------------------------------------------------------------ VmCore services

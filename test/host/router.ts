@@ -3,7 +3,8 @@
 // header present picks the route; the generated bootstrap puts its fallback-chain route before the
 // provider routes). Envoy resolves cluster_header when the route is SELECTED, i.e. at the start of
 // the filter chain and again only if a filter cleared the route cache. A missing header or an
-// unknown cluster gives 404; with repeated headers the first value counts.
+// unknown cluster gives Envoy 1.40's 503 with response flag NC (not the 404 Envoy's documentation
+// promises); with repeated headers the first value counts.
 import type { HeaderMap } from "./headers.ts";
 
 export class Router {
@@ -22,7 +23,7 @@ export class Router {
     return this.clusterHeaders[0];
   }
 
-  /** The cluster the route resolves to for these headers, or null (→ 404). */
+  /** The cluster the route resolves to for these headers, or null (→ 503 NC). */
   resolve(headers: HeaderMap): string | null {
     for (const name of this.clusterHeaders) {
       const v = headers.first(name);

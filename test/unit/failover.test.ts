@@ -168,7 +168,7 @@ describe("the plan", () => {
     expect(err(send(h, { model: "a", models: ["best"], ...user("hi") })).message).toContain('models[0]: "best" is an alias');
     // Not ours (an unknown model): the body passes untouched, list and all.
     const other = send(h, { model: "elsewhere", models: ["x"], ...user("hi") });
-    expect(other.outcome).toBe("router-404");
+    expect(other.outcome).toBe("no-cluster");
     expect(JSON.parse(new TextDecoder().decode(other.finalBody)).models).toEqual(["x"]);
   });
 
@@ -334,6 +334,27 @@ describe("each attempt is made for its provider", () => {
     expect(json(r, 1).model).toBe("gpt-a");
     expect(sent(r, 1).header("authorization")).toBeUndefined();
     expect(h.logs.map((l) => l.message).join("\n")).toContain("the plan was made with another configuration");
+  });
+
+  it("after a live reload, an attempt of the new upstream filter follows the configuration its request was decided with", async () => {
+    const h = await world();
+    // Envoy delivers the new configuration to the upstream filter first (a new root in the same VM):
+    // the router still decides with the previous one, whose openai lives elsewhere.
+    const moved = { ...BASE, providers: { ...PROVIDERS, openai: { ...PROVIDERS.openai, baseUrl: "https://eu.openai.example/v2" } } };
+    h.startPlugin({ rootId: "model-router-upstream", configuration: JSON.stringify(moved), upstream: true });
+    const r = send(h, { model: "best", ...user("hi") }, { response: [{ status: 503 }, ok] });
+    expect(r.response!.status).toBe(200);
+    expect(sent(r, 0).header(":authority")).toBe("api.openai.com");
+    expect(sent(r, 0).header(":path")).toBe("/v1/chat/completions");
+    expect(sent(r, 0).header("authorization")).toBe("Bearer sk-openai");
+    expect(json(r, 1).model).toBe("deepseek-b");
+    expect(sent(r, 1).header("authorization")).toBe("Bearer sk-deepseek");
+    expect(h.logs.map((l) => l.message).join("\n")).not.toContain("another configuration");
+    // A request decided with the new configuration (a new router root) goes where it says.
+    h.startPlugin({ rootId: "", configuration: JSON.stringify(moved) });
+    const after = send(h, { model: "best", ...user("hi") }, { plugin: "", response: ok });
+    expect(sent(after, 0).header(":authority")).toBe("eu.openai.example");
+    expect(sent(after, 0).header(":path")).toBe("/v2/chat/completions");
   });
 });
 

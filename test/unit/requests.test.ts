@@ -161,7 +161,7 @@ describe("rewriting", () => {
     expect(chosen(r)).toBeUndefined();
     // the client's upstream header was removed in the headers phase, so cluster_header finds none
     expect(r.finalHeaders.first("x-llm-upstream")).toBeUndefined();
-    expect(r.outcome).toBe("router-404");
+    expect(r.outcome).toBe("no-cluster");
   });
 
   it("escapes and unicode in model names and upstreamModel", async () => {
@@ -253,7 +253,7 @@ describe("requests the plugin does not handle", () => {
     expect(r.returns[0]).toMatchObject({ callback: "on_request_headers", raw: 0 });
     expect(r.returns.slice(1).every((x) => x.raw === 0)).toBe(true);
     // the test host has no default route: without the client's x-llm-upstream nothing matches
-    expect(r.outcome).toBe("router-404");
+    expect(r.outcome).toBe("no-cluster");
     expect(r.finalHeaders.first("x-llm-upstream")).toBeUndefined();
     expect(r.finalHeaders.first("x-llm-model")).toBeUndefined();
     expect(r.finalHeaders.first("x-other")).toBe("kept");

@@ -69,6 +69,22 @@ describe("llm-router top", () => {
     expect(screen).toContain("not forwarded (since start): no_candidate 3, passed_through 1");
   });
 
+  it("a model whose every request failed over to another model shows 100 % errors, not -", () => {
+    const moved = (route: string, from: string, to: string, value: number) => ({ name: `wasmcustom.llm_router_fallbacks.route.${route}.from.${from}.to.${to}`, value });
+    const json = (n: number) => ({
+      stats: [
+        traffic("auto", "openai", "gpt-4o-mini", "none", "llm_router_requests.outcome.routed", 4 * n),
+        traffic("auto", "deepseek", "deepseek-chat", "none", "llm_router_responses.result.success", 4 * n),
+        moved("auto", "gpt-4o-mini", "deepseek-chat", 4 * n),
+      ],
+    });
+    const t = summarize(parseStats(json(1), t0), parseStats(json(2), t0 + 1000), t0 + 1000);
+    expect(t.models.find((m: any) => m.model === "gpt-4o-mini")).toMatchObject({ requests: 8, errorRate: 1 });
+    expect(t.models.find((m: any) => m.model === "deepseek-chat")).toMatchObject({ errorRate: 0 });
+    const line = render(t, { atMs: t0 }).split("\n").find((l) => l.startsWith("gpt-4o-mini"))!;
+    expect(line.split(/\s{2,}/)[4]).toBe("100.0");
+  });
+
   it("one read gives totals without rates", () => {
     const once = summarize(null, after);
     expect(once.models.find((m: any) => m.model === "gpt-4o-mini")).toMatchObject({ requests: 45, rps: null, errorRate: null, costUsd: 1.8 });
