@@ -99,10 +99,12 @@ export class Reservation {
     this.peekWindow = new StaticArray<i64>(capacity);
   }
 
-  @inline budgetOf(slot: i32): i32 { return unchecked(this.keys[slot]).budget; }
+  // The ledger index of the budget in `slot` (< count); -1 for any other slot.
+  budgetOf(slot: i32): i32 { return slot >= 0 && slot < this.count ? unchecked(this.keys[slot]).budget : -1; }
 
   // The shared store's answer for one slot and limit: its settled total in base units.
   setStoreTotal(slot: i32, limit: i32, total: i64): void {
+    if (slot < 0 || slot >= this.keys.length || limit < 0 || limit >= LIMIT_KINDS) return;
     unchecked(this.storeTotal[slot * LIMIT_KINDS + limit] = total);
   }
 }
@@ -249,6 +251,7 @@ export class Ledger {
   // How much of one limit of one slot's budget is used now (spent or settled elsewhere, plus what
   // is reserved); -1 when the ledger cannot be read.
   used(res: Reservation, slot: i32, limit: i32, now: i64): i64 {
+    if (slot < 0 || slot >= res.count || limit < 0 || limit >= LIMIT_KINDS) return -1;
     const key = unchecked(res.keys[slot]);
     const b = unchecked(this.budgets[key.budget]);
     const read = this.read(key, b, now);
@@ -258,6 +261,7 @@ export class Ledger {
 
   // What is left of one limit (never below 0); -1 when the budget has no such limit.
   remaining(res: Reservation, slot: i32, limit: i32, now: i64): i64 {
+    if (slot < 0 || slot >= res.count || limit < 0 || limit >= LIMIT_KINDS) return -1;
     const b = unchecked(this.budgets[res.budgetOf(slot)]);
     const cap = unchecked(b.limits[limit]);
     if (cap == NO_LIMIT) return -1;

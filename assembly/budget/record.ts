@@ -13,6 +13,7 @@ export const RECORD_SIZE: i32 = 152;
 const MAGIC: u32 = 0x3162_6c62;       // "blb1": budget ledger record, layout version 1
 const AMOUNTS_AT: usize = 32;
 const AMOUNTS_PER_LIMIT: i32 = 5;
+const AMOUNTS_SIZE: usize = <usize>(LIMIT_KINDS * AMOUNTS_PER_LIMIT) << 3;
 
 export const enum Amount { Spent = 0, Reserved = 1, Pending = 2, Transit = 3, Acked = 4 }
 
@@ -70,7 +71,7 @@ export class BudgetRecord {
     store<u32>(p, 0, 12);
     store<i64>(p, this.windowStart, 16);
     store<i64>(p, this.storeBucket, 24);
-    for (let i = 0; i < this.amounts.length; i++) store<i64>(p + AMOUNTS_AT + (<usize>i << 3), unchecked(this.amounts[i]));
+    memory.copy(p + AMOUNTS_AT, changetype<usize>(this.amounts), AMOUNTS_SIZE);
   }
 
   // Reads a record written by serialize; false (and the record untouched) for anything else.
@@ -78,12 +79,15 @@ export class BudgetRecord {
     if (size != <usize>RECORD_SIZE || load<u32>(p) != MAGIC) return false;
     const window = load<u8>(p, 4);
     if (window > <u8>Window.Month || load<i64>(p, 24) < -1) return false;
-    for (let i = 0; i < this.amounts.length; i++) if (load<i64>(p + AMOUNTS_AT + (<usize>i << 3)) < 0) return false;
+    // no amount is negative: the sign bits of all of them together
+    let signs: i64 = 0;
+    for (let at = p + AMOUNTS_AT, end = at + AMOUNTS_SIZE; at < end; at += 8) signs |= load<i64>(at);
+    if (signs < 0) return false;
     this.window = <Window>window;
     this.inflight = load<u32>(p, 8);
     this.windowStart = load<i64>(p, 16);
     this.storeBucket = load<i64>(p, 24);
-    for (let i = 0; i < this.amounts.length; i++) unchecked(this.amounts[i] = load<i64>(p + AMOUNTS_AT + (<usize>i << 3)));
+    memory.copy(changetype<usize>(this.amounts), p + AMOUNTS_AT, AMOUNTS_SIZE);
     return true;
   }
 }

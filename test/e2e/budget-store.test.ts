@@ -57,7 +57,7 @@ describe("Envoy's gRPC callouts from a Wasm module", () => {
     const r = await g.request(spend("facts", 1, 2));
     expect(r.status).toBe(200);
     expect(r.text).toBe("served");
-    expect(r.headers["x-budget-result"]).toBe("verdict=0 store=team.usd=0");
+    expect(r.headers["x-budget-result"]).toMatch(/^verdict=0 store=team.usd=0 peek_ns=\d+$/);
     await until(() => g.lines().some((l) => l.includes("charge answered")));
     const lines = g.lines();
     const peek = lines.findIndex((l) => /^budget-entry: peek sent token=5 by context [2-9]/.test(l));

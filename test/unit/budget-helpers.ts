@@ -1,32 +1,10 @@
 // Helpers for the budget tests: the test entry (test/unit/entries/budget-entry.ts, the ledger and
-// the shared-store client as a proxy-wasm module) built once per source change, the plugin
+// the shared-store client as a proxy-wasm module; built by budget-entry.mjs), the plugin
 // configuration it reads, and its JavaScript-driven exports through the test host.
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { ProxyWasmHost } from "../host/index.ts";
+import { budgetConfig as config, buildBudgetEntry } from "./entries/budget-entry.mjs";
 
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-export const BUDGET_WASM = join(ROOT, "build", "test-budget.wasm");
-const SOURCES = [join(ROOT, "test", "unit", "entries", "budget-entry.ts"), join(ROOT, "assembly", "budget"), join(ROOT, "assembly", "abi")];
-
-function newest(path: string): number {
-  const st = statSync(path);
-  if (!st.isDirectory()) return st.mtimeMs;
-  return Math.max(...readdirSync(path).map((e) => newest(join(path, e))));
-}
-
-/** Compiles the budget entry with the plugin's own settings (minimal runtime, SIMD, its abort). */
-export function buildBudgetEntry(): string {
-  if (existsSync(BUDGET_WASM) && statSync(BUDGET_WASM).mtimeMs >= Math.max(...SOURCES.map(newest))) return BUDGET_WASM;
-  mkdirSync(dirname(BUDGET_WASM), { recursive: true });
-  execFileSync(join(ROOT, "node_modules", ".bin", "asc"), [
-    "test/unit/entries/budget-entry.ts", "-O3", "--runtime", "minimal", "--exportStart", "_initialize", "--enable", "simd",
-    "--use", "abort=assembly/abi/abort/onAbort", "-o", BUDGET_WASM,
-  ], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
-  return BUDGET_WASM;
-}
+export { buildBudgetEntry };
 
 export type Window = "minute" | "hour" | "day" | "month";
 export interface BudgetLine {
@@ -44,18 +22,7 @@ export interface BudgetLine {
   provider?: number;
 }
 
-export function budgetConfig(budgets: BudgetLine[], store?: { cluster: string; timeoutMs: number }): string {
-  const lines = budgets.map((b) => {
-    const words = ["budget", b.name, b.consumer === undefined || b.consumer === null ? "-" : b.consumer, b.window];
-    for (const k of ["usd", "tokens", "requests", "shared", "max", "route", "model", "provider"] as const) {
-      if (b[k] !== undefined) words.push(`${k}=${b[k]}`);
-    }
-    if (b.downgrade) words.push(`downgrade=${b.downgrade[0]}:${b.downgrade[1]}`);
-    return words.join(" ");
-  });
-  if (store) lines.unshift(`store ${store.cluster} ${store.timeoutMs}`);
-  return lines.join("\n");
-}
+export const budgetConfig = (budgets: BudgetLine[], store?: { cluster: string; timeoutMs: number }): string => config(budgets, store);
 
 export const NANO = 1e9;
 export const Verdict = { Admitted: 0, Refused: 1, StoreUnavailable: 2, LedgerUnavailable: 3 } as const;

@@ -19,13 +19,14 @@ import "../../../assembly/abi/abort";
 import { BufferType, HeadersAction, LogLevel } from "../../../assembly/abi/constants";
 import {
   actFor, allocateForHost, currentTimeNanos, grpcStatusMessage, hostData, hostSize, log, readBuffer, readRequestHeader,
-  releaseHostData, replaceResponseHeader, resumeRequest, sendLocalResponse, serializePairs, setTickPeriod,
+  releaseHostData, replaceResponseHeader, readSharedDataAt, writeSharedDataAt, resumeRequest, sendLocalResponse, serializePairs, setTickPeriod,
 } from "../../../assembly/abi/host";
 import { Budget, LIMIT_KINDS, LIMIT_NAMES } from "../../../assembly/budget/budget";
 import { Ledger, Reservation, Verdict } from "../../../assembly/budget/ledger";
 import { CallKind, SharedStore, StoreCall } from "../../../assembly/budget/shared";
 import { secondsUntilReset, windowByName, windowEnd, windowStart } from "../../../assembly/budget/window";
 import { ResponseReader } from "../../../assembly/budget/ratelimit";
+import { RECORD_SIZE } from "../../../assembly/budget/record";
 
 export function proxy_abi_version_0_2_1(): void {}
 export function malloc(size: usize): usize { return allocateForHost(size); }
@@ -45,6 +46,8 @@ class Stream {
   verdict: i32 = -1;
   result: string = "";
   cost: string = "";
+  peekSentAt: u64 = 0;
+  peekNs: u64 = 0;
   constructor(readonly id: u32) { this.res = ledger.newReservation(); }
 }
 const streams = new Map<u32, Stream>();
@@ -113,6 +116,11 @@ export function proxy_on_request_headers(id: u32, headers: u32, eos: u32): u32 {
   if (!streams.has(id)) return HeadersAction.Continue;
   const s = streams.get(id);
   const consumer = String.UTF8.encode(header("x-budget-consumer"));
+  const bench = header("x-budget-bench");
+  if (bench.length > 0) {
+    s.result = "bench_ns=" + timeLedger(s.res, consumer, I32.parseInt(bench)).toString();
+    return HeadersAction.Continue;
+  }
   s.cost = header("x-budget-cost");
   s.result = header("x-budget-estimate");
   ledger.collect(s.res, changetype<usize>(consumer), consumer.byteLength, -1, -1, -1);
@@ -122,11 +130,30 @@ export function proxy_on_request_headers(id: u32, headers: u32, eos: u32): u32 {
     if (token != 0) {
       s.token = token;
       s.held = true;
+      s.peekSentAt = currentTimeNanos();
       log(LogLevel.Info, "budget-entry: peek sent token=" + token.toString() + " by context " + id.toString());
       return HeadersAction.StopIteration;
     }
   }
   return decide(s) ? HeadersAction.Continue : HeadersAction.StopIteration;
+}
+
+// What the ledger costs inside the host (bench/budget.mjs): `n` requests of this consumer, each
+// collected, reserved and settled against the configured budgets; total wall-clock ns. With
+// `x-budget-bench-mode: get` or `set` only one shared-data read or write of the first record.
+const rawValue = heap.alloc(<usize>RECORD_SIZE);
+function timeLedger(res: Reservation, consumer: ArrayBuffer, n: i32): u64 {
+  const now = nowSeconds();
+  const started = currentTimeNanos();
+  const mode = header("x-budget-bench-mode");
+  for (let i = 0; i < n; i++) {
+    ledger.collect(res, changetype<usize>(consumer), consumer.byteLength, -1, -1, -1);
+    // one of Envoy's shared-data calls alone, on the record's key (a calibration)
+    if (mode == "get" && res.count > 0) { readSharedDataAt(res.keys[0].ptr, res.keys[0].size); releaseHostData(); continue; }
+    if (mode == "set" && res.count > 0) { writeSharedDataAt(res.keys[0].ptr, res.keys[0].size, rawValue, RECORD_SIZE, 0); continue; }
+    if (ledger.reserve(res, 2000, 100, now) == Verdict.Admitted) ledger.settle(res, 1000, 50, now);
+  }
+  return currentTimeNanos() - started;
 }
 
 // Reserves the stream's estimate; false when it answered 429 instead.
@@ -142,7 +169,7 @@ function decide(s: Stream): bool {
       if (t >= 0) totals += (totals.length > 0 ? "," : "") + ledger.budgets[s.res.budgetOf(slot)].name + "." + LIMIT_NAMES[l] + "=" + t.toString();
     }
   }
-  s.result = "verdict=" + verdict.toString() + " store=" + totals;
+  s.result = "verdict=" + verdict.toString() + " store=" + totals + (s.peekNs > 0 ? " peek_ns=" + s.peekNs.toString() : "");
   if (verdict == Verdict.Admitted) {
     if (s.held) resumeRequest(s.id);
     return true;
@@ -212,6 +239,7 @@ function finish(store: SharedStore, kind: CallKind, waiter: u32, call: StoreCall
   if (kind == CallKind.Peek && streams.has(waiter)) {
     const s = streams.get(waiter);
     s.token = 0;
+    s.peekNs = currentTimeNanos() - s.peekSentAt;
     store.applyPeek(call, s.res);
     decide(s);
   }
