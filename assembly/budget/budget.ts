@@ -12,6 +12,7 @@ export const LIMIT_KINDS: i32 = 3;
 export const LIMIT_NAMES: string[] = ["usd", "tokens", "requests"];
 export const NO_LIMIT: i64 = -1;
 export const NANO_USD_PER_USD: f64 = 1e9;
+const MAX_NANO_USD: f64 = 9.2e18;   // below i64's largest
 
 // Who a budget counts: everyone together (no `consumer` in the configuration), one named
 // consumer, or each consumer separately (`"*"`).
@@ -63,7 +64,11 @@ export class Budget {
     }
   }
 
-  limitUsd(usd: f64): Budget { return this.setLimit(Limit.Usd, <i64>Math.ceil(usd * NANO_USD_PER_USD)); }
+  // Anything but a finite amount ≥ 0 is 0 (the configuration refuses it first; this never traps).
+  limitUsd(usd: f64): Budget {
+    const nano = usd * NANO_USD_PER_USD;
+    return this.setLimit(Limit.Usd, nano >= 0 && nano < MAX_NANO_USD ? <i64>Math.ceil(nano) : nano >= MAX_NANO_USD ? <i64>MAX_NANO_USD : 0);
+  }
   limitTokens(tokens: i64): Budget { return this.setLimit(Limit.Tokens, tokens); }
   limitRequests(requests: i64): Budget { return this.setLimit(Limit.Requests, requests); }
 
