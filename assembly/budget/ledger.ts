@@ -149,7 +149,9 @@ export class Ledger {
     res.held = false;
     res.refusedSlot = res.refusedLimit = -1;
     const n = consumerSize < MAX_CONSUMER_BYTES ? consumerSize : MAX_CONSUMER_BYTES;
-    for (let i = 0; i < this.budgets.length; i++) {
+    // A reservation made by another ledger (a configuration ago) may be too small: it holds what fits.
+    const capacity = res.keys.length;
+    for (let i = 0; i < this.budgets.length && res.count < capacity; i++) {
       const b = unchecked(this.budgets[i]);
       if (!b.covers(routeId, modelId, providerId)) continue;
       if (b.scope == ConsumerScope.Named && !sameBytes(changetype<usize>(b.consumerBytes), b.consumerBytes.byteLength, consumer, n)) continue;

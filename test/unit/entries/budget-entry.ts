@@ -118,7 +118,7 @@ export function proxy_on_request_headers(id: u32, headers: u32, eos: u32): u32 {
   const consumer = String.UTF8.encode(header("x-budget-consumer"));
   const bench = header("x-budget-bench");
   if (bench.length > 0) {
-    s.result = "bench_ns=" + timeLedger(s.res, consumer, I32.parseInt(bench)).toString();
+    s.result = "bench_ns=" + timeLedger(s.res, consumer, I32.parseInt(bench), header("x-budget-bench-mode")).toString();
     return HeadersAction.Continue;
   }
   s.cost = header("x-budget-cost");
@@ -142,10 +142,9 @@ export function proxy_on_request_headers(id: u32, headers: u32, eos: u32): u32 {
 // collected, reserved and settled against the configured budgets; total wall-clock ns. With
 // `x-budget-bench-mode: get` or `set` only one shared-data read or write of the first record.
 const rawValue = heap.alloc(<usize>RECORD_SIZE);
-function timeLedger(res: Reservation, consumer: ArrayBuffer, n: i32): u64 {
+function timeLedger(res: Reservation, consumer: ArrayBuffer, n: i32, mode: string): u64 {
   const now = nowSeconds();
   const started = currentTimeNanos();
-  const mode = header("x-budget-bench-mode");
   for (let i = 0; i < n; i++) {
     ledger.collect(res, changetype<usize>(consumer), consumer.byteLength, -1, -1, -1);
     // one of Envoy's shared-data calls alone, on the record's key (a calibration)
