@@ -15,8 +15,9 @@
 // - an answer: proxy_on_grpc_receive(root, token, size) with the message readable as buffer 5, and
 //   nothing after it; a failure: proxy_on_grpc_close(root, token, status) with proxy_get_status
 //   answering the status and Envoy's message; no answer within the call's timeout: status 14
-//   "upstream request timeout" (not DEADLINE_EXCEEDED); a refused connection: 14 "upstream
-//   connect error or disconnect/reset before headers. reset reason: remote connection failure";
+//   "upstream request timeout{response_timeout}" (not DEADLINE_EXCEEDED); a refused connection: 14
+//   "upstream connect error or disconnect/reset before headers. reset reason: remote connection
+//   failure{…}"; a service's own failure: its status and message, then "{via_upstream}";
 // - proxy_grpc_cancel: no callback for the call any more.
 
 export interface GrpcRequest {
@@ -38,11 +39,13 @@ export type GrpcAnswer =
 export type GrpcService = (request: GrpcRequest) => GrpcAnswer;
 
 export const GrpcStatus = { Unknown: 2, Unavailable: 14 } as const;
+// Envoy's messages end with the stream's response code details in braces.
 export const CONNECT_FAILURE: GrpcAnswer = {
   status: GrpcStatus.Unavailable,
-  statusMessage: "upstream connect error or disconnect/reset before headers. reset reason: remote connection failure",
+  statusMessage: "upstream connect error or disconnect/reset before headers. reset reason: remote connection failure" +
+    "{upstream_reset_before_response_started{remote_connection_failure|delayed_connect_error:_Connection_refused}}",
 };
-export const TIMEOUT_MESSAGE = "upstream request timeout";
+export const TIMEOUT_MESSAGE = "upstream request timeout{response_timeout}";
 export const NO_CLUSTER_MESSAGE = "Cluster not available";
 
 /** The cluster a serialized GrpcService names (field 1 envoy_grpc → field 1 cluster_name), or null

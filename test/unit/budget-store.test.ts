@@ -195,6 +195,43 @@ describe("a calendar month in the store's 365-day buckets", () => {
   });
 });
 
+describe("the emulated gRPC answers as Envoy 1.40 does (measured by test/e2e/budget-store.test.ts)", () => {
+  const lines = (g: Gw) => g.proc.logs.filter((l) => l.message.startsWith("budget-entry: grpc_")).map((l) => l.message);
+  const budgets: BudgetLine[] = [{ name: "team", consumer: "*", window: "day", usd: 10, shared: "open" }];
+
+  it("answers reach the root context (id 1) with tokens 5, 9 …; an answered call is not closed", async () => {
+    const g = await gateway(budgets, new FakeRateLimitService(() => T0));
+    const r = admit(g, "t", 1);
+    finish(g, r.h, 1);
+    expect(lines(g)).toEqual([
+      expect.stringMatching(/^budget-entry: grpc_receive context=1 token=5 size=\d+ known=1$/),
+      expect.stringMatching(/^budget-entry: grpc_receive context=1 token=9 size=\d+ known=1$/),
+    ]);
+  });
+
+  it("refused connection and timeout: status 14 with Envoy's messages; a cluster Envoy lacks: closed inside the call", async () => {
+    const down = await gateway(budgets, null);
+    admit(down, "t", 1);
+    expect(lines(down)).toEqual(["budget-entry: grpc_close context=1 token=5 status=14 message=upstream connect error or disconnect/reset before headers. " +
+      "reset reason: remote connection failure{upstream_reset_before_response_started{remote_connection_failure|delayed_connect_error:_Connection_refused}} known=1"]);
+    const silent = await gateway(budgets, null, 300);
+    silent.proc.grpcServices.set("rls", () => ({ hang: true }));
+    const h = silent.d.reservation();
+    silent.d.collect(h, "t");
+    call(silent, "test_peek", h);
+    silent.proc.advance(299);
+    expect(lines(silent)).toEqual([]);
+    silent.proc.advance(1);
+    expect(lines(silent)).toEqual(["budget-entry: grpc_close context=1 token=5 status=14 message=upstream request timeout{response_timeout} known=1"]);
+    const none = await gateway(budgets, null);
+    none.proc.grpcServices.delete("rls");
+    const n = none.d.reservation();
+    none.d.collect(n, "t");
+    expect(call(none, "test_peek", n)).toBe(0);
+    expect(lines(none)).toEqual(["budget-entry: grpc_close context=1 token=5 status=14 message=Cluster not available known=0"]);
+  });
+});
+
 describe("the response decoder", () => {
   it("reads the statuses of a real answer and never traps on cut, flipped or random bytes", async () => {
     const g = await gateway([], null);

@@ -111,7 +111,7 @@ export class FakeRateLimitService {
     if (call.service !== "envoy.service.ratelimit.v3.RateLimitService" || call.method !== "ShouldRateLimit") {
       return { status: 12, statusMessage: "unknown service" };
     }
-    if (this.redisDown) return { status: 2, statusMessage: "response returned from Conn: EOF" };
+    if (this.redisDown) return { status: 2, statusMessage: "response returned from Conn: EOF{via_upstream}" };
     const req = decodeRequest(call.message);
     this.requests.push(req);
     const now = Math.floor(this.nowSeconds());
