@@ -50,8 +50,10 @@ export class BudgetRecord {
   // Moves the record into the window starting at `start`: what was spent and acknowledged belongs
   // to the old window; reservations in flight stay (they are charged where they settle), and so do
   // charges not yet acknowledged by the shared store. Returns whether the window changed.
+  // A clock that stepped back (the wall clock is the only one proxy-wasm offers) never moves a record
+  // into an earlier window: that would forget the newer window's spend when the clock comes back.
   roll(window: Window, start: i64): bool {
-    if (this.window == window && this.windowStart == start) return false;
+    if (this.window == window && this.windowStart >= start) return false;
     this.window = window;
     this.windowStart = start;
     this.storeBucket = -1;

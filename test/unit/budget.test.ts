@@ -196,6 +196,21 @@ describe("windows roll over", () => {
     expect(b.reserve(h3, 0.6)).toBe(Verdict.Admitted);
   });
 
+  it("a wall clock stepping back across the boundary does not move a record into the earlier window", async () => {
+    const { w: [a] } = await gateway([{ name: "daily", consumer: "*", window: "day", usd: 1 }]);
+    const midnight = Math.floor(T0 / DAY) * DAY + DAY;
+    a.clock(midnight + 5);
+    const h = a.reservation();
+    a.collect(h, "t");
+    expect(a.reserve(h, 0.7)).toBe(Verdict.Admitted);
+    a.settle(h, 0.7);
+    a.clock(midnight - 2);   // NTP steps the clock back over midnight
+    a.collect(h, "t");
+    expect(a.reserve(h, 0.5)).toBe(Verdict.Refused);
+    a.clock(midnight + 10);
+    expect(a.remaining(h, 0, Limit.usd)).toBe(0.3 * NANO);
+  });
+
   it("minute, hour and month windows reset at their own boundary", async () => {
     const { w: [a] } = await gateway([
       { name: "m", consumer: "*", window: "minute", requests: 1 },
