@@ -122,7 +122,6 @@ export class Ledger {
   private opRes: Reservation = new Reservation(0);
   private readonly noReservation: Reservation = new Reservation(0);
   private opRefusedLimit: i32 = -1;
-  private opVerdict: Verdict = Verdict.Admitted;
   private opNow: i64 = 0;
   private opChanged: bool = false;
 

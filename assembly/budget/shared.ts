@@ -25,8 +25,8 @@
 import { grpcCall, grpcCancel, hostData, hostSize, readGrpcMessage, releaseHostData } from "../abi/host";
 import { Budget, ConsumerScope, LIMIT_KINDS, LIMIT_NAMES, NO_LIMIT } from "./budget";
 import { BudgetKey, Ledger, Reservation } from "./ledger";
-import { Code, grpcServiceFor, METHOD, RequestWriter, ResponseReader, SERVICE, Unit } from "./ratelimit";
-import { monthIndexOfDay, monthLabel, Window } from "./window";
+import { Code, grpcServiceFor, MAX_STATUSES, METHOD, RequestWriter, ResponseReader, SERVICE, Unit } from "./ratelimit";
+import { monthLabel, Window, windowStart } from "./window";
 
 export const DOMAIN = "llm_router";
 const BUDGET_ENTRY = String.UTF8.encode("llm_router_budget");
@@ -49,8 +49,8 @@ export class StoreCall {
   kind: CallKind = CallKind.Peek;
   waiter: u32 = 0;                       // Peek: the stream context holding its request
   descriptors: i32 = 0;
-  // Peek: descriptor i describes slot (at i) and limit (at i + 1) of the waiter's reservation.
-  readonly map: StaticArray<i32> = new StaticArray<i32>(2 * 64);
+  // Peek: descriptor i describes slot (at 2i) and limit (at 2i + 1) of the waiter's reservation.
+  readonly map: StaticArray<i32> = new StaticArray<i32>(2 * MAX_STATUSES);
   readonly key: BudgetKey = new BudgetKey();  // Charge: the record charged
   readonly counts: StaticArray<i64> = new StaticArray<i64>(LIMIT_KINDS);
 }
@@ -65,7 +65,7 @@ export class SharedStore {
   // Charges the store did not take, retried by retryCharges (the root's tick).
   private readonly retry: BudgetKey[] = [];
   private retryCount: i32 = 0;
-  private monthIndex: i64 = -1;
+  private monthStart: i64 = -1;
   private monthBytes: ArrayBuffer = new ArrayBuffer(0);
   // Counters for tests and gauges: calls that failed (connect failure, timeout, bad answer).
   failures: i64 = 0;
@@ -91,11 +91,11 @@ export class SharedStore {
     call.waiter = waiter;
     call.descriptors = 0;
     this.writer.begin(this.domain);
-    for (let slot = 0; slot < res.count && call.descriptors < 64; slot++) {
+    for (let slot = 0; slot < res.count && call.descriptors < MAX_STATUSES; slot++) {
       const key = unchecked(res.keys[slot]);
       const b = unchecked(this.ledger.budgets[key.budget]);
       if (!b.shared) continue;
-      for (let l = 0; l < LIMIT_KINDS && call.descriptors < 64; l++) {
+      for (let l = 0; l < LIMIT_KINDS && call.descriptors < MAX_STATUSES; l++) {
         if (unchecked(b.limits[l]) == NO_LIMIT) continue;
         this.describe(b, key, l, now, 0);
         unchecked(call.map[2 * call.descriptors] = slot);
@@ -283,9 +283,9 @@ export class SharedStore {
   }
 
   private month(now: i64): ArrayBuffer {
-    const index = monthIndexOfDay(now >= 0 ? now / 86400 : (now - 86399) / 86400);
-    if (index != this.monthIndex) {
-      this.monthIndex = index;
+    const start = windowStart(Window.Month, now);
+    if (start != this.monthStart) {
+      this.monthStart = start;
       this.monthBytes = String.UTF8.encode(monthLabel(now));
     }
     return this.monthBytes;
