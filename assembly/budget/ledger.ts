@@ -138,6 +138,9 @@ export class Ledger {
 
   newReservation(): Reservation { return new Reservation(this.budgets.length); }
 
+  // Whether a key names one of this ledger's budgets (a key kept from another configuration may not).
+  @inline owns(key: BudgetKey): bool { return key.budget >= 0 && key.budget < this.budgets.length; }
+
   // ---- 1. which budgets cover a request -------------------------------------------------------
 
   // Fills `res` with the budgets that cover a request of this consumer ([consumer, +size), empty
@@ -171,7 +174,7 @@ export class Ledger {
   beforePeek(res: Reservation, now: i64): void {
     for (let slot = 0; slot < res.count; slot++) {
       const key = unchecked(res.keys[slot]);
-      if (!unchecked(this.budgets[key.budget]).shared) continue;
+      if (!this.owns(key) || !unchecked(this.budgets[key.budget]).shared) continue;
       this.opRes = res;
       this.opSlot = slot;
       this.apply(key, Op.Prepare, now);
@@ -254,6 +257,7 @@ export class Ledger {
   used(res: Reservation, slot: i32, limit: i32, now: i64): i64 {
     if (slot < 0 || slot >= res.count || limit < 0 || limit >= LIMIT_KINDS) return -1;
     const key = unchecked(res.keys[slot]);
+    if (!this.owns(key)) return -1;
     const b = unchecked(this.budgets[key.budget]);
     const read = this.read(key, b, now);
     if (read == Read.Unavailable) return -1;
@@ -262,7 +266,7 @@ export class Ledger {
 
   // What is left of one limit (never below 0); -1 when the budget has no such limit.
   remaining(res: Reservation, slot: i32, limit: i32, now: i64): i64 {
-    if (slot < 0 || slot >= res.count || limit < 0 || limit >= LIMIT_KINDS) return -1;
+    if (slot < 0 || slot >= res.count || limit < 0 || limit >= LIMIT_KINDS || !this.owns(unchecked(res.keys[slot]))) return -1;
     const b = unchecked(this.budgets[res.budgetOf(slot)]);
     const cap = unchecked(b.limits[limit]);
     if (cap == NO_LIMIT) return -1;
@@ -275,6 +279,7 @@ export class Ledger {
   // limits; -1 when none has.
   downgradeSlot(res: Reservation, now: i64): i32 {
     for (let slot = 0; slot < res.count; slot++) {
+      if (!this.owns(unchecked(res.keys[slot]))) continue;
       const b = unchecked(this.budgets[res.budgetOf(slot)]);
       if (b.downgradeAt < 0) continue;
       for (let l = 0; l < LIMIT_KINDS; l++) {
@@ -322,6 +327,7 @@ export class Ledger {
   // in between, else again. A record nobody can read or write (the host refuses shared data)
   // gives LedgerUnavailable; the operation is then lost, as a budget cannot be kept without it.
   private apply(key: BudgetKey, op: Op, now: i64): Verdict {
+    if (!this.owns(key)) return Verdict.LedgerUnavailable;
     const b = unchecked(this.budgets[key.budget]);
     this.opNow = now;
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {

@@ -93,6 +93,7 @@ export class SharedStore {
     this.writer.begin(this.domain);
     for (let slot = 0; slot < res.count && call.descriptors < MAX_STATUSES; slot++) {
       const key = unchecked(res.keys[slot]);
+      if (!this.ledger.owns(key)) continue;
       const b = unchecked(this.ledger.budgets[key.budget]);
       if (!b.shared) continue;
       for (let l = 0; l < LIMIT_KINDS && call.descriptors < MAX_STATUSES; l++) {
@@ -111,7 +112,7 @@ export class SharedStore {
     const a = this.answer;
     for (let i = 0; i < call.descriptors && i < a.count; i++) {
       const slot = unchecked(call.map[2 * i]), l = unchecked(call.map[2 * i + 1]);
-      if (slot >= res.count) continue;
+      if (slot >= res.count || !this.ledger.owns(unchecked(res.keys[slot]))) continue;
       const b = unchecked(this.ledger.budgets[res.budgetOf(slot)]);
       const unit = unchecked(b.storeUnits[l]);
       const sent = storeCount(b, l);
@@ -130,7 +131,7 @@ export class SharedStore {
     let sent = 0;
     for (let slot = 0; slot < res.count; slot++) {
       const key = unchecked(res.keys[slot]);
-      if (unchecked(this.ledger.budgets[key.budget]).shared && this.charge(key, now)) sent++;
+      if (this.ledger.owns(key) && unchecked(this.ledger.budgets[key.budget]).shared && this.charge(key, now)) sent++;
     }
     return sent;
   }
@@ -138,6 +139,7 @@ export class SharedStore {
   // Charges one record's unsent amounts; false when there was nothing to send or the call could
   // not start (the amounts then wait in the ledger for retryCharges).
   charge(key: BudgetKey, now: i64): bool {
+    if (!this.ledger.owns(key)) return false;
     const call = this.take();
     if (!this.ledger.takeCharge(key, call.counts, now)) {
       this.free.push(call);
