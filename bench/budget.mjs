@@ -1,8 +1,8 @@
 // Budgets: what the ledger costs a request inside real Envoy, and what asking the shared store
 // costs. The budget test entry (test/unit/entries/budget-entry.ts) times, inside Envoy 1.40, N
 // requests' collect + reserve + settle against its configured budgets (Wasm work and Envoy's own
-// shared-data calls: one read and one compare-and-swap write per budget and step), and reports the
-// wall-clock ns; the peek's round trip (proxy_grpc_call to the answer at the root) is timed the same
+// shared-data calls: one read and one compare-and-swap write per budget at admission, which also
+// takes the previous request's settlement along), and reports the wall-clock ns and Envoy's CPU time; the peek's round trip (proxy_grpc_call to the answer at the root) is timed the same
 // way against the real rate limit service and Redis on loopback.
 //   node bench/budget.mjs [--quick]   (needs `npm run setup`: Envoy, Redis, the rate limit service)
 import { spawn } from "node:child_process";
@@ -123,6 +123,7 @@ try {
 console.log(`\nBudget ledger inside Envoy 1.40 (${N} requests per round, median of ${ROUNDS} rounds): collect + reserve + settle per request`);
 console.log("| budgets in scope | µs per request (Envoy's CPU time) | µs per request (wall clock inside the VM) |\n|---|---|---|");
 for (const [label, us] of rows) console.log(`| ${label} | ${us.cpu.toFixed(2)} | ${us.wall.toFixed(2)} |`);
-console.log(`of which Envoy's shared data (CPU time): one read ${calls.get.cpu.toFixed(2)} µs, one write ${calls.set.cpu.toFixed(2)} µs (a request makes two of each per budget)`);
+console.log(`Envoy's shared data alone (CPU time): one read ${calls.get.cpu.toFixed(2)} µs, one write ${calls.set.cpu.toFixed(2)} µs ` +
+  "(a request reads and writes each record once; its end goes in with the next admission)");
 console.log(`\nPeek round trip (proxy_grpc_call → answer at the root; rate limit service + Redis on loopback; ${peek.n} requests):` +
   ` median ${(peek.median / 1e6).toFixed(2)} ms, p90 ${(peek.p90 / 1e6).toFixed(2)} ms, p99 ${(peek.p99 / 1e6).toFixed(2)} ms`);

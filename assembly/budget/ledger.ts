@@ -5,7 +5,9 @@
 // A request's life: collect (which budgets cover it, at most one record each) → [budgets across
 // gateways: beforePeek, the shared store's answer into the reservation (shared.ts)] → reserve
 // (its estimate against every budget, all or nothing) → settle (the reservation replaced by the
-// real cost) or release (the provider failed: nothing charged).
+// real cost) or release (the provider failed: nothing charged). Settlements of budgets kept in this
+// gateway only wait in the worker until its next write of the record (settlements.ts); the root's
+// tick calls flushSettlements.
 //
 // Windows: a record belongs to the window of its last change; the first change in a new window
 // rolls it over (spent back to 0). A reservation is charged to the window it SETTLES in: money is
@@ -19,7 +21,9 @@
 import { Status } from "../abi/constants";
 import { hostData, hostSize, readSharedDataAt, releaseHostData, sharedCas, writeSharedDataAt } from "../abi/host";
 import { Budget, ConsumerScope, Limit, LIMIT_KINDS, NO_LIMIT } from "./budget";
+import { BudgetKey } from "./key";
 import { Amount, BudgetRecord, RECORD_SIZE } from "./record";
+import { Settlements } from "./settlements";
 import { Window, windowStart } from "./window";
 
 const KEY_PREFIX = "llm_router/budget/v1/";
@@ -27,7 +31,6 @@ const KEY_PREFIX = "llm_router/budget/v1/";
 // the ledger's own keys under a budget (its consumer count, the overflow record) cannot collide.
 const COUNT_SUFFIX = String.UTF8.encode("\0consumers");
 const OVERFLOW_SUFFIX = String.UTF8.encode("\0other");
-const NO_BYTES = new ArrayBuffer(0);
 const MAX_CONSUMER_BYTES: i32 = 256;
 const MAX_CAS_ATTEMPTS: i32 = 32;
 // A cas no stored value carries: create a key only if nobody created it meanwhile (live/store.ts).
@@ -35,47 +38,12 @@ const CREATE_ONLY: u32 = 0xffffffff;
 // The shared store's longest window: 365 days from the epoch (envoyproxy/ratelimit, unit YEAR).
 export const STORE_YEAR_SECONDS: i64 = 365 * 86400;
 
+export { BudgetKey };
+
 export const enum Verdict { Admitted = 0, Refused = 1, StoreUnavailable = 2, LedgerUnavailable = 3 }
 
-const enum Op { Prepare, Reserve, Unreserve, Settle, TakeCharge, ChargeDone, ChargeFailed }
+const enum Op { Prepare, Reserve, Unreserve, Settle, TakeCharge, ChargeDone, ChargeFailed, Flush }
 const enum Read { Found, Missing, Garbage, Unavailable }
-
-// One budget's record key for one request: the budget's index and the key bytes, in a block kept
-// across requests (grown when a longer key comes).
-export class BudgetKey {
-  budget: i32 = -1;
-  ptr: usize = 0;
-  size: i32 = 0;
-  // Where the consumer's bytes start (after the budget's prefix); the overflow record's key has
-  // the ledger's own suffix there instead.
-  suffixAt: i32 = 0;
-  overflow: bool = false;
-  private capacity: i32 = 0;
-
-  @inline get consumerPtr(): usize { return this.ptr + <usize>this.suffixAt; }
-  @inline get consumerSize(): i32 { return this.size - this.suffixAt; }
-
-  set(prefix: ArrayBuffer, suffix: usize, suffixSize: i32): void {
-    const n = prefix.byteLength + suffixSize;
-    if (n > this.capacity) {
-      if (this.ptr != 0) heap.free(this.ptr);
-      this.capacity = max(n, 64);
-      this.ptr = heap.alloc(<usize>this.capacity);
-    }
-    memory.copy(this.ptr, changetype<usize>(prefix), <usize>prefix.byteLength);
-    if (suffixSize > 0) memory.copy(this.ptr + <usize>prefix.byteLength, suffix, <usize>suffixSize);
-    this.size = n;
-    this.suffixAt = prefix.byteLength;
-    this.overflow = false;
-  }
-
-  copyFrom(other: BudgetKey): void {
-    this.set(NO_BYTES, other.ptr, other.size);
-    this.budget = other.budget;
-    this.suffixAt = other.suffixAt;
-    this.overflow = other.overflow;
-  }
-}
 
 // What one request holds in the ledger; owned by its stream and reused for the next one.
 export class Reservation {
@@ -114,6 +82,8 @@ export class Ledger {
   private readonly record: BudgetRecord = new BudgetRecord();
   private readonly scratch: usize = heap.alloc(<usize>RECORD_SIZE);
   private readonly countKey: BudgetKey = new BudgetKey();
+  private readonly waiting: Settlements = new Settlements();
+  private readonly noCost: StaticArray<i64> = new StaticArray<i64>(LIMIT_KINDS);
   private cas: u32 = 0;
   anyShared: bool = false;
   // Operands of the operation a CAS loop applies (see apply).
@@ -208,24 +178,43 @@ export class Ledger {
 
   // ---- 4. the end of the request ---------------------------------------------------------------
 
-  // Replaces the reservation by the real cost (nano-USD, tokens); the request counts as one.
+  // Replaces the reservation by the real cost (nano-USD, tokens); the request counts as one. A
+  // budget kept in this gateway only takes it with this worker's next write of its record
+  // (settlements.ts); one across gateways at once.
   settle(res: Reservation, usdNano: i64, tokens: i64, now: i64): void {
     if (!res.held) return;
     unchecked(this.opLimits[<i32>Limit.Usd] = usdNano < 0 ? 0 : usdNano);
     unchecked(this.opLimits[<i32>Limit.Tokens] = tokens < 0 ? 0 : tokens);
     unchecked(this.opLimits[<i32>Limit.Requests] = 1);
-    this.opRes = res;
-    for (let slot = 0; slot < res.count; slot++) this.apply(unchecked(res.keys[slot]), Op.Settle, now);
-    res.held = false;
+    this.end(res, this.opLimits, Op.Settle, now);
   }
 
   // Gives the reservation back: the provider failed and nothing is charged.
   release(res: Reservation, now: i64): void {
     if (!res.held) return;
+    this.end(res, this.noCost, Op.Unreserve, now);
+  }
+
+  private end(res: Reservation, cost: StaticArray<i64>, op: Op, now: i64): void {
     this.opRes = res;
-    for (let slot = 0; slot < res.count; slot++) this.apply(unchecked(res.keys[slot]), Op.Unreserve, now);
+    for (let slot = 0; slot < res.count; slot++) {
+      const key = unchecked(res.keys[slot]);
+      if (!this.owns(key)) continue;
+      const b = unchecked(this.budgets[key.budget]);
+      if (b.shared || !this.waiting.add(key, windowStart(b.window, now), res.estimate, cost)) this.apply(key, op, now);
+    }
     res.held = false;
   }
+
+  // Writes the settlements waiting in this worker into their records (call from the root's tick).
+  flushSettlements(now: i64): void {
+    for (let left = this.waiting.count; left > 0 && this.waiting.count > 0; left--) {
+      if (this.apply(this.waiting.at(0).key, Op.Flush, now) != Verdict.Admitted) this.waiting.remove(0);
+    }
+  }
+
+  // Settlements waiting in this worker (tests, gauges).
+  get waitingSettlements(): i32 { return this.waiting.count; }
 
   // ---- the shared store's charges (shared.ts) ---------------------------------------------------
 
@@ -261,6 +250,8 @@ export class Ledger {
     const b = unchecked(this.budgets[key.budget]);
     const read = this.read(key, b, now);
     if (read == Read.Unavailable) return -1;
+    const w = this.waiting.indexOf(key);
+    if (w >= 0) this.waiting.at(w).applyTo(this.record);
     return this.baseOf(this.record, b, res, slot, limit) + this.record.get(limit, Amount.Reserved);
   }
 
@@ -336,11 +327,17 @@ export class Ledger {
       if (read == Read.Missing && b.scope == ConsumerScope.Each && op == Op.Reserve && !key.overflow && !this.admitConsumer(key, b)) {
         continue;  // the key now names the overflow record: read that one
       }
+      // This worker's settlements of the record go in with whatever changes it now.
+      const w = this.waiting.indexOf(key);
+      if (w >= 0) this.waiting.at(w).applyTo(this.record);
       this.opChanged = true;
       const verdict = this.change(b, op);
-      if (verdict != Verdict.Admitted || !this.opChanged) return verdict;
+      if (verdict != Verdict.Admitted || (!this.opChanged && w < 0)) return verdict;
       const status = this.write(key);
-      if (status == Status.Ok) return Verdict.Admitted;
+      if (status == Status.Ok) {
+        if (w >= 0) this.waiting.remove(w);
+        return Verdict.Admitted;
+      }
       if (status != Status.CasMismatch) return Verdict.LedgerUnavailable;
     }
     return Verdict.LedgerUnavailable;
@@ -408,6 +405,7 @@ export class Ledger {
         this.opChanged = any;
         return Verdict.Admitted;
       }
+      case Op.Flush: return Verdict.Admitted;  // the settlements merged in apply are the change
       default: {  // ChargeDone, ChargeFailed
         for (let l = 0; l < LIMIT_KINDS; l++) {
           const amount = unchecked(this.opLimits[l]) * unchecked(b.storeUnits[l]);

@@ -43,6 +43,9 @@ export class LedgerDriver {
   reserve(h: number, usd: number, tokens = 0): number { return this.call("test_reserve", h, BigInt(Math.round(usd * NANO)), BigInt(tokens)); }
   settle(h: number, usd: number, tokens = 0): void { this.call("test_settle", h, BigInt(Math.round(usd * NANO)), BigInt(tokens)); }
   release(h: number): void { this.call("test_release", h); }
+  /** What the root's tick does: this worker's waiting settlements into their records. */
+  flush(): void { this.call("test_flush"); }
+  waiting(): number { return this.call("test_waiting"); }
   refused(h: number): { slot: number; limit: number } { return { slot: this.call("test_refused_slot", h), limit: this.call("test_refused_limit", h) }; }
   budgetOf(h: number, slot: number): number { return this.call("test_budget_of", h, slot); }
   remaining(h: number, slot: number, limit: number): number { return Number(this.call("test_remaining", h, slot, limit)); }

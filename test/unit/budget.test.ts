@@ -110,6 +110,7 @@ describe("the ledger between the workers of one gateway", () => {
       expect(settledRequests + held.length).toBeLessThanOrEqual(40);
     }
     expect(admitted).toBeGreaterThan(10);
+    for (const d of w) d.flush();
     const h = w[0].reservation();
     w[0].collect(h, "team-a");
     const inFlight = held.reduce((s, r) => s + r.estimate, 0);
@@ -126,17 +127,59 @@ describe("the ledger between the workers of one gateway", () => {
     expect(b.remaining(probe, 0, Limit.usd)).toBe(0.4 * NANO);
     expect(b.remaining(probe, 0, Limit.tokens)).toBe(200);
     a.settle(h, 0.2, 300);
+    // worker a counts the real cost at once; worker b still sees the estimate (never less than the
+    // cost) until a's next write of the record: its next admission there, or its tick
+    expect(a.remaining(h, 0, Limit.usd)).toBe(0.8 * NANO);
+    expect(b.remaining(probe, 0, Limit.usd)).toBe(0.4 * NANO);
+    expect(a.waiting()).toBe(1);
+    a.flush();
+    expect(a.waiting()).toBe(0);
     expect(b.remaining(probe, 0, Limit.usd)).toBe(0.8 * NANO);
     expect(b.remaining(probe, 0, Limit.tokens)).toBe(700);
     expect(b.remaining(probe, 0, Limit.requests)).toBe(9);
     expect(b.reserve(probe, 0.7, 10)).toBe(Verdict.Admitted);
     b.release(probe);
+    b.flush();
     expect(a.remaining(h, 0, Limit.usd)).toBe(0.8 * NANO);
     expect(a.remaining(h, 0, Limit.requests)).toBe(9);
     // settling or releasing twice changes nothing
     a.settle(h, 0.2, 300);
     b.release(probe);
+    a.flush();
+    b.flush();
     expect(a.remaining(h, 0, Limit.usd)).toBe(0.8 * NANO);
+  });
+
+  it("at most 64 records wait in a worker; a settlement past them is written at once", async () => {
+    const { w: [a, b] } = await gateway([{ name: "team", consumer: "*", window: "day", usd: 1 }]);
+    for (let i = 0; i < 70; i++) {
+      const h = a.reservation();
+      a.collect(h, `c${i}`);
+      expect(a.reserve(h, 0.5)).toBe(Verdict.Admitted);
+      a.settle(h, 0.1);
+    }
+    expect(a.waiting()).toBe(64);
+    const probe = b.reservation();
+    b.collect(probe, "c69");
+    expect(b.remaining(probe, 0, Limit.usd)).toBe(0.9 * NANO);
+    b.collect(probe, "c0");
+    expect(b.remaining(probe, 0, Limit.usd)).toBe(0.5 * NANO);
+    a.flush();
+    expect(b.remaining(probe, 0, Limit.usd)).toBe(0.9 * NANO);
+  });
+
+  it("a settlement waiting in its worker goes in with that worker's next admission on the record", async () => {
+    const { w: [a, b] } = await gateway([{ name: "team", consumer: "*", window: "day", usd: 1 }]);
+    const h1 = a.reservation(), h2 = a.reservation(), probe = b.reservation();
+    a.collect(h1, "t");
+    a.collect(h2, "t");
+    b.collect(probe, "t");
+    expect(a.reserve(h1, 0.9)).toBe(Verdict.Admitted);
+    a.settle(h1, 0.1);
+    expect(b.reserve(probe, 0.5)).toBe(Verdict.Refused);   // b still sees the 0.9 estimate
+    expect(a.reserve(h2, 0.5)).toBe(Verdict.Admitted);     // a's write takes its settlement along
+    expect(a.waiting()).toBe(0);
+    expect(b.remaining(probe, 0, Limit.usd)).toBe(0.4 * NANO);
   });
 
   it("consumers of a \"*\" budget are held separately, a named consumer's budget only its own, a budget without consumer everyone together", async () => {
@@ -188,10 +231,12 @@ describe("windows roll over", () => {
     expect(b.reserve(h3, 0.2)).toBe(Verdict.Refused);    // 0.4 + 0.5 + 0.2 > 1
     a.clock(endOfDay + 1);
     b.clock(endOfDay + 1);
+    a.flush();                                           // a's first tick of the new day
     // the new day: yesterday's 0.4 is gone, the 0.5 in flight is still held
     expect(b.remaining(h3, 0, Limit.usd)).toBe(0.5 * NANO);
     expect(b.reserve(h3, 0.6)).toBe(Verdict.Refused);
     a.settle(h2, 0.3);                                   // charged to the new day
+    a.flush();
     expect(b.remaining(h3, 0, Limit.usd)).toBe(0.7 * NANO);
     expect(b.reserve(h3, 0.6)).toBe(Verdict.Admitted);
   });

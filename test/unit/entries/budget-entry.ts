@@ -94,7 +94,7 @@ export function proxy_on_configure(root: u32, size: usize): bool {
   }
   ledger = new Ledger(budgets);
   sharedStore = cluster.length > 0 ? new SharedStore(ledger, cluster, timeout) : null;
-  if (sharedStore !== null) setTickPeriod(200);
+  if (budgets.length > 0) setTickPeriod(200);
   return true;
 }
 
@@ -247,6 +247,7 @@ function finish(store: SharedStore, kind: CallKind, waiter: u32, call: StoreCall
 }
 
 export function proxy_on_tick(root: u32): void {
+  ledger.flushSettlements(nowSeconds());
   if (sharedStore !== null) sharedStore!.retryCharges(nowSeconds());
 }
 
@@ -266,6 +267,8 @@ export function test_collect(h: i32, consumerSize: i32, route: i32, model: i32, 
 export function test_reserve(h: i32, usdNano: i64, tokens: i64): i32 { return ledger.reserve(handles[h], usdNano, tokens, nowSeconds()); }
 export function test_settle(h: i32, usdNano: i64, tokens: i64): void { ledger.settle(handles[h], usdNano, tokens, nowSeconds()); }
 export function test_release(h: i32): void { ledger.release(handles[h], nowSeconds()); }
+export function test_flush(): void { ledger.flushSettlements(nowSeconds()); }
+export function test_waiting(): i32 { return ledger.waitingSettlements; }
 export function test_refused_slot(h: i32): i32 { return handles[h].refusedSlot; }
 export function test_refused_limit(h: i32): i32 { return handles[h].refusedLimit; }
 export function test_budget_of(h: i32, slot: i32): i32 { return handles[h].budgetOf(slot); }
