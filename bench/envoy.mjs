@@ -11,7 +11,7 @@
 // at the mock.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { freePort } from "../cli/lib/shared-store.mjs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
@@ -30,16 +30,7 @@ const PORTKEY_MAIN = join(BENCH, "peers", "node_modules", "@portkey-ai", "gatewa
 const LITELLM_BIN = join(BENCH, ".venv-peers", "bin", "litellm");
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 async function waitHttp(url, { timeoutMs = 60_000, ok = (s) => s > 0, proc } = {}) {
   const deadline = Date.now() + timeoutMs;

@@ -7,9 +7,10 @@ import {
   proxy_set_property, proxy_send_local_response, proxy_call_foreign_function,
   proxy_get_current_time_nanoseconds, proxy_get_header_map_value, proxy_get_shared_data,
   proxy_set_shared_data, proxy_set_tick_period_milliseconds, proxy_get_log_level, proxy_define_metric,
-  proxy_increment_metric, proxy_record_metric, environ_sizes_get, environ_get,
+  proxy_increment_metric, proxy_record_metric, environ_sizes_get, environ_get, proxy_grpc_call, proxy_grpc_cancel,
+  proxy_get_status, proxy_continue_stream, proxy_set_effective_context,
 } from "./imports";
-import { BufferType, LogLevel, MapType, MetricType, Status } from "./constants";
+import { BufferType, LogLevel, MapType, MetricType, Status, StreamType } from "./constants";
 
 const OUT = memory.data(16);   // out-parameters: [ptr, size] or a u64
 
@@ -158,10 +159,15 @@ export let sharedCas: u32 = 0;
 // A shared-data value into hostData (an empty value is ptr 0, size 0) and its cas into sharedCas.
 // Returns the host status: Ok, NotFound (no such key), or anything else when the host cannot serve it.
 export function readSharedData(key: ArrayBuffer): u32 {
+  return readSharedDataAt(ptrOf(key), key.byteLength);
+}
+
+// Same, with the key given as bytes [key, key + keySize) (a key built in scratch memory).
+export function readSharedDataAt(key: usize, keySize: usize): u32 {
   store<usize>(OUT, 0);
   store<usize>(OUT, 0, sizeof<usize>());
   store<u32>(OUT, 0, 2 * sizeof<usize>());
-  const status = proxy_get_shared_data(ptrOf(key), key.byteLength, OUT, OUT + sizeof<usize>(), OUT + 2 * sizeof<usize>());
+  const status = proxy_get_shared_data(key, keySize, OUT, OUT + sizeof<usize>(), OUT + 2 * sizeof<usize>());
   sharedCas = status == Status.Ok ? load<u32>(OUT, 2 * sizeof<usize>()) : 0;
   takeOut(status);
   return status;
@@ -171,6 +177,11 @@ export function readSharedData(key: ArrayBuffer): u32 {
 // status: Ok, CasMismatch (someone wrote in between), or another failure.
 export function writeSharedData(key: ArrayBuffer, value: usize, size: usize, cas: u32): u32 {
   return proxy_set_shared_data(ptrOf(key), key.byteLength, value, size, cas);
+}
+
+// Same, with the key given as bytes [key, key + keySize).
+export function writeSharedDataAt(key: usize, keySize: usize, value: usize, size: usize, cas: u32): u32 {
+  return proxy_set_shared_data(key, keySize, value, size, cas);
 }
 
 // Asks the host to call proxy_on_tick on the current root context every `ms` (0 stops it).
@@ -277,4 +288,58 @@ export function serializePairs(keys: string[], values: string[]): ArrayBuffer {
     store<u8>(data++, 0);
   }
   return out;
+}
+
+// ---- gRPC calls (budgets across gateways) ----------------------------------------------------
+
+// The host status of the last grpcCall that returned 0.
+export let grpcCallStatus: u32 = 0;
+
+// Starts a unary gRPC call; its token, or 0 when the host refused (grpcCallStatus says why:
+// ParseFailure for an upstream that is neither a GrpcService nor a known cluster, BadArgument
+// for a GrpcService Envoy cannot build a client for). `upstream` is a serialized
+// envoy.config.core.v3.GrpcService; no initial metadata.
+export function grpcCall(upstream: ArrayBuffer, service: ArrayBuffer, method: ArrayBuffer, message: usize, size: usize, timeoutMs: u32): u32 {
+  store<u32>(OUT, 0);
+  const status = proxy_grpc_call(ptrOf(upstream), upstream.byteLength, ptrOf(service), service.byteLength,
+    ptrOf(method), method.byteLength, 0, 0, message, size, timeoutMs, OUT);
+  grpcCallStatus = status;
+  return status == Status.Ok ? load<u32>(OUT) : 0;
+}
+
+export function grpcCancel(token: u32): bool {
+  return proxy_grpc_cancel(token) == Status.Ok;
+}
+
+// The message of the answer proxy_on_grpc_receive announced (`size` bytes), into hostData.
+export function readGrpcMessage(size: usize): bool {
+  store<usize>(OUT, 0);
+  store<usize>(OUT, 0, sizeof<usize>());
+  return takeOut(proxy_get_buffer_bytes(BufferType.GrpcReceive, 0, size, OUT, OUT + sizeof<usize>()));
+}
+
+// The gRPC status message of a call proxy_on_grpc_close reports (Envoy's text: "upstream connect
+// error …", "Request timeout" …); empty when the host has none.
+export function grpcStatusMessage(): string {
+  store<u32>(OUT, 0);
+  store<usize>(OUT, 0, 4);
+  store<usize>(OUT, 0, 4 + sizeof<usize>());
+  if (proxy_get_status(OUT, OUT + 4, OUT + 4 + sizeof<usize>()) != Status.Ok) return "";
+  const p = load<usize>(OUT, 4), n = load<usize>(OUT, 4 + sizeof<usize>());
+  const text = n > 0 && n < 4096 ? String.UTF8.decodeUnsafe(p, n) : "";
+  freeHostBlock(p);
+  return text;
+}
+
+// Resumes the request of the stream context `context` (held since its headers or body) from a
+// callback of another context (the root's gRPC answer).
+export function resumeRequest(context: u32): bool {
+  if (proxy_set_effective_context(context) != Status.Ok) return false;
+  return proxy_continue_stream(StreamType.Request) == Status.Ok;
+}
+
+// Makes `context` the one later host calls of this callback act for (a local reply to a held
+// stream from the root's gRPC answer).
+export function actFor(context: u32): bool {
+  return proxy_set_effective_context(context) == Status.Ok;
 }

@@ -69,3 +69,25 @@ export declare function environ_sizes_get(outCount: usize, outSize: usize): u16;
 
 @external("wasi_snapshot_preview1", "environ_get")
 export declare function environ_get(outPointers: usize, outBuffer: usize): u16;
+
+// Budgets across gateways: unary calls to the rate limit service. cpp-host issues every call on the
+// ROOT context (exports.cc grpc_call: contextOrEffectiveContext()->root_context()), so answers come
+// to proxy_on_grpc_receive / proxy_on_grpc_close of the root, whichever context asked, and outlive
+// the stream that asked; a held stream is resumed with proxy_continue_stream after
+// proxy_set_effective_context names it.
+@external("env", "proxy_grpc_call")
+export declare function proxy_grpc_call(
+  upstream: usize, upstreamLen: usize, service: usize, serviceLen: usize, method: usize, methodLen: usize,
+  metadata: usize, metadataLen: usize, message: usize, messageLen: usize, timeoutMs: u32, outToken: usize): u32;
+
+@external("env", "proxy_grpc_cancel")
+export declare function proxy_grpc_cancel(token: u32): u32;
+
+@external("env", "proxy_get_status")
+export declare function proxy_get_status(outCode: usize, outPtr: usize, outLen: usize): u32;
+
+@external("env", "proxy_continue_stream")
+export declare function proxy_continue_stream(stream: u32): u32;
+
+@external("env", "proxy_set_effective_context")
+export declare function proxy_set_effective_context(context: u32): u32;

@@ -9,6 +9,7 @@ import { readFileSync, statSync } from "node:fs";
 import { type Abi, BufferType, MapType, Status } from "./abi.ts";
 import { runDecodePath } from "./decode.ts";
 import { Exchange, type ExchangeRecord, type RouteSpec, type UpstreamTopology } from "./exchange.ts";
+import { CONNECT_FAILURE as CONNECT_REFUSED, GrpcStatus, grpcServiceCluster, NO_CLUSTER_MESSAGE, TIMEOUT_MESSAGE, type GrpcAnswer } from "./grpc.ts";
 import { HeaderMap } from "./headers.ts";
 import { describeHostCall, type HostCall, keyOf, recordImports, writtenValue } from "./host-calls.ts";
 import { type BufferRef, buildImports, type VmCore } from "./imports.ts";
@@ -260,6 +261,8 @@ export interface GuestFns {
   delete?: Function;
   tick?: Function;
   queueReady?: Function;
+  grpcReceive?: Function;
+  grpcClose?: Function;
 }
 
 export class ProxyWasmHost implements VmCore {
@@ -427,6 +430,8 @@ export class ProxyWasmHost implements VmCore {
       delete: fn("proxy_on_delete"),
       tick: fn("proxy_on_tick"),
       queueReady: fn("proxy_on_queue_ready"),
+      grpcReceive: fn("proxy_on_grpc_receive"),
+      grpcClose: fn("proxy_on_grpc_close"),
     };
     for (const [name, f] of Object.entries(this.fns)) if (f) this.fnNames.set(f, name);
     for (const name of ["proxy_on_vm_start", "proxy_on_configure", "proxy_validate_configuration"]) {
@@ -673,6 +678,10 @@ export class ProxyWasmHost implements VmCore {
         const b = s.respBody ?? new BodyBuffer();
         return { bytes: () => b.bytes(), mutable: b };
       }
+      case BufferType.GrpcReceiveBuffer: {
+        const m = this.grpcMessage;
+        return m ? { bytes: () => m, mutable: null } : null;
+      }
       case BufferType.VmConfiguration: {
         const v = this.vmConfig;
         return { bytes: () => v, mutable: null };
@@ -842,6 +851,111 @@ export class ProxyWasmHost implements VmCore {
       }
       if (root.tickPeriodMs > 0 && root.tickTimer === null && !this.killed) this.armTick(root);
     });
+  }
+
+  // ---- unary gRPC calls (grpc.ts): owned by the calling context's root, answered on the clock
+
+  private nextGrpcToken = 1;
+  private readonly grpcCalls = new Map<number, { cancel(): void }>();
+  private grpcMessage: Uint8Array | null = null;
+  private lastGrpcStatus = { code: 0, message: "" };
+
+  grpcStatus(): { code: number; message: string } {
+    return this.lastGrpcStatus;
+  }
+
+  grpcCall(upstream: Uint8Array, service: string, method: string, message: Uint8Array, timeoutMs: number): { status: number; token?: number } {
+    const root = this.stream?.root ?? this.currentRoot;
+    if (!root) return { status: Status.BAD_ARGUMENT };
+    let cluster = grpcServiceCluster(upstream);
+    const services = this.process.grpcServices;
+    if (cluster === null) {
+      cluster = new TextDecoder().decode(upstream);
+      if (!services.has(cluster) && !this.router.clusters.has(cluster)) return { status: Status.PARSE_FAILURE };
+    }
+    const token = (this.nextGrpcToken += 4);
+    if (!services.has(cluster) && !this.router.clusters.has(cluster)) {
+      // Envoy's async client fails the call inline: the close comes before the token is returned.
+      this.deliverGrpcClose(root, token, GrpcStatus.Unavailable, NO_CLUSTER_MESSAGE);
+      return { status: Status.INTERNAL_FAILURE };
+    }
+    const handler = services.get(cluster);
+    const answer: GrpcAnswer = handler ? handler({ cluster, service, method, message, timeoutMs, thread: this.thread }) : CONNECT_REFUSED;
+    const timeout = timeoutMs > 0 ? timeoutMs : Infinity;
+    const afterMs = "hang" in answer ? Infinity : answer.afterMs ?? 1;
+    const timer = this.process.clock.schedule(afterMs < timeout ? afterMs : timeout, () => {
+      this.grpcCalls.delete(token);
+      if (this.killed || this.vmFailed) return;
+      if (afterMs >= timeout) this.deliverGrpcClose(root, token, GrpcStatus.Unavailable, TIMEOUT_MESSAGE);
+      else if ("message" in answer) this.deliverGrpcReceive(root, token, answer.message);
+      else if ("status" in answer) this.deliverGrpcClose(root, token, answer.status, answer.statusMessage ?? "");
+      this.process.drain();
+    });
+    this.grpcCalls.set(token, timer);
+    return { status: Status.OK, token };
+  }
+
+  grpcCancel(token: number): number {
+    const call = this.grpcCalls.get(token);
+    if (!call) return Status.NOT_FOUND;
+    call.cancel();
+    this.grpcCalls.delete(token);
+    return Status.OK;
+  }
+
+  /** Calls in flight (made, not answered, not cancelled). */
+  get grpcCallsInFlight(): number {
+    return this.grpcCalls.size;
+  }
+
+  private deliverGrpcReceive(root: RootContext, token: number, message: Uint8Array): void {
+    if (!this.fns.grpcReceive) return;
+    this.grpcMessage = message;
+    try {
+      this.callRoot(root, this.fns.grpcReceive, root.id, token, message.length);
+    } catch (e) {
+      if (!(e instanceof VmFailure)) throw e;
+    } finally {
+      this.grpcMessage = null;
+    }
+  }
+
+  private deliverGrpcClose(root: RootContext, token: number, status: number, message: string): void {
+    if (!this.fns.grpcClose) return;
+    const prev = this.lastGrpcStatus;
+    this.lastGrpcStatus = { code: status, message };
+    try {
+      this.callRoot(root, this.fns.grpcClose, root.id, token, status);
+    } catch (e) {
+      if (!(e instanceof VmFailure)) throw e;
+    } finally {
+      this.lastGrpcStatus = prev;
+    }
+  }
+
+  /** Calls a module export as its first root context would (test entries' own functions). */
+  callExport(name: string, ...args: Array<number | bigint>): any {
+    const fn = this.exportsObj[name];
+    const root = this.roots[0];
+    if (typeof fn !== "function" || !root) throw new Error(`no export ${name} (or no root context)`);
+    const prev = [this.stream, this.currentContextId, this.currentRoot] as const;
+    this.stream = null;
+    this.currentContextId = root.id;
+    this.currentRoot = root;
+    try {
+      return (fn as (...a: Array<number | bigint>) => any)(...args);
+    } catch (e) {
+      this.fail(e);
+    } finally {
+      [this.stream, this.currentContextId, this.currentRoot] = prev;
+      this.process.drain();
+    }
+  }
+
+  /** The module's linear memory (tests write inputs for callExport there). */
+  memoryBytes(): Uint8Array {
+    this.mem.refresh();
+    return this.mem.u8;
   }
 
   // ---- shared data and queues: process-wide, keyed by this VM's vm_id

@@ -41,6 +41,11 @@ export interface VmCore {
   setEffectiveContext(id: number): number;
   sendLocalResponse(status: number, details: string, body: Uint8Array, headers: Array<[string, string]>, grpc: number): number;
   continueStream(type: number): number;
+  /** proxy_grpc_call (grpc.ts): Status.OK and the token, or a failure status. */
+  grpcCall(upstream: Uint8Array, service: string, method: string, message: Uint8Array, timeoutMs: number): { status: number; token?: number };
+  grpcCancel(token: number): number;
+  /** What proxy_get_status answers: the last gRPC close's status and Envoy's message. */
+  grpcStatus(): { code: number; message: string };
   closeStream(type: number): number;
   procExit(code: number): never;
   /** Tick period of the current context's root context (Wasm::setTimerPeriod). */
@@ -265,8 +270,9 @@ export function buildImports(vm: VmCore): WebAssembly.Imports {
     },
     proxy_get_status(codePtr: number, ptrPtr: number, sizePtr: number): number {
       if (vm.starting) restricted("proxy_get_status");
-      if (!vm.mem.setU32(codePtr >>> 0, 0)) return Status.INVALID_MEMORY_ACCESS;
-      return copyOut(new Uint8Array(0), ptrPtr, sizePtr);
+      const { code, message } = vm.grpcStatus();
+      if (!vm.mem.setU32(codePtr >>> 0, code)) return Status.INVALID_MEMORY_ACCESS;
+      return copyOutString(message, ptrPtr, sizePtr);
     },
     proxy_send_local_response(
       status: number,
@@ -285,14 +291,24 @@ export function buildImports(vm: VmCore): WebAssembly.Imports {
       if (details === null || body === null || hdrs === null) return Status.INVALID_MEMORY_ACCESS;
       return vm.sendLocalResponse(status >>> 0, details, body, decodePairs(hdrs), grpc);
     },
-    // Callouts: the emulated Envoy has no clusters for them; Envoy answers BadArgument then.
+    // HTTP callouts and gRPC streams are not emulated (BadArgument, as Envoy answers for a cluster it
+    // cannot use); unary gRPC calls are (grpc.ts).
     proxy_http_call(): number {
       if (vm.starting) restricted("proxy_http_call");
       return Status.BAD_ARGUMENT;
     },
-    proxy_grpc_call(): number {
+    proxy_grpc_call(up: number, upl: number, sp: number, sl: number, mp: number, ml: number, hp: number, hl: number,
+      bp: number, bl: number, timeoutMs: number, tokenPtr: number): number {
       if (vm.starting) restricted("proxy_grpc_call");
-      return Status.BAD_ARGUMENT;
+      const upstream = vm.mem.copy(up >>> 0, upl >>> 0);
+      const service = str(sp, sl), method = str(mp, ml);
+      const metadata = vm.mem.view(hp >>> 0, hl >>> 0);
+      const message = vm.mem.copy(bp >>> 0, bl >>> 0);
+      if (upstream === null || service === null || method === null || metadata === null || message === null) return Status.INVALID_MEMORY_ACCESS;
+      const r = vm.grpcCall(upstream, service, method, message, timeoutMs >>> 0);
+      if (r.status !== Status.OK) return r.status;
+      if (!vm.mem.setU32(tokenPtr >>> 0, r.token!)) return Status.INVALID_MEMORY_ACCESS;
+      return Status.OK;
     },
     proxy_grpc_stream(): number {
       if (vm.starting) restricted("proxy_grpc_stream");
@@ -302,9 +318,9 @@ export function buildImports(vm: VmCore): WebAssembly.Imports {
       if (vm.starting) restricted("proxy_grpc_send");
       return Status.NOT_FOUND;
     },
-    proxy_grpc_cancel(): number {
+    proxy_grpc_cancel(token: number): number {
       if (vm.starting) restricted("proxy_grpc_cancel");
-      return Status.NOT_FOUND;
+      return vm.grpcCancel(token >>> 0);
     },
     proxy_grpc_close(): number {
       if (vm.starting) restricted("proxy_grpc_close");

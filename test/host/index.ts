@@ -14,3 +14,4 @@ export { HeaderMap } from "./headers.ts";
 export { encodePairs, decodePairs, pairsSize, type HeaderPairs } from "./pairs.ts";
 export { Status, HeadersStatus, DataStatus, TrailersStatus, BufferType, MapType, registeredEnvFunctions } from "./abi.ts";
 export { parseModule } from "./wasm-binary.ts";
+export { GrpcStatus, CONNECT_FAILURE, TIMEOUT_MESSAGE, NO_CLUSTER_MESSAGE, grpcServiceCluster, type GrpcAnswer, type GrpcRequest, type GrpcService } from "./grpc.ts";

@@ -5,6 +5,7 @@
 // on_context_create / on_vm_start / on_configure for each plugin; the main thread's VM and every
 // worker's VM also tick. start() reproduces that sequence; addWorker() adds just one worker VM.
 import { EmulatedClock } from "./clock.ts";
+import type { GrpcService } from "./grpc.ts";
 import { ProxyWasmHost, type LoadOptions } from "./host.ts";
 import { SharedData, SharedQueues } from "./shared-data.ts";
 import { StatsStore, type MetricSnapshot, type StatsTag } from "./stats.ts";
@@ -30,6 +31,9 @@ export class EnvoyProcess {
   readonly shared = new SharedData();
   readonly queues = new SharedQueues();
   readonly stats = new StatsStore();
+  /** gRPC services by cluster name, answering the VMs' proxy_grpc_call (grpc.ts); a cluster
+   *  listed here with no service (null) refuses connections. */
+  readonly grpcServices = new Map<string, GrpcService | null>();
   readonly statsTags: StatsTag[];
   /** Every VM of the process, in creation order (canaries are dropped once configured). */
   readonly vms: ProxyWasmHost[] = [];

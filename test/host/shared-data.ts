@@ -29,7 +29,21 @@ export class SharedData {
     return this.data.get(vmId)?.get(key);
   }
 
+  /** Tests of concurrent writers: called before every set is applied, so that another worker can
+   *  change the key between a VM's read and its compare-and-swap write (as two Envoy workers can).
+   *  Not called again while it runs. */
+  beforeSet?: (vmId: string, key: string) => void;
+  private inHook = false;
+
   set(vmId: string, key: string, value: Uint8Array, cas: number): number {
+    if (this.beforeSet && !this.inHook) {
+      this.inHook = true;
+      try {
+        this.beforeSet(vmId, key);
+      } finally {
+        this.inHook = false;
+      }
+    }
     let m = this.data.get(vmId);
     if (!m) this.data.set(vmId, (m = new Map()));
     const cur = m.get(key);
