@@ -233,7 +233,7 @@ export function readFailoverSettings(root: JsonValue, path: string, cfg: RouterC
   cfg.chainHeader = String.UTF8.encode(chain);
   // Only this plugin names a chain: a client's copy would pick the providers itself.
   cfg.ownedRequestHeaders.push(cfg.chainHeader);
-  const served = readHeaderName(root, "servedModelHeader", path, "x-llm-served-model");
+  const served = readHeaderName(root, "servedModelHeader", path, "x-llm-served-model", true);
   if (served === null) return false;
   cfg.servedModelHeader = served;
   // Without providers an attempt on another model could not get that provider's path and key.
