@@ -211,7 +211,8 @@ export function buildBootstrap(config, options = {}) {
       admin: { address: socket(o.admin.host, o.admin.port) },
       stats_config: statsConfig(failover),
       overload_manager: overloadManager(o),
-      memory_allocator_manager: { soft_memory_limit_bytes: Math.floor(o.maxHeapBytes / 4) },
+      // Envoy >= 1.38 (the Higress gateway image's fork may be older: left out there).
+      memory_allocator_manager: o.higress ? undefined : { soft_memory_limit_bytes: Math.floor(o.maxHeapBytes / 4) },
       static_resources: annotate(
         {
           secrets: secrets.length > 0 ? secrets : undefined,
@@ -258,9 +259,10 @@ export function buildBootstrap(config, options = {}) {
         "the connection limit or as the heap fills (stalled uploads and idle keep-alive connections go\n" +
         "first), the streams holding the most buffered bytes are reset (HTTP/2), keep-alive is turned off,\n" +
         "and only then are new requests refused (503) instead of growing until the kernel kills Envoy.",
-      memory_allocator_manager:
-        "Memory freed after a burst (held uploads, inflated bodies) goes back to the system once the process\n" +
-        "holds more than a quarter of the heap budget: the heap monitor counts only memory in use.",
+      memory_allocator_manager: o.higress
+        ? undefined
+        : "Memory freed after a burst (held uploads, inflated bodies) goes back to the system once the process\n" +
+          "holds more than a quarter of the heap budget: the heap monitor counts only memory in use.",
     },
   );
 }
