@@ -1,8 +1,8 @@
 // Issue 23, item 1: connections that never send a byte. The attacker opens more connections than
 // the gateway's limit (default 10,000) and sends nothing (then, second round: asks one keep-alive
 // request on each and stays idle); meanwhile a victim opens a new connection every half second and
-// asks for the model list. Printed: how many of the attacker's connections the
-// gateway still holds over time, what the victim got, Envoy's memory.
+// asks for the model list. Printed: how many of the attacker's connections the gateway still holds
+// over time, what the victim got, Envoy's memory.
 import { connect } from "node:net";
 import { call, fmtMem, routerConfig, sleep, startGateway, tally } from "./gateway.mjs";
 
@@ -12,7 +12,7 @@ import { call, fmtMem, routerConfig, sleep, startGateway, tally } from "./gatewa
  */
 async function openIdle(port, count, ask) {
   const sockets = [];
-  const state = { open: 0, closedByServer: 0, failed: 0, lastClosedAt: 0 };
+  const state = { open: 0, closedByServer: 0, failed: 0, lastClosedAt: 0, leaving: false };
   for (let at = 0; at < count; at += 500) {
     const batch = [];
     for (let i = at; i < Math.min(count, at + 500); i++) {
@@ -45,7 +45,7 @@ async function openIdle(port, count, ask) {
         s.on("close", () => {
           if (opened) {
             state.open--;
-            if (!s.destroyedByClient) {
+            if (!state.leaving) {
               state.closedByServer++;
               state.lastClosedAt = Date.now();
             }
@@ -94,10 +94,8 @@ async function attack(log, { count, seconds, ask }) {
     for (const p of out.timeline) log(`    t=${p.s}s: attacker connections open ${p.attackerOpen} (closed by the gateway ${p.closedByGateway}), the listener's active connections ${p.envoyActive}`);
     log(`  victims (a new connection every ~0.5 s, GET /v1/models): ${out.victims.outcomes}; first served at ${out.victims.firstServedAtMs ?? "never"} ms`);
     log(`  attacker's connections all closed by the gateway: ${out.allClosedBySecond === null ? `no, ${state.open} still open after ${seconds} s` : `the last at ${out.allClosedBySecond} s`}; ${fmtMem(out.memoryDuring)}`);
-    for (const s of sockets) {
-      s.destroyedByClient = true;
-      s.destroy();
-    }
+    state.leaving = true;
+    for (const s of sockets) s.destroy();
     await sleep(500);
     out.memoryAfter = await gw.memory();
     const after = await call(gw.url, { path: "/v1/models" });
