@@ -109,8 +109,10 @@ function report(file, problems) {
 function validate(config, { keys, defaultProvider }) {
   const plugin = pluginProblems(config.text);
   const gateway = gatewayProblems(config.json, { env: keys ? process.env : null, defaultProvider: defaultProvider ?? null });
-  // The plugin's verdict first: it is the gateway's own rule, word for word.
-  return [...plugin, ...gateway];
+  // The plugin's verdict first: it is the gateway's own rule, word for word; a field it already
+  // named is not named twice.
+  const named = new Set(plugin.map((p) => p.path));
+  return [...plugin, ...gateway.filter((p) => !named.has(p.path))];
 }
 
 function writeOutput(file, text) {

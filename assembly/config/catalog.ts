@@ -5,7 +5,7 @@ import { JsonValue, JsonKind } from "../json/tree";
 import { logfmtName } from "./log_name";
 import { jsonEscape } from "../json/escape";
 import { configError, fail } from "./errors";
-import { checkFields, checkUniqueKeys, closestName, isObject, join, readNumber, readString, readStringList, unknownName } from "./fields";
+import { checkFields, checkUniqueKeys, closestName, hasControlCharacter, isObject, join, readNumber, readString, readStringList, unknownName } from "./fields";
 import { NameIndex } from "./name_index";
 import { prepareCatalogFailover } from "./failover";
 import { readProviders } from "./providers";
@@ -108,11 +108,6 @@ function readModels(root: JsonValue, path: string, catalog: Catalog): bool {
   return true;
 }
 
-function hasControlCharacter(s: string): bool {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) < 0x20 || s.charCodeAt(i) == 0x7f) return true;
-  return false;
-}
-
 function readUpstream(v: JsonValue, path: string, catalog: Catalog): string | null {
   const upstream = readString(v, "upstream", path, true);
   if (upstream === null) return null;
@@ -132,6 +127,8 @@ function readModel(v: JsonValue, path: string, catalog: Catalog): ModelSpec | nu
   const m = new ModelSpec();
   const name = readString(v, "name", path, true);
   if (name === null) return null;
+  // A model's name is written into response headers and log lines.
+  if (hasControlCharacter(name)) { fail(join(path, "name"), "must not contain control characters"); return null; }
   const upstream = readUpstream(v, path, catalog);
   if (upstream === null) return null;
   const upstreamModel = readString(v, "upstreamModel", path, false);

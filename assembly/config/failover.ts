@@ -7,7 +7,8 @@
 //
 // The chains the plugin may name are exactly what the generated Envoy bootstrap provides: every
 // ordered list of 2..maxChainLength distinct providers of the catalog, maxChainLength = 1 + the
-// largest fallback count of the configuration (cli/lib/envoy.mjs derives the same number).
+// largest fallback count of the configuration (cli/lib/failover.mjs derives the same number), and a
+// configuration needing more than MAX_FALLBACK_CLUSTERS of them is refused on both sides.
 import { JsonKind, JsonValue } from "../json/tree";
 import { configError, fail } from "./errors";
 import { closestName, isObject, join, readNumber } from "./fields";
@@ -18,6 +19,9 @@ import { Auth, Catalog, ModelSpec, ProviderSpec, RouteSpec, RouterConfig } from 
 // chains multiply the fallback clusters Envoy needs (providers × (providers − 1) × …).
 export const MAX_FALLBACKS: i32 = 3;
 export const MAX_CHAIN_LENGTH: i32 = MAX_FALLBACKS + 1;
+// The most fallback clusters a generated bootstrap may hold (cli/lib/failover.mjs has the same
+// number): each costs Envoy memory and start-up time, and 5,850 of them took 420 MB.
+export const MAX_FALLBACK_CLUSTERS: i32 = 1000;
 
 // ---- providers and models (compiled with the catalog) ------------------------------------------
 
@@ -155,14 +159,63 @@ export function readRouteFallbacks(v: JsonValue, path: string, r: RouteSpec): bo
   return r.maxFallbacks >= 0;
 }
 
-function largestFallbackCount(cfg: RouterConfig): i32 {
+// The field that set the largest fallback count (the first one, in this order), for the error below.
+let largestFallbackField = "";
+
+function largestFallbackCount(cfg: RouterConfig, path: string): i32 {
   let most = cfg.maxClientFallbacks;
+  largestFallbackField = join(path, "maxClientFallbacks");
   for (let i = 0; i < cfg.routes.length; i++) {
     const r = unchecked(cfg.routes[i]);
-    most = max(most, r.maxFallbacks);
+    if (r.maxFallbacks <= most) continue;
+    most = r.maxFallbacks;
+    largestFallbackField = join(join(join(path, "routes"), r.name), "maxFallbacks");
   }
-  for (let i = 0; i < cfg.models.length; i++) most = max(most, unchecked(cfg.models[i]).fallbacks.length);
+  for (let i = 0; i < cfg.models.length; i++) {
+    const n = unchecked(cfg.models[i]).fallbacks.length;
+    if (n <= most) continue;
+    most = n;
+    largestFallbackField = join(join(path, "models") + "[" + i.toString() + "]", "fallbacks");
+  }
   return most;
+}
+
+// Ordered chains of 2..maxLength distinct providers out of `providers`: Σ P!/(P−L)!.
+function chainCount(providers: i32, maxLength: i32): i64 {
+  let total: i64 = 0, ordered = <i64>providers;
+  for (let length = 2; length <= min(maxLength, providers); length++) {
+    ordered *= <i64>(providers - length + 1);
+    total += ordered;
+  }
+  return total;
+}
+
+// The providers some model uses: a chain only ever holds those.
+function chainProviderCount(cfg: RouterConfig): i32 {
+  let count = 0;
+  for (let p = 0; p < cfg.catalog.providers.length; p++) {
+    for (let i = 0; i < cfg.models.length; i++) {
+      if (unchecked(cfg.models[i]).providerIndex == p) { count++; break; }
+    }
+  }
+  return count;
+}
+
+// The generated bootstrap has one fallback cluster per chain this plugin may name; past
+// MAX_FALLBACK_CLUSTERS the configuration is refused, here and by the CLI, with the field to lower.
+function checkFallbackClusters(cfg: RouterConfig): bool {
+  const providers = chainProviderCount(cfg);
+  const fallbacks = cfg.maxChainLength - 1;
+  const needed = chainCount(providers, cfg.maxChainLength);
+  if (needed <= <i64>MAX_FALLBACK_CLUSTERS) return true;
+  let fits = fallbacks - 1;
+  while (fits > 0 && chainCount(providers, 1 + fits) > <i64>MAX_FALLBACK_CLUSTERS) fits--;
+  return fail(largestFallbackField, fallbacks.toString() + " fallbacks over " + providers.toString() + " providers need " + needed.toString() +
+    " fallback clusters (one per ordered chain of 2" + (cfg.maxChainLength > 2 ? " to " + cfg.maxChainLength.toString() : "") +
+    " providers); the gateway holds at most " +
+    MAX_FALLBACK_CLUSTERS.toString() + ": " + (fits > 0
+      ? "use at most " + fits.toString() + " (" + chainCount(providers, 1 + fits).toString() + " clusters)"
+      : "turn failover off (0 fallbacks) or use fewer providers"));
 }
 
 // Top level: `maxClientFallbacks`, `chainHeader`, `servedModelHeader`; then the longest chain.
@@ -180,10 +233,10 @@ export function readFailoverSettings(root: JsonValue, path: string, cfg: RouterC
   cfg.chainHeader = String.UTF8.encode(chain);
   // Only this plugin names a chain: a client's copy would pick the providers itself.
   cfg.ownedRequestHeaders.push(cfg.chainHeader);
-  const served = readHeaderName(root, "servedModelHeader", path, "x-llm-served-model");
+  const served = readHeaderName(root, "servedModelHeader", path, "x-llm-served-model", true);
   if (served === null) return false;
   cfg.servedModelHeader = served;
   // Without providers an attempt on another model could not get that provider's path and key.
-  cfg.maxChainLength = cfg.catalog.providers.length >= 2 ? 1 + largestFallbackCount(cfg) : 1;
-  return true;
+  cfg.maxChainLength = cfg.catalog.providers.length >= 2 ? 1 + largestFallbackCount(cfg, path) : 1;
+  return cfg.maxChainLength < 2 || checkFallbackClusters(cfg);
 }

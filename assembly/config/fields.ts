@@ -13,6 +13,12 @@ export function describe(v: JsonValue): string {
   }
 }
 
+// C0 controls and DEL: names and texts holding one would split a log line or a header.
+export function hasControlCharacter(s: string): bool {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) < 0x20 || s.charCodeAt(i) == 0x7f) return true;
+  return false;
+}
+
 export function join(path: string, key: string): string {
   return path.length == 0 ? key : path + "." + key;
 }

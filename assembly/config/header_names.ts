@@ -35,10 +35,31 @@ export function checkHeaderName(name: string, where: string): bool {
   return true;
 }
 
+// Response headers a gateway must leave to the provider or to HTTP itself: cookies, authentication
+// challenges, redirects, caching and security policies a browser would obey. A header the plugin's
+// routes add under one of these names would let a model name (or a decision text) act as one.
+const RESPONSE_OWNED_HEADERS: string[] = [
+  "set-cookie", "set-cookie2", "www-authenticate", "proxy-authenticate", "authentication-info", "location", "refresh",
+  "content-location", "content-disposition", "content-security-policy", "strict-transport-security", "x-frame-options",
+  "cache-control", "expires", "pragma", "vary", "age", "etag", "last-modified", "date", "server", "retry-after", "link",
+  "alt-svc", "clear-site-data",
+];
+const RESPONSE_OWNED_PREFIXES: string[] = ["access-control-", "x-envoy-", "cross-origin-"];
+
+// checkHeaderName for a header this plugin's routes add to responses (servedModelHeader, decisionHeader).
+export function checkResponseHeaderName(name: string, where: string): bool {
+  if (!checkHeaderName(name, where)) return false;
+  let owned = RESPONSE_OWNED_HEADERS.includes(name);
+  for (let i = 0; i < RESPONSE_OWNED_PREFIXES.length && !owned; i++) owned = name.startsWith(RESPONSE_OWNED_PREFIXES[i]);
+  if (owned) return fail(where, "\"" + name + "\" is a response header clients act on; expected a header of your own, such as x-llm-served-model");
+  return true;
+}
+
 // An optional header-name field; `fallback` when absent, null after an error.
-export function readHeaderName(obj: JsonValue, key: string, path: string, fallback: string): string | null {
+export function readHeaderName(obj: JsonValue, key: string, path: string, fallback: string, response: bool = false): string | null {
   const value = readString(obj, key, path, false);
   if (configError.length > 0) return null;
   const name = value !== null ? value : fallback;
-  return checkHeaderName(name, join(path, key)) ? name : null;
+  const where = join(path, key);
+  return (response ? checkResponseHeaderName(name, where) : checkHeaderName(name, where)) ? name : null;
 }

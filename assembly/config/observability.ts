@@ -5,7 +5,7 @@
 import { JsonKind, JsonValue } from "../json/tree";
 import { configError, fail } from "./errors";
 import { checkFields, describe, isObject, join, readNumber } from "./fields";
-import { checkHeaderName, readHeaderName } from "./header_names";
+import { checkResponseHeaderName, readHeaderName } from "./header_names";
 import { MetricsSettings, RouterConfig } from "./types";
 
 const METRICS_FIELDS: string[] = ["enabled", "consumerHeader", "maxConsumers"];
@@ -73,7 +73,7 @@ export function readDecisionHeader(root: JsonValue, path: string, cfg: RouterCon
   if (v === null) return true;
   const where = join(path, "decisionHeader");
   if (v.kind != JsonKind.String || v.strIsEmpty) return fail(where, "expected a header name such as \"x-llm-decision\"");
-  if (!checkHeaderName(v.str, where)) return false;
+  if (!checkResponseHeaderName(v.str, where)) return false;
   cfg.decisionHeader = String.UTF8.encode(v.str);
   cfg.decisionHeaderState = String.UTF8.encode(DECISION_HEADER_STATE_PREFIX + v.str);
   return true;

@@ -60,12 +60,16 @@ function isUrlSafe(s: string): bool {
   return true;
 }
 
-// http(s)://host[:port][/path], nothing else: no credentials, query or fragment.
+// http(s)://host[:port][/path], nothing else: no credentials, query or fragment. The path is sent
+// as written, by the generated route and by the failover filter alike, so nothing a URL parser would
+// rewrite is accepted: dot segments, %-escapes, backslashes, empty segments (cli/lib/config.mjs
+// checks the same).
 function readBaseUrl(v: JsonValue, path: string, p: ProviderSpec): bool {
   const url = readString(v, "baseUrl", path, true);
   if (url === null) return false;
   const where = join(path, "baseUrl");
   const expected = "expected http(s)://host[:port][/path], e.g. \"https://api.openai.com/v1\"";
+  if (url.includes("\\")) return fail(where, "a backslash in the URL: write it with '/' only");
   let rest = "";
   if (url.startsWith("https://")) { p.secure = true; p.port = 443; rest = url.substring(8); }
   else if (url.startsWith("http://")) { p.secure = false; p.port = 80; rest = url.substring(7); }
@@ -77,6 +81,13 @@ function readBaseUrl(v: JsonValue, path: string, p: ProviderSpec): bool {
   for (let i = 0; i < basePath.length; i++) {
     const c = basePath.charCodeAt(i);
     if (c <= 0x20 || c == 0x3f || c == 0x23 || c >= 0x7f) return fail(where, expected + " (no query, fragment or spaces)");
+  }
+  if (basePath.includes("%")) return fail(where, "a %-escape in the path: providers are sent this path as written, so write it unescaped");
+  const segments = basePath.split("/");
+  for (let i = 1; i < segments.length; i++) {
+    const segment = segments[i];
+    if (segment == "." || segment == "..") return fail(where, "a '.' or '..' segment in the path: write the path it stands for");
+    if (segment.length == 0) return fail(where, "an empty segment ('//') in the path");
   }
   const colon = authority.lastIndexOf(":");
   if (colon >= 0 && !authority.endsWith("]")) {

@@ -1,10 +1,11 @@
 // `routes`: alias → strategy and candidate limits. Each route is compiled against the catalog into
 // model indices and per-candidate task quality, so the request path does no name lookups.
+import { jsonEscape } from "../json/escape";
 import { JsonKind, JsonValue } from "../json/tree";
 import { logfmtName } from "./log_name";
 import { hashBytes } from "./name_index";
 import { configError, fail } from "./errors";
-import { checkFields, checkUniqueKeys, isObject, join, readNumber, readString, readStringList, unknownName } from "./fields";
+import { checkFields, checkUniqueKeys, hasControlCharacter, isObject, join, readNumber, readString, readStringList, unknownName } from "./fields";
 import { capabilityMask } from "./catalog";
 import { delegatesEveryRequest, readRouteDelegations } from "./detection";
 import { readRouteFallbacks } from "./failover";
@@ -31,6 +32,8 @@ export function readRoutes(root: JsonValue, path: string, cfg: RouterConfig): bo
     const name = routes.keys[i];
     const routePath = join(where, name);
     if (name.length == 0) return fail(routePath, "a route name must not be empty");
+    // Clients name the route in their body; it is written into log lines, metrics and headers.
+    if (hasControlCharacter(name)) return fail(where, "\"" + jsonEscape(name) + "\": a route name must not contain control characters");
     if (catalog.modelsByName.has(name)) return fail(routePath, "a route must not have the name of a model");
     const route = readRoute(routes.values[i], routePath, catalog);
     if (route === null) return false;

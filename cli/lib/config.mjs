@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { fallbackClusterProblem } from "./failover.mjs";
 import { jsonSyntaxError, lineColumn } from "./json-syntax.mjs";
 import { configurePlugin } from "./plugin-host.mjs";
 
@@ -75,6 +76,31 @@ export function pluginProblems(configText, wasmPath = ENVOY_WASM) {
   });
 }
 
+const URL_SHAPE = "expected http(s)://host[:port][/path], e.g. \"https://api.openai.com/v1\"";
+
+/**
+ * Why a provider's baseUrl cannot be used, or null. The same rule as the plugin's
+ * (assembly/config/providers.ts): the generated route and the failover filter must send the very
+ * path written here, so nothing a URL parser would rewrite (dot segments, %-escapes, backslashes,
+ * empty segments) and nothing but scheme, host, port and path.
+ */
+export function baseUrlProblem(url) {
+  if (typeof url !== "string") return "expected a string";
+  if (url.includes("\\")) return "a backslash in the URL: write it with '/' only";
+  const m = /^(https?):\/\/([^/]*)(.*)$/.exec(url);
+  if (!m) return URL_SHAPE;
+  const [, , authority, path] = m;
+  const host = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::([0-9]*))?$/.exec(authority);
+  if (!host) return `${URL_SHAPE} (a host name, an IPv4 address or a bracketed IPv6 address, without credentials)`;
+  if (host[2] !== undefined && !(/^[0-9]{1,5}$/.test(host[2]) && Number(host[2]) >= 1 && Number(host[2]) <= 65535)) return "expected a port from 1 to 65535";
+  if (/[\x00-\x20\x7f-\uffff?#]/.test(path)) return `${URL_SHAPE} (no query, fragment or spaces)`;
+  if (path.includes("%")) return "a %-escape in the path: providers are sent this path as written, so write it unescaped";
+  const segments = path.replace(/\/+$/, "").split("/").slice(1);
+  if (segments.some((s) => s === "." || s === "..")) return "a '.' or '..' segment in the path: write the path it stands for";
+  if (segments.some((s) => s === "")) return "an empty segment ('//') in the path";
+  return null;
+}
+
 /** A provider as the generator needs it (the plugin has already validated the fields). */
 export function parseProvider(name, spec) {
   const url = new URL(spec.baseUrl);
@@ -124,15 +150,6 @@ function looksLikeKey(value) {
   return /^(?:sk[-_]|gsk_|xai-|hf_|pplx-|AIza)/.test(value) || (value.length >= 32 && /[a-z]/.test(value) && /[0-9]/.test(value));
 }
 
-function isHttpUrl(text) {
-  if (typeof text !== "string") return false;
-  try {
-    return ["http:", "https:"].includes(new URL(text).protocol);
-  } catch {
-    return false;
-  }
-}
-
 /**
  * What only the whole file can know. `env` is the environment the gateway will run with; pass
  * null to skip the key check (a file meant for another machine).
@@ -152,10 +169,16 @@ export function gatewayProblems(json, { env = process.env, defaultProvider = nul
     );
     return problems;
   }
-  // The plugin names a baseUrl that is not a URL (with its field path); nothing here can use it.
-  if (Object.values(providers ?? {}).some((spec) => !isHttpUrl(spec?.baseUrl))) return problems;
+  // Every malformed baseUrl, each with its field (the plugin names only the first it meets).
+  for (const [name, spec] of Object.entries(providers ?? {})) {
+    const problem = baseUrlProblem(spec?.baseUrl);
+    if (problem) problems.push(new ConfigProblem(`providers.${name}.baseUrl`, problem));
+  }
+  if (problems.length > 0) return problems;
   const view = gatewayView(json);
   const byName = new Map(view.providers.map((p) => [p.name, p]));
+  const clusters = fallbackClusterProblem(json, view);
+  if (clusters) problems.push(new ConfigProblem(clusters.field, clusters.message));
   models.forEach((m, i) => {
     const p = byName.get(m.upstream);
     if (!p) return; // the plugin reports an upstream that names no provider

@@ -21,6 +21,23 @@ export const DEFAULTS = {
   maxConnections: 10000,
 };
 
+// How long a new connection may stay silent: clients send their request as soon as they connect.
+export const FIRST_BYTES_TIMEOUT_SECONDS = 5;
+// Keep-alive connections idle this long are closed (scaled down near the connection limit).
+const CONNECTION_IDLE_TIMEOUT_SECONDS = 300;
+// What the idle timeouts shrink to as connections near the limit or the heap nears its budget.
+const SATURATED_CONNECTION_IDLE = "2s";
+const SATURATED_STREAM_IDLE = "2s";
+// What Envoy reads from a client connection at a time. One call of the gzip decompressor inflates
+// what one read brought, at most MAX_INFLATE_RATIO times its size: reads this small keep a
+// decompression bomb to about 16 MiB before the 413, where whole-body reads let it reach 100 MiB.
+export const READ_BUFFER_BYTES = 16 * 1024;
+// zlib's own ceiling (deflate cannot compress more than 1032:1), so no valid body is ever cut.
+export const MAX_INFLATE_RATIO = 1032;
+// The RBAC policy refusing a declared content-length over maxBodyBytes (local reply mapped to a 413).
+const TOO_LARGE_POLICY = "request_too_large";
+const BODY_BUFFER_FILTER = "envoy.filters.http.buffer";
+
 // The route that answers for everything the plugin did not route (see unroutedRoutes).
 const NOT_ROUTED_MODEL =
   '{"error":{"message":"The model is not served by this gateway: use one of its aliases or catalog models (GET /v1/models lists them).","type":"invalid_request_error","param":"model","code":"model_not_found"}}';
@@ -50,6 +67,11 @@ const T = {
   connections: "type.googleapis.com/envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig",
   stringValue: "type.googleapis.com/google.protobuf.StringValue",
   celFilter: "type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter",
+  httpInspector: "type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector",
+  buffer: "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer",
+  bufferPerRoute: "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.BufferPerRoute",
+  rbac: "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC",
+  scaleTimers: "type.googleapis.com/envoy.config.overload.v3.ScaleTimersOverloadActionConfig",
 };
 
 const socket = (host, port) => ({ socket_address: flow({ address: host, port_value: port }) });
@@ -97,7 +119,7 @@ export function buildBootstrap(config, options = {}) {
   }
   for (const p of providers) routes.push(...providerRoutes(p, view, o));
   const fallback = o.defaultProvider ? providers.find((p) => p.name === o.defaultProvider) : null;
-  routes.push(...(fallback ? [defaultProviderRoute(fallback, view, o)] : unroutedRoutes(view)));
+  routes.push(...(fallback ? defaultProviderRoutes(fallback, view, o) : unroutedRoutes(view)));
 
   const hcm = annotate(
     {
@@ -108,7 +130,7 @@ export function buildBootstrap(config, options = {}) {
       request_headers_timeout: "10s",
       request_timeout: seconds(o.requestTimeoutSeconds),
       stream_idle_timeout: seconds(o.streamIdleTimeoutSeconds),
-      common_http_protocol_options: { idle_timeout: "300s" },
+      common_http_protocol_options: { idle_timeout: seconds(CONNECTION_IDLE_TIMEOUT_SECONDS) },
       http2_protocol_options: {
         max_concurrent_streams: 100,
         initial_stream_window_size: bufferLimit(view.maxBodyBytes),
@@ -122,12 +144,13 @@ export function buildBootstrap(config, options = {}) {
           internal_only_headers: [view.upstreamHeader, view.modelHeader, ...(failover ? [failover.chainHeader] : [])],
           virtual_hosts: [
             annotate(
-              { name: "llm", domains: ["*"], retry_policy: retryPolicy(), routes },
+              { name: "llm", domains: ["*"], retry_policy: retryPolicy(), request_body_buffer_limit: bufferLimit(view.maxBodyBytes), routes },
               {
                 retry_policy:
                   "Retries happen only before the first response byte reaches the client: a stream that has\n" +
                   "started is never replayed. On a provider's route every attempt sends the body the plugin\n" +
                   "rewrote once, to another endpoint of that provider.",
+                request_body_buffer_limit: "The router keeps bodies up to maxBodyBytes + 1 MiB for retries: every body the plugin accepts stays retriable.",
                 routes:
                   (failover
                     ? `First, one route per fallback chain length, chosen by the plugin's ${failover.chainHeader}: Envoy moves\n` +
@@ -150,7 +173,9 @@ export function buildBootstrap(config, options = {}) {
       http_filters: [
         pathToMetadataFilter(),
         o.clientKeysEnv ? clientKeysFilter(o.clientKeysEnv) : undefined,
+        declaredLengthFilter(view),
         decompressorFilter(),
+        bodyBufferFilter(view),
         wasmFilter(config.text, o, failover),
         hasAzure ? { name: AZURE_QUERY_FILTER, typed_config: { "@type": T.headerMutation } } : undefined,
         modelToMetadataFilter(view),
@@ -189,6 +214,8 @@ export function buildBootstrap(config, options = {}) {
       admin: { address: socket(o.admin.host, o.admin.port) },
       stats_config: statsConfig(failover),
       overload_manager: overloadManager(o),
+      // Envoy >= 1.38 (the Higress gateway image's fork may be older: left out there).
+      memory_allocator_manager: o.higress ? undefined : { soft_memory_limit_bytes: Math.floor(o.maxHeapBytes / 4) },
       static_resources: annotate(
         {
           secrets: secrets.length > 0 ? secrets : undefined,
@@ -197,13 +224,20 @@ export function buildBootstrap(config, options = {}) {
               {
                 name: "llm_gateway",
                 address: socket(o.listen.host, o.listen.port),
-                per_connection_buffer_limit_bytes: bufferLimit(view.maxBodyBytes),
+                per_connection_buffer_limit_bytes: READ_BUFFER_BYTES,
+                listener_filters: [{ name: "envoy.filters.listener.http_inspector", typed_config: { "@type": T.httpInspector } }],
+                listener_filters_timeout: seconds(FIRST_BYTES_TIMEOUT_SECONDS),
                 filter_chains: [{ filters: [{ name: "envoy.filters.network.http_connection_manager", typed_config: hcm }] }],
               },
               {
+                listener_filters:
+                  `A connection must send its first bytes within ${FIRST_BYTES_TIMEOUT_SECONDS} s (the HTTP inspector waits for them) or it is\n` +
+                  "closed: request_headers_timeout only starts at the first byte, so a silent connection would\n" +
+                  "otherwise hold one of the gateway's connections until the idle timeout.",
                 per_connection_buffer_limit_bytes:
-                  `maxBodyBytes (${view.maxBodyBytes}) + 1 MiB: the plugin's JSON 413 comes first, Envoy's own bare 413 never.\n` +
-                  "The router's retry buffer has the same limit, so every body the plugin accepts stays retriable.",
+                  "What Envoy reads from a client at a time: one call of the gzip decompressor inflates at most\n" +
+                  `${MAX_INFLATE_RATIO} times one read, so a decompression bomb stops near maxBodyBytes. Bodies up to maxBodyBytes are\n` +
+                  "still buffered whole: the buffer filter raises each request's own limit.",
               },
             ),
           ],
@@ -224,8 +258,14 @@ export function buildBootstrap(config, options = {}) {
         "finer histogram buckets for times to first token, durations and output speed" +
         (failover ? ";\nthe fallbacks counter as llm_router_fallbacks{ai_route, from_model, to_model}." : "."),
       overload_manager:
-        "Memory and connection limits: under heap pressure Envoy resets the streams holding the most buffered\n" +
-        "bytes and refuses new requests (503) instead of growing until the kernel kills it.",
+        "Memory and connection limits, in this order as pressure grows: idle timeouts shrink to seconds near\n" +
+        "the connection limit or as the heap fills (stalled uploads and idle keep-alive connections go\n" +
+        "first), the streams holding the most buffered bytes are reset (HTTP/2), keep-alive is turned off,\n" +
+        "and only then are new requests refused (503) instead of growing until the kernel kills Envoy.",
+      memory_allocator_manager: o.higress
+        ? undefined
+        : "Memory freed after a burst (held uploads, inflated bodies) goes back to the system once the process\n" +
+          "holds more than a quarter of the heap budget: the heap monitor counts only memory in use.",
     },
   );
 }
@@ -234,7 +274,9 @@ function filterNotes(o) {
   const lines = [];
   if (o.clientKeysEnv) lines.push(`client keys: only requests carrying a key listed in $${o.clientKeysEnv} get through (401 otherwise);`);
   lines.push(
-    "gzip request bodies are decompressed before the plugin reads them;",
+    "a declared content-length over maxBodyBytes gets the JSON 413 at once (RBAC, mapped to a 413);",
+    `gzip request bodies are decompressed before the plugin reads them (at most ${MAX_INFLATE_RATIO}:1 per read, zlib's ceiling);`,
+    "the body is buffered whole, up to maxBodyBytes + 1 MiB (Envoy's 413 beyond);",
     "the plugin holds the headers, reads the JSON body once, picks the model (and its fallbacks) and sets the routing headers;",
     "the chosen model is kept as dynamic metadata for the access log (the header itself never reaches a provider).",
   );
@@ -296,33 +338,39 @@ function accessLog() {
   };
 }
 
+function celFilter(expression) {
+  return { extension_filter: { name: "envoy.access_loggers.extension_filters.cel", typed_config: { "@type": T.celFilter, expression } } };
+}
+
 function openAiError(message, type, code) {
   return { json_format: { error: { message, type, param: null, code } }, content_type: "application/json" };
 }
 
 function localReplies(o, view) {
   const flags = (list) => ({ response_flag_filter: { flags: list } });
+  const tooLarge = openAiError(
+    view.oneMaxBodyBytes ? `request body is larger than ${view.maxBodyBytes} bytes` : "request body is larger than this route accepts",
+    "invalid_request_error",
+    "request_too_large",
+  );
   return {
     mappers: [
       {
-        // Envoy's own 413: its buffer limit is maxBodyBytes + 1 MiB, but Envoy adds a chunk to a body
-        // being buffered before the plugin sees it, so one read of more than 1 MiB can reach the limit
-        // first. Every 413 reads like the plugin's (which this also rewrites, with the same words).
+        // A declared content-length over the limit, refused before the client uploads the body.
+        filter: celFilter(`response.code_details == 'rbac_access_denied_matched_policy[${TOO_LARGE_POLICY}]'`),
+        status_code: 413,
+        body_format_override: tooLarge,
+      },
+      {
+        // Envoy's own 413: the buffer filter's limit is maxBodyBytes + 1 MiB, so the plugin's 413 (which
+        // this also rewrites, with the same words) usually comes first, but a read that brings more than
+        // 1 MiB past the limit (or a gzip body inflating past it) meets Envoy's. Every 413 reads alike.
         filter: { status_code_filter: { comparison: { op: "EQ", value: flow({ default_value: 413, runtime_key: "llm_router.too_large_status" }) } } },
-        body_format_override: openAiError(
-          view.oneMaxBodyBytes ? `request body is larger than ${view.maxBodyBytes} bytes` : "request body is larger than this route accepts",
-          "invalid_request_error",
-          "request_too_large",
-        ),
+        body_format_override: tooLarge,
       },
       {
         // The overload manager's refusal carries no response flag, only its details.
-        filter: {
-          extension_filter: {
-            name: "envoy.access_loggers.extension_filters.cel",
-            typed_config: { "@type": T.celFilter, expression: "response.code_details == 'overload'" },
-          },
-        },
+        filter: celFilter("response.code_details == 'overload'"),
         body_format_override: openAiError("The gateway is overloaded; retry later.", "server_error", "gateway_overloaded"),
       },
       {
@@ -432,16 +480,23 @@ function providerRoutes(p, view, o) {
     }));
 }
 
-function defaultProviderRoute(p, view, o) {
-  return annotate(
-    {
-      name: `default.${p.name}`,
-      match: { prefix: "/" },
-      route: { ...providerRouteAction(p, o), regex_rewrite: pathRewrite(p) },
-      ...providerHeaders(p, view),
-    },
-    { name: `--default-provider ${p.name}: everything the plugin did not route goes to ${p.name}, with its key.` },
-  );
+function defaultProviderRoutes(p, view, o) {
+  const forward = { route: { ...providerRouteAction(p, o), regex_rewrite: pathRewrite(p) }, ...providerHeaders(p, view) };
+  return [
+    annotate(
+      { name: `default.${p.name}`, match: handledPaths(view), ...forward },
+      { name: `--default-provider ${p.name}: everything the plugin did not route goes to ${p.name}, with its key.` },
+    ),
+    annotate(
+      {
+        name: `default.${p.name}.other`,
+        match: { prefix: "/" },
+        ...forward,
+        typed_per_filter_config: { [BODY_BUFFER_FILTER]: { "@type": T.bufferPerRoute, disabled: true } },
+      },
+      { name: "Paths the plugin never reads (file uploads …) stream through unbuffered, whatever their size." },
+    ),
+  ];
 }
 
 function jsonReply(status, body) {
@@ -451,13 +506,17 @@ function jsonReply(status, body) {
   };
 }
 
+/** The paths the plugin handles (`paths`), as a route's safe_regex match. */
+function handledPaths(view) {
+  return { safe_regex: { regex: `^.*(?:${view.paths.map(escapeRegex).join("|")})/?$` } };
+}
+
 function unroutedRoutes(view) {
-  const suffixes = view.paths.map(escapeRegex).join("|");
   return [
     annotate(
       {
         name: "unrouted.model",
-        match: { safe_regex: { regex: `^.*(?:${suffixes})/?$` }, headers: [{ name: ":method", string_match: flow({ exact: "POST" }) }] },
+        match: { ...handledPaths(view), headers: [{ name: ":method", string_match: flow({ exact: "POST" }) }] },
         ...jsonReply(404, NOT_ROUTED_MODEL),
       },
       {
@@ -515,12 +574,33 @@ function wasmFilter(configText, o, failover) {
   };
 }
 
+// A declared content-length over maxBodyBytes on a path the plugin reads is refused at once, before
+// the client uploads the body (the buffer filter after this one holds the headers until the body is
+// whole, so the plugin's own early 413 would come too late).
+function declaredLengthFilter(view) {
+  const over = { header: { name: "content-length", range_match: { start: view.maxBodyBytes + 1, end: Number.MAX_SAFE_INTEGER } } };
+  const handled = { url_path: { path: handledPaths(view) } };
+  return {
+    name: "llm-router.declared-length",
+    typed_config: {
+      "@type": T.rbac,
+      rules: { action: "DENY", policies: { [TOO_LARGE_POLICY]: { permissions: [{ and_rules: { rules: [over, handled] } }], principals: [{ any: true }] } } },
+    },
+  };
+}
+
+// Holds the (decompressed) body until it is whole, up to maxBodyBytes + 1 MiB: this is what lets a
+// request's buffer exceed the listener's small reads, and the plugin then reads the body in one call.
+function bodyBufferFilter(view) {
+  return { name: BODY_BUFFER_FILTER, typed_config: { "@type": T.buffer, max_request_bytes: bufferLimit(view.maxBodyBytes) } };
+}
+
 function decompressorFilter() {
   return {
     name: "envoy.filters.http.decompressor",
     typed_config: {
       "@type": T.decompressor,
-      decompressor_library: { name: "gzip", typed_config: { "@type": T.gunzip } },
+      decompressor_library: { name: "gzip", typed_config: { "@type": T.gunzip, max_inflate_ratio: MAX_INFLATE_RATIO } },
       request_direction_config: { common_config: { enabled: flow({ default_value: true, runtime_key: "llm_router.decompress_requests" }) } },
       response_direction_config: { common_config: { enabled: flow({ default_value: false, runtime_key: "llm_router.decompress_responses" }) } },
     },
@@ -675,16 +755,28 @@ function tlsSocket(p, caFile) {
 
 function overloadManager(o) {
   const heap = "envoy.resource_monitors.fixed_heap";
+  const connections = "envoy.resource_monitors.global_downstream_max_connections";
   return {
     refresh_interval: "0.25s",
     resource_monitors: [
       { name: heap, typed_config: { "@type": T.fixedHeap, max_heap_size_bytes: o.maxHeapBytes } },
-      {
-        name: "envoy.resource_monitors.global_downstream_max_connections",
-        typed_config: { "@type": T.connections, max_active_downstream_connections: o.maxConnections },
-      },
+      { name: connections, typed_config: { "@type": T.connections, max_active_downstream_connections: o.maxConnections } },
     ],
     actions: [
+      {
+        name: "envoy.overload_actions.reduce_timeouts",
+        triggers: [
+          { name: connections, scaled: flow({ scaling_threshold: 0.8, saturation_threshold: 0.95 }) },
+          { name: heap, scaled: flow({ scaling_threshold: 0.7, saturation_threshold: 0.85 }) },
+        ],
+        typed_config: {
+          "@type": T.scaleTimers,
+          timer_scale_factors: [
+            flow({ timer: "HTTP_DOWNSTREAM_CONNECTION_IDLE", min_timeout: SATURATED_CONNECTION_IDLE }),
+            flow({ timer: "HTTP_DOWNSTREAM_STREAM_IDLE", min_timeout: SATURATED_STREAM_IDLE }),
+          ],
+        },
+      },
       { name: "envoy.overload_actions.shrink_heap", triggers: [{ name: heap, threshold: flow({ value: 0.9 }) }] },
       { name: "envoy.overload_actions.disable_http_keepalive", triggers: [{ name: heap, threshold: flow({ value: 0.9 }) }] },
       {

@@ -27,36 +27,91 @@ const T = {
   previousHosts: "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate",
 };
 
+// The most fallback clusters a bootstrap may hold (the plugin refuses a configuration needing more,
+// with the same number: assembly/config/failover.ts). Each costs Envoy about 50 KB and 0.5 ms to
+// start (bench/results/abuse.md): 5,850 of them took a gateway from 94 to 420 MB before any request.
+export const MAX_FALLBACK_CLUSTERS = 1000;
+
 const count = (v, fallback) => (Number.isInteger(v) ? v : fallback);
 
-/** The configuration's largest fallback count: what the plugin computes for maxChainLength − 1. */
+/**
+ * The configuration's largest fallback count (what the plugin computes for maxChainLength − 1) and
+ * the field that sets it (the first one, in the plugin's order).
+ */
 export function largestFallbackCount(json) {
   let most = count(json.maxClientFallbacks, 1);
-  for (const r of Object.values(json.routes ?? {})) most = Math.max(most, count(r?.maxFallbacks, 1));
-  for (const m of json.models ?? []) most = Math.max(most, Array.isArray(m?.fallbacks) ? m.fallbacks.length : 0);
-  return Math.min(most, MAX_FALLBACKS);
+  let field = "maxClientFallbacks";
+  for (const [name, r] of Object.entries(json.routes ?? {})) {
+    if (count(r?.maxFallbacks, 1) > most) [most, field] = [count(r?.maxFallbacks, 1), `routes.${name}.maxFallbacks`];
+  }
+  (json.models ?? []).forEach((m, i) => {
+    const n = Array.isArray(m?.fallbacks) ? m.fallbacks.length : 0;
+    if (n > most) [most, field] = [n, `models[${i}].fallbacks`];
+  });
+  return { count: Math.min(most, MAX_FALLBACKS), field };
 }
 
-/** Every ordered list of 2..maxLength distinct names, shortest first. */
+/** How many ordered chains of 2..maxLength distinct providers `providers` make: Σ P!/(P−L)!. */
+export function chainCount(providers, maxLength) {
+  let total = 0;
+  let ordered = providers;
+  for (let length = 2; length <= Math.min(maxLength, providers); length++) {
+    ordered *= providers - length + 1;
+    total += ordered;
+  }
+  return total;
+}
+
+/** Every ordered list of 2..maxLength distinct names, shortest first (iterative: no deep stacks). */
 export function orderedChains(names, maxLength) {
   const out = [];
   let level = names.map((n) => [n]);
   for (let length = 2; length <= maxLength; length++) {
-    level = level.flatMap((prefix) => names.filter((n) => !prefix.includes(n)).map((n) => [...prefix, n]));
-    out.push(...level);
+    const next = [];
+    for (const prefix of level) for (const n of names) if (!prefix.includes(n)) next.push([...prefix, n]);
+    for (const chain of next) out.push(chain);
+    level = next;
   }
   return out;
+}
+
+/** The providers a model uses, in catalog order: a chain only ever holds those. */
+function chainProviders(view) {
+  return [...new Set((view.models ?? []).map((m) => m?.upstream))].filter((u) => view.providers.some((p) => p.name === u));
+}
+
+/**
+ * The problem of a configuration whose fallback chains exceed MAX_FALLBACK_CLUSTERS, or null: the
+ * field that sets the largest fallback count, the count it needs and the largest count that fits.
+ */
+export function fallbackClusterProblem(json, view) {
+  const providers = chainProviders(view).length;
+  if (view.providers.length < 2) return null;
+  const { count: fallbacks, field } = largestFallbackCount(json);
+  const needed = chainCount(providers, 1 + fallbacks);
+  if (needed <= MAX_FALLBACK_CLUSTERS) return null;
+  let fits = fallbacks - 1;
+  while (fits > 0 && chainCount(providers, 1 + fits) > MAX_FALLBACK_CLUSTERS) fits--;
+  return {
+    field,
+    message:
+      `${fallbacks} fallbacks over ${providers} providers need ${needed} fallback clusters (one per ordered chain of 2` +
+      `${fallbacks > 1 ? ` to ${1 + fallbacks}` : ""} providers); the gateway holds at most ${MAX_FALLBACK_CLUSTERS}: ` +
+      (fits > 0 ? `use at most ${fits} (${chainCount(providers, 1 + fits)} clusters)` : "turn failover off (0 fallbacks) or use fewer providers"),
+  };
 }
 
 /**
  * What the bootstrap needs for failover, or null when the configuration makes no chains (fewer than
  * two providers, every fallback count 0) or the gateway cannot run the upstream filter (Higress).
+ * Throws when the chains would exceed MAX_FALLBACK_CLUSTERS (`llm-router check` says so first).
  */
 export function failoverPlan(json, view, { higress = false } = {}) {
   if (higress) return null;
-  // The providers a model uses, in catalog order: a chain only ever holds those.
-  const used = [...new Set((view.models ?? []).map((m) => m?.upstream))].filter((u) => view.providers.some((p) => p.name === u));
-  const maxLength = view.providers.length >= 2 ? 1 + largestFallbackCount(json) : 1;
+  const problem = fallbackClusterProblem(json, view);
+  if (problem) throw new Error(`${problem.field}: ${problem.message}`);
+  const used = chainProviders(view);
+  const maxLength = view.providers.length >= 2 ? 1 + largestFallbackCount(json).count : 1;
   const chains = orderedChains(used, Math.min(maxLength, used.length));
   if (chains.length === 0) return null;
   return {

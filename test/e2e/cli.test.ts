@@ -59,6 +59,44 @@ describe("llm-router check", () => {
     expect(a.stderr).toContain("models[1].upstreamModel:");
   });
 
+  it("every baseUrl a URL parser would rewrite, or with a bad port, is named with its field (check and envoy)", () => {
+    const file = writeConfig((c) => {
+      c.providers.openai.baseUrl = "https://api.openai.com/v1/../admin";
+      c.providers.deepseek.baseUrl = "https//api.deepseek.com/v1";
+      c.providers.groq.baseUrl = "https://api.groq.com:99999/openai/v1";
+    });
+    for (const args of [["check", file, "--no-key-check"], ["envoy", file]]) {
+      const r = cli(args);
+      expect(r.status, r.stderr).toBe(1);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).not.toContain("Invalid URL");
+      expect(r.stderr).toContain(`${file}: providers.openai.baseUrl: a '.' or '..' segment in the path`);
+      expect(r.stderr).toContain(`${file}: providers.deepseek.baseUrl: expected http(s)://host[:port][/path]`);
+      expect(r.stderr).toContain(`${file}: providers.groq.baseUrl: expected a port from 1 to 65535`);
+      expect(r.stderr.match(/providers\.openai\.baseUrl/g)).toHaveLength(1);
+    }
+  });
+
+  it("fallback chains past the limit: check, envoy and start refuse with the count and the field (20 providers too)", () => {
+    for (const [count, fits] of [[10, "use at most 2 (810 clusters)"], [20, "use at most 1 (380 clusters)"]] as const) {
+      const file = writeConfig((c) => {
+        c.providers = {};
+        c.models = [];
+        for (let i = 0; i < count; i++) {
+          c.providers[`p${i}`] = { baseUrl: `https://api${i}.example.com/v1`, apiKeyEnv: `P${i}_KEY` };
+          c.models.push({ name: `m${i}`, upstream: `p${i}`, price: { input: 1, output: 1 }, ttftMs: 100, tokensPerSecond: 50, contextWindow: 128000 });
+        }
+        c.routes = { all: { strategy: "price", maxFallbacks: 3 } };
+      });
+      for (const args of [["check", file, "--no-key-check"], ["envoy", file], ["start", file, "--mock"]]) {
+        const r = cli(args);
+        expect(r.status, r.stderr).toBe(1);
+        expect(r.stderr).not.toContain("Maximum call stack");
+        expect(r.stderr.split("\n")[0]).toMatch(new RegExp(`^${file}: routes\\.all\\.maxFallbacks: 3 fallbacks over ${count} providers need \\d+ fallback clusters .*the gateway holds at most 1000: ${fits.replace(/[()]/g, "\\$&")}$`));
+      }
+    }
+  });
+
   it("a file that is not JSON, and a missing file", () => {
     const dir = tempDir();
     writeFileSync(join(dir, "bad.json"), '{"models": [');

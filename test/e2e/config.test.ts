@@ -111,17 +111,26 @@ describe("envoy.yaml (real providers)", () => {
     expect(retry.retry_host_predicate.map((p: any) => p.name)).toEqual(["envoy.retry_host_predicates.previous_hosts"]);
   });
 
-  it("limits: request timeout for uploads, no overall cap on streams, buffers above maxBodyBytes, overload manager", () => {
+  it("limits: request timeout for uploads, no overall cap on streams, bodies buffered above maxBodyBytes from small reads, silent connections closed, overload manager", () => {
     expect(hcm.request_timeout).toBe("60s");
     expect(hcm.stream_idle_timeout).toMatch(/^\d+s$/);
-    expect(listenerOf(cfg).per_connection_buffer_limit_bytes).toBeGreaterThan(router.maxBodyBytes);
+    const buffer = hcm.http_filters.find((f: any) => f.name === "envoy.filters.http.buffer");
+    expect(buffer.typed_config.max_request_bytes).toBeGreaterThan(router.maxBodyBytes);
+    // small reads bound what one call of the gzip decompressor inflates
+    expect(listenerOf(cfg).per_connection_buffer_limit_bytes).toBeLessThanOrEqual(64 * 1024);
+    expect(listenerOf(cfg).listener_filters_timeout).toMatch(/^\d+s$/);
+    expect(listenerOf(cfg).listener_filters.map((f: any) => f.name)).toEqual(["envoy.filters.listener.http_inspector"]);
     const om = cfg.overload_manager;
     expect(om.resource_monitors.map((m: any) => m.name)).toEqual([
       "envoy.resource_monitors.fixed_heap",
       "envoy.resource_monitors.global_downstream_max_connections",
     ]);
     expect(om.actions.map((a: any) => a.name)).toEqual(
-      expect.arrayContaining(["envoy.overload_actions.stop_accepting_requests", "envoy.overload_actions.reset_high_memory_stream"]),
+      expect.arrayContaining([
+        "envoy.overload_actions.reduce_timeouts",
+        "envoy.overload_actions.stop_accepting_requests",
+        "envoy.overload_actions.reset_high_memory_stream",
+      ]),
     );
   });
 

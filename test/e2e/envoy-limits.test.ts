@@ -1,11 +1,13 @@
 // The limits the generated bootstrap sets, through real Envoy: the plugin's JSON 413 is the only
 // 413, a stalled upload is cut by the request timeout while a long streamed answer is not, gzip
-// bodies are decompressed before the plugin, and a flood of held bodies is refused, not fatal.
+// bodies are decompressed before the plugin and a bomb stops near maxBodyBytes, silent connections
+// are closed, and stalled uploads that fill the heap go first while other clients are served.
 import { randomBytes } from "node:crypto";
 import http2 from "node:http2";
 import { connect } from "node:net";
-import { gzipSync } from "node:zlib";
+import { createGzip, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { bufferLimit, FIRST_BYTES_TIMEOUT_SECONDS, MAX_INFLATE_RATIO, READ_BUFFER_BYTES } from "../../cli/lib/envoy.mjs";
 import { postJson, printLogOnFailure, readRouterConfig, send, sseData, startGateway, useGateway, type Gateway } from "./harness";
 
 const MAX_BODY = 64 * 1024;
@@ -78,6 +80,27 @@ function chatOfSize(model: string, size: number): Buffer {
   return Buffer.from(head + "z".repeat(size - head.length - tail.length) + tail);
 }
 
+/** gzip of a chat body holding `bytes` letters, streamed (the raw body is never built). */
+function gzipOfRepeated(bytes: number): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const z = createGzip({ level: 9 });
+    const out: Buffer[] = [];
+    z.on("data", (c: Buffer) => out.push(c));
+    z.on("end", () => resolve(Buffer.concat(out)));
+    z.write('{"model":"auto","messages":[{"role":"user","content":"');
+    const piece = Buffer.alloc(1024 * 1024, 0x61);
+    let left = bytes;
+    const pump = () => {
+      while (left > 0) {
+        left -= piece.length;
+        if (!z.write(piece)) return void z.once("drain", pump);
+      }
+      z.end('"}]}');
+    };
+    pump();
+  });
+}
+
 function chunked(body: Buffer, pieceSize: number): Buffer[] {
   const out: Buffer[] = [];
   for (let at = 0; at < body.length; at += pieceSize) {
@@ -90,6 +113,9 @@ function chunked(body: Buffer, pieceSize: number): Buffer[] {
 
 const requestHead = (framing: string) =>
   `POST /v1/chat/completions HTTP/1.1\r\nhost: gateway\r\ncontent-type: application/json\r\n${framing}\r\n\r\n`;
+
+// Compressed while the gateways start (a few seconds of CPU).
+const BOMB = gzipOfRepeated(1024 * 1024 * 1024);
 
 describe("limits of the generated bootstrap", () => {
   const gw = useGateway({
@@ -225,17 +251,41 @@ describe("limits of the generated bootstrap", () => {
       expect(gw().received()).toHaveLength(0);
     });
 
-    it("a decompression bomb is cut by Envoy's inflate-ratio cap and refused, never forwarded", async () => {
-      // 4 MiB of one repeated byte gzips to a few KiB: far over the 100:1 cap
+    it("a decompression bomb stops inflating near maxBodyBytes: the JSON 413, nothing forwarded", async () => {
+      // 1 GiB of one letter gzips to about 1 MB: read whole and inflated at Envoy's default 100:1 it
+      // became 104 MB before the 413, far past the bound below.
+      const inflated = async () => {
+        const stats = await send(gw().adminUrl, { path: "/stats?format=json&filter=decompressor.*request.total_uncompressed_bytes" });
+        return Number(JSON.parse(stats.text).stats[0]?.value ?? 0);
+      };
+      const before = await inflated();
+      // Chunked: a declared content-length over maxBodyBytes would be refused before any inflating.
+      const head = "POST /v1/chat/completions HTTP/1.1\r\nhost: gateway\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\ntransfer-encoding: chunked\r\n\r\n";
+      const reply = await rawRequest(gw().port, head, chunked(await BOMB, 1024 * 1024));
+      expect(reply.status, reply.body).toBe(413);
+      expect(JSON.parse(reply.body).error.code).toBe("request_too_large");
+      // The body's limit, plus what one call of the decompressor may add: one read (with a margin for
+      // what arrives with the headers), inflated at zlib's ceiling.
+      expect((await inflated()) - before).toBeLessThanOrEqual(bufferLimit(MAX_BODY) + MAX_INFLATE_RATIO * 1.25 * READ_BUFFER_BYTES);
+      expect(gw().received()).toHaveLength(0);
+    });
+
+    it("a valid body gzipped over 300:1, within maxBodyBytes, is routed whole (no inflate-ratio cut, no invalid_json)", async () => {
+      const json = chatOfSize("best", MAX_BODY - 16);
+      const compressed = gzipSync(json, { level: 9 });
+      expect(json.length / compressed.length).toBeGreaterThan(300);
       const reply = await send(gw().url, {
         method: "POST",
         path: "/v1/chat/completions",
-        body: gzipSync(chatOfSize("auto", 4 * 1024 * 1024)),
+        body: compressed,
         headers: { "content-type": "application/json", "content-encoding": "gzip" },
       });
-      expect([400, 413]).toContain(reply.status);
-      expect(reply.headers["content-type"]).toMatch(/^application\/json/);
-      expect(gw().received()).toHaveLength(0);
+      expect(reply.status, reply.text).toBe(200);
+      const [got] = gw().received();
+      const sent = JSON.parse(json.toString());
+      const forwarded = JSON.parse(got.request.body.toString());
+      expect(forwarded.model).not.toBe("best");
+      expect({ ...forwarded, model: sent.model }).toEqual(sent);
     });
   });
 });
@@ -261,10 +311,11 @@ describe("a provider that cannot be reached", () => {
   });
 });
 
-describe("overload: a flood of held request bodies", () => {
-  // A small heap budget: the gateway's own baseline (about 10 MB with the plugin loaded) plus 48 MiB.
+describe("overload: stalled uploads that fill the heap go first, other clients keep being served", () => {
+  // A small heap budget: the gateway's own baseline (about 10 MB with the plugin loaded) plus 54 MiB.
   const HEAP_MB = 64;
   const UPLOAD = 6 * 1024 * 1024;
+  const COUNT = 20; // 120 MiB if Envoy held them all
   let gw: Gateway | undefined;
   beforeAll(async () => {
     gw = await startGateway({ pluginConfig: readRouterConfig(), generator: { maxHeapBytes: HEAP_MB * 1024 * 1024 } });
@@ -274,45 +325,70 @@ describe("overload: a flood of held request bodies", () => {
   });
   beforeEach((ctx) => printLogOnFailure(ctx, () => gw));
 
-  it("is refused with 503 gateway_overloaded; Envoy stays up, its heap bounded, and serves again once they end", async () => {
-    const g = gw!;
-    const allocated = async () => Number(JSON.parse((await send(g.adminUrl, { path: "/memory" })).text).allocated);
-    const sockets: ReturnType<typeof connect>[] = [];
-    const answers: string[] = [];
-    let peak = 0;
-    try {
-      // 20 uploads of 6 MiB each, never finished: 120 MiB if Envoy held them all.
-      for (let i = 0; i < 20; i++) {
-        const socket = connect(g.port, "127.0.0.1");
-        let got = "";
-        socket.on("data", (d) => (got += d.toString()));
-        socket.on("error", () => {});
-        socket.on("close", () => answers.push(got));
-        socket.write(`POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\ncontent-length: ${UPLOAD + 1024}\r\n\r\n`);
-        socket.write(Buffer.alloc(UPLOAD, 0x20));
-        sockets.push(socket);
-        await new Promise((r) => setTimeout(r, 250));
-        peak = Math.max(peak, await allocated());
+  const allocated = async () => Number(JSON.parse((await send(gw!.adminUrl, { path: "/memory" })).text).allocated);
+  const fast = () => postJson(gw!, "/v1/chat/completions", JSON.stringify({ model: "fast", messages: [] }));
+
+  /** Opens one stalled upload (declares UPLOAD + 1 KiB, sends UPLOAD, then nothing); `ended` says how it ended. */
+  function stallHttp1(): { ended: () => string | null; close: () => void } {
+    const socket = connect(gw!.port, "127.0.0.1");
+    let got = "";
+    let ended: string | null = null;
+    socket.on("data", (d) => (got += d.toString()));
+    socket.on("error", () => {});
+    socket.on("close", () => (ended = /^HTTP\/1\.1 (\d+)/.exec(got)?.[1] ?? "reset"));
+    socket.write(`POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\ncontent-length: ${UPLOAD + 1024}\r\n\r\n`);
+    socket.write(Buffer.alloc(UPLOAD, 0x20));
+    return { ended: () => ended, close: () => socket.destroy() };
+  }
+
+  function stallHttp2(): { ended: () => string | null; close: () => void } {
+    const session = http2.connect(gw!.url);
+    session.on("error", () => {});
+    let ended: string | null = null;
+    let status = 0;
+    const req = session.request({ ":method": "POST", ":path": "/v1/chat/completions", "content-type": "application/json", "content-length": String(UPLOAD + 1024) });
+    req.on("response", (h) => (status = Number(h[":status"])));
+    req.on("error", () => {});
+    req.on("close", () => (ended = status ? String(status) : "reset"));
+    req.resume();
+    req.write(Buffer.alloc(UPLOAD, 0x20));
+    return { ended: () => ended, close: () => session.destroy() };
+  }
+
+  for (const [protocol, stall] of [["HTTP/1.1", stallHttp1], ["HTTP/2", stallHttp2]] as const) {
+    it(`${protocol}: the gateway ends stalled ones (408 or reset) until a client is served, while the attacker holds on; the heap stays bounded`, async () => {
+      const uploads: ReturnType<typeof stallHttp1>[] = [];
+      let peak = 0;
+      try {
+        for (let i = 0; i < COUNT; i++) {
+          uploads.push(stall());
+          await new Promise((r) => setTimeout(r, 100));
+          peak = Math.max(peak, await allocated());
+        }
+        // The attacker never closes anything: whatever ends an upload is the gateway. It ends stalled
+        // ones until the heap is out of pressure (the rest wait for the request timeout).
+        let served = 0;
+        const cut = () => uploads.some((u) => u.ended() === "408" || u.ended() === "reset");
+        for (let i = 0; i < 40 && (served !== 200 || !cut()); i++) {
+          await new Promise((r) => setTimeout(r, 250));
+          peak = Math.max(peak, await allocated());
+          if (served !== 200) served = (await fast()).status;
+        }
+        expect(served).toBe(200);
+        expect(gw!.envoy.exitCode()).toBeUndefined();
+        const ends = uploads.map((u) => u.ended());
+        const ended = ends.filter((e) => e !== null);
+        expect(ended.filter((e) => e !== "503").length, JSON.stringify(ends)).toBeGreaterThan(0);
+        // Each ended with the JSON 408 (stalled), Envoy's 503 (arrived at saturation) or a reset.
+        for (const e of ended) expect(["408", "503", "reset"]).toContain(e);
+        expect(peak).toBeLessThan((HEAP_MB + 24) * 1024 * 1024);
+      } finally {
+        for (const u of uploads) u.close();
       }
-      const during = await postJson(g, "/v1/chat/completions", JSON.stringify({ model: "fast", messages: [] }));
-      expect(during.status).toBe(503);
-      expect(during.json().error.code).toBe("gateway_overloaded");
-      const refused = answers.filter((a) => a.startsWith("HTTP/1.1 503"));
-      expect(refused.length).toBeGreaterThan(0);
-      expect(g.envoy.exitCode()).toBeUndefined();
-      // Held bodies stop growing the heap once new requests are refused (one more in flight at most).
-      expect(peak).toBeLessThan((HEAP_MB + 24) * 1024 * 1024);
-    } finally {
-      for (const s of sockets) s.destroy();
-    }
-    // Once the held uploads are gone, the gateway serves again.
-    let after = 0;
-    for (let i = 0; i < 40 && after !== 200; i++) {
-      await new Promise((r) => setTimeout(r, 250));
-      after = (await postJson(g, "/v1/chat/completions", JSON.stringify({ model: "fast", messages: [] }))).status;
-    }
-    expect(after).toBe(200);
-  });
+      // Only the served client's request reached a provider: nothing stalled was forwarded.
+      for (const r of gw!.received()) expect(r.request.body.length).toBeLessThan(1024);
+    });
+  }
 });
 
 describe("connection limit", () => {
@@ -342,6 +418,34 @@ describe("connection limit", () => {
       socket.write("GET /v1/files HTTP/1.1\r\nhost: gw\r\n\r\n");
     });
   }
+
+  it(`connections that never send a byte are closed within ${FIRST_BYTES_TIMEOUT_SECONDS} s: holding every slot locks clients out only that long`, async () => {
+    const silent: ReturnType<typeof connect>[] = [];
+    const closedAt: number[] = [];
+    const started = Date.now();
+    try {
+      for (let i = 0; i < LIMIT; i++) {
+        const s = connect(gw!.port, "127.0.0.1");
+        s.on("error", () => {});
+        s.on("close", () => closedAt.push(Date.now() - started));
+        silent.push(s);
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await openAndAsk()).status).toBe(0); // every slot is held
+      let served = 0;
+      while (served !== 404 && Date.now() - started < (FIRST_BYTES_TIMEOUT_SECONDS + 3) * 1000) {
+        await new Promise((r) => setTimeout(r, 250));
+        const c = await openAndAsk();
+        served = c.status;
+        c.socket.destroy();
+      }
+      expect(served).toBe(404); // the gateway's own JSON 404: served
+      expect(closedAt).toHaveLength(LIMIT);
+      for (const at of closedAt) expect(at).toBeLessThan((FIRST_BYTES_TIMEOUT_SECONDS + 2) * 1000);
+    } finally {
+      for (const s of silent) s.destroy();
+    }
+  });
 
   it(`the ${LIMIT + 1}th concurrent client connection is refused; once one closes, a new one is served`, async () => {
     const open: ReturnType<typeof connect>[] = [];

@@ -28,6 +28,14 @@ describe("--default-provider openai", () => {
     expect(got.request.body.toString()).toBe(body);
   });
 
+  it("an upload larger than maxBodyBytes on a path the plugin never reads streams through to openai", async () => {
+    const body = Buffer.alloc(readRouterConfig().maxBodyBytes + 2 * 1024 * 1024, 0x61);
+    const reply = await send(gw().url, { method: "POST", path: "/v1/files", body, headers: { "content-type": "application/octet-stream" }, timeoutMs: 20_000 });
+    expect(reply.headers["x-mock-provider"], reply.text).toMatch(/^openai-[12]$/);
+    const [got] = gw().received();
+    expect(got.request.body.length).toBe(body.length);
+  });
+
   it("aliases are still routed by the plugin", async () => {
     const reply = await postJson(gw(), "/v1/chat/completions", JSON.stringify({ model: "fast", messages: [] }));
     expect(reply.status, reply.text).toBe(200);

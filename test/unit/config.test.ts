@@ -148,6 +148,41 @@ describe("header names in the configuration", () => {
     c._rules_ = [{ _match_route_: ["r"], modelHeader: "content-length" }];
     expect(await rejected(c)).toMatch(/^_rules_\[0\]\.modelHeader: "content-length" belongs to HTTP framing/);
   });
+  // The routes add these to responses: a name a browser or client acts on would let a model name
+  // (or the decision text) set a cookie, an authentication challenge, a redirect, a CORS policy...
+  const responseOwned: Array<[string, string]> = [
+    ["servedModelHeader", "set-cookie"],
+    ["servedModelHeader", "www-authenticate"],
+    ["servedModelHeader", "location"],
+    ["servedModelHeader", "access-control-allow-origin"],
+    ["servedModelHeader", "strict-transport-security"],
+    ["decisionHeader", "set-cookie"],
+    ["decisionHeader", "cache-control"],
+    ["decisionHeader", "x-envoy-upstream-service-time"],
+  ];
+  it.each(responseOwned)("%s = %j is rejected (a response header clients act on)", async (key, value) => {
+    const c = clone();
+    c[key] = value;
+    expect(await rejected(c)).toBe(`${key}: "${value}" is a response header clients act on; expected a header of your own, such as x-llm-served-model`);
+  });
+  it("a Higress rule's decisionHeader is checked the same way", async () => {
+    const c = clone();
+    c._rules_ = [{ _match_route_: ["r"], decisionHeader: "set-cookie" }];
+    expect(await rejected(c)).toMatch(/^_rules_\[0\]\.decisionHeader: "set-cookie" is a response header clients act on/);
+  });
+});
+
+describe("names with control characters", () => {
+  it("a route name is refused, shown escaped", async () => {
+    const c = clone();
+    c.routes["au\u0007to"] = { strategy: "price" };
+    expect(await rejected(c)).toBe('routes: "au\\u0007to": a route name must not contain control characters');
+  });
+  it("a model name is refused (it is written into the served-model header)", async () => {
+    const c = clone();
+    c.models[0].name = "gpt\r\nset-cookie: x";
+    expect(await rejected(c)).toBe("models[0].name: must not contain control characters");
+  });
 });
 
 describe("providers", () => {
@@ -185,7 +220,22 @@ describe("providers", () => {
     ["header value not a string", (c) => (c.providers.anthropic.headers["anthropic-version"] = 1), "providers.anthropic.headers.anthropic-version: expected a string"],
     ["provider name", (c) => (c.providers["my provider"] = { baseUrl: "http://h", auth: "none" }), /^providers\.my provider: a provider name may use only/],
     ["empty providers", (c) => (c.providers = {}), "providers: expected at least one provider"],
+    // The path is sent as written: nothing a URL parser would rewrite (issue 23).
+    ["baseUrl with ..", (c) => (c.providers.openai.baseUrl = "https://api.openai.com/v1/../admin"), "providers.openai.baseUrl: a '.' or '..' segment in the path: write the path it stands for"],
+    ["baseUrl with .", (c) => (c.providers.openai.baseUrl = "https://api.openai.com/./v1"), /^providers\.openai\.baseUrl: a '\.' or '\.\.' segment/],
+    ["baseUrl with %2F", (c) => (c.providers.openai.baseUrl = "https://api.openai.com/v1%2F..%2Fadmin"), "providers.openai.baseUrl: a %-escape in the path: providers are sent this path as written, so write it unescaped"],
+    ["baseUrl with a backslash in the path", (c) => (c.providers.openai.baseUrl = "https://api.openai.com/v1\\..\\admin"), "providers.openai.baseUrl: a backslash in the URL: write it with '/' only"],
+    ["baseUrl with a backslash for a slash", (c) => (c.providers.openai.baseUrl = "https://api.openai.com\\v1"), "providers.openai.baseUrl: a backslash in the URL: write it with '/' only"],
+    ["baseUrl with an empty segment", (c) => (c.providers.openai.baseUrl = "https://api.openai.com//v1"), "providers.openai.baseUrl: an empty segment ('//') in the path"],
+    ["baseUrl with port 0", (c) => (c.providers.openai.baseUrl = "https://api.openai.com:0/v1"), "providers.openai.baseUrl: expected a port from 1 to 65535"],
+    ["baseUrl with an empty port", (c) => (c.providers.openai.baseUrl = "https://api.openai.com:/v1"), "providers.openai.baseUrl: expected a port from 1 to 65535"],
   ];
+  it("a baseUrl ending in '/' and an IPv6 host with a port are accepted", async () => {
+    const c = withProviders();
+    c.providers.openai.baseUrl = "https://api.openai.com/v1/";
+    c.providers.local.baseUrl = "http://[::1]:8000/v1";
+    expect((await router(c)).configured).toBe(true);
+  });
   it.each(bad)("%s", async (_n, mutate, message) => {
     const c = withProviders();
     mutate(c);

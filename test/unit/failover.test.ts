@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { ProxyWasmHost, type AttemptAnswer, type RequestResult, type RetryPolicy } from "../host/index.ts";
 import { ENVOY_WASM, HIGRESS_WASM, err, errorLines, model, router, send, user, type Json } from "./helpers.ts";
 import { buildBootstrap } from "../../cli/lib/envoy.mjs";
+import { chainCount, orderedChains } from "../../cli/lib/failover.mjs";
 
 const PROVIDERS: Json = {
   openai: { baseUrl: "https://api.openai.com/v1", apiKeyEnv: "OPENAI_API_KEY" },
@@ -217,6 +218,34 @@ describe("the plugin names only chains the generated bootstrap has", () => {
       expect(chains).toBeGreaterThan(0);
     });
   }
+});
+
+describe("the generator's fallback clusters", () => {
+  it("orderedChains is iterative: 20 providers, chains of 2 to 4, without a deep stack; chainCount agrees", () => {
+    const providers = Array.from({ length: 20 }, (_, i) => `p${i}`);
+    const chains = orderedChains(providers, 4);
+    expect(chains).toHaveLength(chainCount(20, 4));
+    expect(chains).toHaveLength(20 * 19 + 20 * 19 * 18 + 20 * 19 * 18 * 17);
+    expect(new Set(chains.map((c: string[]) => c.join("+"))).size).toBe(chains.length);
+    expect(chainCount(6, 4)).toBe(CHAINS.length);
+  });
+
+  it("buildBootstrap refuses what the plugin refuses, in the same words; what fits grows linearly in routes", () => {
+    const providers: Json = {};
+    const models: Json[] = [];
+    for (let i = 0; i < 10; i++) {
+      providers[`p${i}`] = { baseUrl: `https://api${i}.example.com/v1`, apiKeyEnv: `P${i}_KEY` };
+      models.push(model(`m${i}`, { upstream: `p${i}` }));
+    }
+    const build = (json: Json) => buildBootstrap({ json, text: JSON.stringify(json) }, {});
+    expect(() => build({ models, providers, routes: { all: { strategy: "price", maxFallbacks: 3 } } })).toThrow(
+      "routes.all.maxFallbacks: 3 fallbacks over 10 providers need 5850 fallback clusters (one per ordered chain of 2 to 4 providers); the gateway holds at most 1000: use at most 2 (810 clusters)",
+    );
+    const aggregates = (json: Json) => build(json).static_resources.clusters.filter((c: any) => c.cluster_type?.name === "envoy.clusters.aggregate").length;
+    const routes = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`r${i}`, { strategy: "price", maxFallbacks: 2 }]));
+    expect(aggregates({ models, providers, routes: routes(1) })).toBe(810);
+    expect(aggregates({ models, providers, routes: routes(50) })).toBe(810);
+  });
 });
 
 describe("each attempt is made for its provider", () => {
@@ -502,6 +531,32 @@ describe("configuration", () => {
     await bad({ ...BASE, chainHeader: "x-llm-upstream" }, "chainHeader: must differ from upstreamHeader, modelHeader, taskHeader and complexityHeader");
     await bad({ ...BASE, chainHeader: "Authorization" }, 'chainHeader: expected a lower-case header name ("authorization")');
     await bad({ ...BASE, servedModelHeader: "content-length" }, 'servedModelHeader: "content-length" belongs to HTTP framing; expected a header of your own, such as x-llm-upstream');
+  });
+
+  // One fallback cluster per ordered chain: P!/(P−L)! of length L. Past 1000 the configuration is
+  // refused here, with the field that sets the longest chain and the count, and by the generator
+  // with the same words (cli/lib/failover.mjs), so the plugin never names a chain Envoy lacks.
+  it("refuses fallbacks needing more than 1000 fallback clusters, naming the field, the count and what fits", async () => {
+    const many = (count: number, extra: Json): Json => {
+      const providers: Json = {};
+      const models: Json[] = [];
+      for (let i = 0; i < count; i++) {
+        providers[`p${i}`] = { baseUrl: `https://api${i}.example.com/v1`, apiKeyEnv: `P${i}_KEY` };
+        models.push(model(`m${i}`, { upstream: `p${i}` }));
+      }
+      return { models, providers, ...extra };
+    };
+    await bad(many(10, { routes: { all: { strategy: "price", maxFallbacks: 3 } } }),
+      "routes.all.maxFallbacks: 3 fallbacks over 10 providers need 5850 fallback clusters (one per ordered chain of 2 to 4 providers); the gateway holds at most 1000: use at most 2 (810 clusters)");
+    await bad(many(20, { maxClientFallbacks: 3 }),
+      "maxClientFallbacks: 3 fallbacks over 20 providers need 123500 fallback clusters (one per ordered chain of 2 to 4 providers); the gateway holds at most 1000: use at most 1 (380 clusters)");
+    const fallbacks = many(8, {});
+    fallbacks.models[2].fallbacks = ["m3", "m4", "m5"];
+    await bad(fallbacks, "models[2].fallbacks: 3 fallbacks over 8 providers need 2072 fallback clusters (one per ordered chain of 2 to 4 providers); the gateway holds at most 1000: use at most 2 (392 clusters)");
+    await bad(many(40, {}), "maxClientFallbacks: 1 fallbacks over 40 providers need 1560 fallback clusters (one per ordered chain of 2 providers); the gateway holds at most 1000: turn failover off (0 fallbacks) or use fewer providers");
+    // What fits is accepted, and turning failover off lifts the limit.
+    expect((await router(many(10, { routes: { all: { strategy: "price", maxFallbacks: 2 } } }))).configured).toBe(true);
+    expect((await router(many(40, { maxClientFallbacks: 0, routes: { all: { strategy: "price", maxFallbacks: 0 } } }))).configured).toBe(true);
   });
 
   it("the upstream filter refuses to start without a provider key in its environment", async () => {
