@@ -19,7 +19,7 @@
 import { Kind, Tape } from "./tape";
 import { ByteWriter, utf8, COMMA, CLOSE_BRACE, CLOSE_BRACKET, OPEN_BRACKET, QUOTE } from "./writer";
 import { TranslationError, anthropicErrorType, writeAnthropicErrorRaw } from "./errors";
-import { DONE, SSE_END, Target, documentTape, eventHead, eventTape, nameIndex, plainValue, valueSize, valueStart } from "./common";
+import { DONE, SSE_END, listField, Target, documentTape, eventHead, eventTape, nameIndex, plainValue, valueSize, valueStart } from "./common";
 import { SseSplitter } from "./sse";
 
 // ---- names -----------------------------------------------------------------------------------------
@@ -116,7 +116,9 @@ function invalid(err: TranslationError, field: string, why: string): bool {
   return err.set(400, "invalid_request_error", "`" + field + "` " + why);
 }
 
-function field(index: i32, rest: string): string { return "messages[" + index.toString() + "]" + rest; }
+// Where a refused field is (built only when a request is refused).
+function field(index: i32, rest: string): string { return listField("messages", index, rest); }
+function blockField(index: i32, blockIndex: i32, rest: string): string { return field(index, ".content[" + blockIndex.toString() + "]" + rest); }
 
 const topValues = new StaticArray<i32>(TOP_COUNT);
 const pendingParts = new ByteWriter(); // a user turn's content parts, written after its tool results
@@ -313,7 +315,7 @@ export class AnthropicToOpenAI {
         if (!writeInput(t, t.member(fn, ARGUMENTS), out)) {
           return err.set(502, "invalid_provider_response", "the provider's tool call " + callIndex.toString() + " has arguments that are not a JSON object");
         }
-        out.byte(CLOSE_BRACE);
+        out.text(DIRECT_CALLER);
       }
     }
     out.text(STOP_REASON_START);
@@ -324,7 +326,7 @@ export class AnthropicToOpenAI {
     const prompt = max<i64>(t.integer(t.member(usage, PROMPT_TOKENS)), 0);
     const completion = max<i64>(t.integer(t.member(usage, COMPLETION_TOKENS)), 0);
     const cached = min<i64>(max<i64>(t.integer(t.member(t.member(usage, PROMPT_DETAILS), CACHED_TOKENS)), 0), prompt);
-    writeAnthropicUsage(out, prompt - cached, completion, cached);
+    writeAnthropicUsage(out, prompt - cached, completion, cached, true);
     out.byte(CLOSE_BRACE);
     return true;
   }
@@ -472,7 +474,7 @@ export class AnthropicToOpenAI {
     out.text(MESSAGE_DELTA_START);
     out.text(this.stopReason);
     out.text(MESSAGE_DELTA_USAGE);
-    writeAnthropicUsage(out, this.promptTokens - this.cachedTokens, this.completionTokens, this.cachedTokens);
+    writeAnthropicUsage(out, this.promptTokens - this.cachedTokens, this.completionTokens, this.cachedTokens, false);
     out.text(MESSAGE_DELTA_END);
     out.text(MESSAGE_STOP_EVENT);
     this.finished = true;
@@ -498,19 +500,20 @@ const MAX_FOREIGN_MESSAGE: usize = 2048;
 
 // ---- request helpers -----------------------------------------------------------------------------
 
-// Text blocks (already checked to be text) as chat content: a string for one, text parts for several.
+// The non-empty text blocks among `blocks` (`texts` of them) as chat content: a string for one,
+// text parts for several.
 function writeTextContent(t: Tape, blocks: i32, texts: i32, out: ByteWriter): void {
   if (texts == 1) {
     for (let b = t.firstItem(blocks); b >= 0; b = t.nextItem(blocks, b)) {
       const text = t.member(b, TEXT);
-      if (t.size(text) > 0) { out.quoted(t.start(text), t.size(text)); return; }
+      if (t.isString(text) && t.size(text) > 0 && t.equals(t.member(b, TYPE), TEXT)) { out.quoted(t.start(text), t.size(text)); return; }
     }
   }
   out.byte(OPEN_BRACKET);
   let i = 0;
   for (let b = t.firstItem(blocks); b >= 0; b = t.nextItem(blocks, b)) {
     const text = t.member(b, TEXT);
-    if (t.size(text) == 0) continue;
+    if (!t.isString(text) || t.size(text) == 0 || !t.equals(t.member(b, TYPE), TEXT)) continue;
     if (i++ > 0) out.byte(COMMA);
     out.text(TEXT_PART_START);
     out.bytes(t.start(text), t.size(text));
@@ -539,10 +542,9 @@ function writeUser(t: Tape, content: i32, index: i32, target: Target, out: ByteW
   let blockIndex = 0;
   for (let b = t.firstItem(content); b >= 0; b = t.nextItem(content, b), blockIndex++) {
     const type = t.member(b, TYPE);
-    const where = field(index, ".content[" + blockIndex.toString() + "]");
     if (t.equals(type, TEXT)) {
       const text = t.member(b, TEXT);
-      if (!t.isString(text)) { invalid(err, where + ".text", "must be a string"); return -1; }
+      if (!t.isString(text)) { invalid(err, blockField(index, blockIndex, ".text"), "must be a string"); return -1; }
       if (t.size(text) == 0) continue;
       if (partCount++ > 0) parts.byte(COMMA);
       parts.text(TEXT_PART_START);
@@ -551,20 +553,20 @@ function writeUser(t: Tape, content: i32, index: i32, target: Target, out: ByteW
       textCount++;
     } else if (t.equals(type, IMAGE)) {
       if (partCount++ > 0) parts.byte(COMMA);
-      if (!writeImagePart(t, b, where, parts, err)) return -1;
+      if (!writeImagePart(t, b, index, blockIndex, parts, err)) return -1;
     } else if (t.equals(type, DOCUMENT)) {
       if (partCount++ > 0) parts.byte(COMMA);
-      const wrote = writeDocumentPart(t, b, where, target, parts, err);
+      const wrote = writeDocumentPart(t, b, index, blockIndex, target, parts, err);
       if (wrote < 0) return -1;
       textCount += wrote;
     } else if (t.equals(type, TOOL_RESULT)) {
       if (count + written > 0) out.byte(COMMA);
-      if (!writeToolMessage(t, b, where, target, out, err)) return -1;
+      if (!writeToolMessage(t, b, index, blockIndex, target, out, err)) return -1;
       written++;
     } else if (t.equals(type, THINKING) || t.equals(type, REDACTED_THINKING)) {
       continue;
     } else {
-      refuse(err, target, where + ".type", "is a content block chat completions has no place for");
+      refuse(err, target, blockField(index, blockIndex, ".type"), "is a content block chat completions has no place for");
       return -1;
     }
   }
@@ -586,13 +588,13 @@ function writeUser(t: Tape, content: i32, index: i32, target: Target, out: ByteW
   return written + 1;
 }
 
-function writeImagePart(t: Tape, block: i32, where: string, out: ByteWriter, err: TranslationError): bool {
+function writeImagePart(t: Tape, block: i32, index: i32, blockIndex: i32, out: ByteWriter, err: TranslationError): bool {
   const source = t.member(block, SOURCE);
   const type = t.member(source, TYPE);
   if (t.equals(type, BASE64)) {
     const media = t.member(source, MEDIA_TYPE);
     const data = t.member(source, DATA);
-    if (!t.isString(media) || !t.isString(data)) return invalid(err, where + ".source", "needs media_type and data");
+    if (!t.isString(media) || !t.isString(data)) return invalid(err, blockField(index, blockIndex, ".source"), "needs media_type and data");
     out.text(IMAGE_PART_START);
     out.text(DATA_URL_START);
     out.bytes(t.start(media), t.size(media));
@@ -603,18 +605,18 @@ function writeImagePart(t: Tape, block: i32, where: string, out: ByteWriter, err
   }
   if (t.equals(type, URL)) {
     const url = t.member(source, URL);
-    if (!t.isString(url)) return invalid(err, where + ".source.url", "must be a string");
+    if (!t.isString(url)) return invalid(err, blockField(index, blockIndex, ".source.url"), "must be a string");
     out.text(IMAGE_PART_START);
     out.bytes(t.start(url), t.size(url));
     out.text(IMAGE_PART_END);
     return true;
   }
-  return invalid(err, where + ".source.type", "must be \"base64\" or \"url\"");
+  return invalid(err, blockField(index, blockIndex, ".source.type"), "must be \"base64\" or \"url\"");
 }
 
 // A document block: a base64 PDF as a file part, plain text as a text part. Returns how many text
 // parts it wrote (0 or 1), or -1.
-function writeDocumentPart(t: Tape, block: i32, where: string, target: Target, out: ByteWriter, err: TranslationError): i32 {
+function writeDocumentPart(t: Tape, block: i32, index: i32, blockIndex: i32, target: Target, out: ByteWriter, err: TranslationError): i32 {
   const source = t.member(block, SOURCE);
   const type = t.member(source, TYPE);
   const media = t.member(source, MEDIA_TYPE);
@@ -633,13 +635,13 @@ function writeDocumentPart(t: Tape, block: i32, where: string, target: Target, o
     out.text(PART_STRING_END);
     return 1;
   }
-  refuse(err, target, where + ".source", "is not a base64 PDF or plain text document");
+  refuse(err, target, blockField(index, blockIndex, ".source"), "is not a base64 PDF or plain text document");
   return -1;
 }
 
-function writeToolMessage(t: Tape, block: i32, where: string, target: Target, out: ByteWriter, err: TranslationError): bool {
+function writeToolMessage(t: Tape, block: i32, index: i32, blockIndex: i32, target: Target, out: ByteWriter, err: TranslationError): bool {
   const id = t.member(block, TOOL_USE_ID);
-  if (!t.isString(id)) return invalid(err, where + ".tool_use_id", "must be a string");
+  if (!t.isString(id)) return invalid(err, blockField(index, blockIndex, ".tool_use_id"), "must be a string");
   out.text(TOOL_MESSAGE);
   out.quoted(t.start(id), t.size(id));
   out.text(CONTENT_MEMBER);
@@ -650,7 +652,7 @@ function writeToolMessage(t: Tape, block: i32, where: string, target: Target, ou
     let texts = 0;
     for (let b = t.firstItem(content); b >= 0; b = t.nextItem(content, b)) {
       if (!t.equals(t.member(b, TYPE), TEXT) || !t.isString(t.member(b, TEXT))) {
-        return refuse(err, target, where + ".content", "holds a block other than text (a tool message carries text only)");
+        return refuse(err, target, blockField(index, blockIndex, ".content"), "holds a block other than text (a tool message carries text only)");
       }
       if (t.size(t.member(b, TEXT)) > 0) texts++;
     }
@@ -659,7 +661,7 @@ function writeToolMessage(t: Tape, block: i32, where: string, target: Target, ou
   } else if (t.isAbsent(content)) {
     out.text(EMPTY_STRING);
   } else {
-    return invalid(err, where + ".content", "must be a string or an array of text blocks");
+    return invalid(err, blockField(index, blockIndex, ".content"), "must be a string or an array of text blocks");
   }
   out.byte(CLOSE_BRACE);
   return true;
@@ -683,21 +685,21 @@ function writeAssistant(t: Tape, content: i32, index: i32, target: Target, out: 
     const type = t.member(b, TYPE);
     if (t.equals(type, TEXT)) {
       const text = t.member(b, TEXT);
-      if (!t.isString(text)) { invalid(err, field(index, ".content[" + blockIndex.toString() + "].text"), "must be a string"); return -1; }
+      if (!t.isString(text)) { invalid(err, blockField(index, blockIndex, ".text"), "must be a string"); return -1; }
       if (t.size(text) > 0) texts++;
     } else if (t.equals(type, TOOL_USE)) {
       if (!t.isString(t.member(b, ID)) || !t.isString(t.member(b, NAME))) {
-        invalid(err, field(index, ".content[" + blockIndex.toString() + "]"), "needs an id and a name"); return -1;
+        invalid(err, blockField(index, blockIndex, ""), "needs an id and a name"); return -1;
       }
       const input = t.member(b, INPUT);
       if (!t.isObject(input) && !t.isAbsent(input)) {
-        invalid(err, field(index, ".content[" + blockIndex.toString() + "].input"), "must be an object"); return -1;
+        invalid(err, blockField(index, blockIndex, ".input"), "must be an object"); return -1;
       }
       calls++;
     } else if (t.equals(type, THINKING) || t.equals(type, REDACTED_THINKING)) {
       continue;
     } else {
-      refuse(err, target, field(index, ".content[" + blockIndex.toString() + "].type"), "is a content block chat completions has no place for");
+      refuse(err, target, blockField(index, blockIndex, ".type"), "is a content block chat completions has no place for");
       return -1;
     }
   }
@@ -737,11 +739,10 @@ function writeTools(t: Tape, target: Target, out: ByteWriter, err: TranslationEr
   out.text(TOOLS_START);
   let index = 0;
   for (let tool = t.firstItem(tools); tool >= 0; tool = t.nextItem(tools, tool), index++) {
-    const where = "tools[" + <string>index.toString() + "]";
     const type = t.member(tool, TYPE);
-    if (!t.isAbsent(type) && !t.equals(type, CUSTOM)) return refuse(err, target, where + ".type", "is an Anthropic server tool");
+    if (!t.isAbsent(type) && !t.equals(type, CUSTOM)) return refuse(err, target, listField("tools", index, ".type"), "is an Anthropic server tool");
     const name = t.member(tool, NAME);
-    if (!t.isString(name)) return invalid(err, where + ".name", "must be a string");
+    if (!t.isString(name)) return invalid(err, listField("tools", index, ".name"), "must be a string");
     if (index > 0) out.byte(COMMA);
     out.text(FUNCTION_TOOL_START);
     out.quoted(t.start(name), t.size(name));
@@ -799,17 +800,18 @@ const MESSAGE_ID = utf8("{\"id\":");
 const MESSAGE_HEAD = utf8(",\"type\":\"message\",\"role\":\"assistant\",\"model\":");
 const CONTENT_START = utf8(",\"content\":[");
 const TEXT_BLOCK_START = utf8("{\"type\":\"text\",\"text\":\"");
-const BLOCK_STRING_END = utf8("\"}");
+const BLOCK_STRING_END = utf8("\",\"citations\":null}");
 const TOOL_USE_BLOCK_START = utf8("{\"type\":\"tool_use\",\"id\":");
 const TOOL_USE_NAME = utf8(",\"name\":");
 const TOOL_USE_INPUT = utf8(",\"input\":");
+const DIRECT_CALLER = utf8(",\"caller\":{\"type\":\"direct\"}}");
 const STOP_REASON_START = utf8("],\"stop_reason\":\"");
-const USAGE_START = utf8("\",\"stop_sequence\":null,\"usage\":");
+const USAGE_START = utf8("\",\"stop_sequence\":null,\"stop_details\":null,\"container\":null,\"usage\":");
 
 const MESSAGE_START_HEAD = utf8("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":");
-const MESSAGE_START_TAIL = utf8(",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":0,\"output_tokens\":0}}}\n\n");
+const MESSAGE_START_TAIL = utf8(",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"stop_details\":null,\"container\":null,\"usage\":{\"input_tokens\":0,\"output_tokens\":0,\"cache_creation_input_tokens\":null,\"cache_read_input_tokens\":null,\"cache_creation\":null,\"server_tool_use\":null,\"service_tier\":null,\"inference_geo\":null}}}\n\n");
 const TEXT_BLOCK_EVENT_START = utf8("event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":");
-const TEXT_BLOCK_EVENT_END = utf8(",\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n");
+const TEXT_BLOCK_EVENT_END = utf8(",\"content_block\":{\"type\":\"text\",\"text\":\"\",\"citations\":null}}\n\n");
 const TEXT_DELTA_START = utf8("event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":");
 const TEXT_DELTA_TEXT = utf8(",\"delta\":{\"type\":\"text_delta\",\"text\":\"");
 const DELTA_END = utf8("\"}}\n\n");
@@ -817,13 +819,13 @@ const TOOL_BLOCK_EVENT_START = TEXT_BLOCK_EVENT_START;
 const TOOL_BLOCK_EVENT_ID = utf8(",\"content_block\":{\"type\":\"tool_use\",\"id\":");
 const GENERATED_ID_START = utf8("\"toolu_gateway_");
 const TOOL_BLOCK_EVENT_NAME = utf8(",\"name\":");
-const TOOL_BLOCK_EVENT_END = utf8(",\"input\":{}}}\n\n");
+const TOOL_BLOCK_EVENT_END = utf8(",\"input\":{},\"caller\":{\"type\":\"direct\"}}}\n\n");
 const JSON_DELTA_START = TEXT_DELTA_START;
 const JSON_DELTA_PARTIAL = utf8(",\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"");
 const BLOCK_STOP_START = utf8("event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":");
 const BLOCK_STOP_END = utf8("}\n\n");
 const MESSAGE_DELTA_START = utf8("event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"");
-const MESSAGE_DELTA_USAGE = utf8("\",\"stop_sequence\":null},\"usage\":");
+const MESSAGE_DELTA_USAGE = utf8("\",\"stop_sequence\":null,\"stop_details\":null,\"container\":null},\"usage\":");
 const MESSAGE_DELTA_END = utf8("}\n\n");
 const MESSAGE_STOP_EVENT = utf8("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
 const ERROR_EVENT = eventHead("error");
@@ -866,10 +868,13 @@ const inputTape = new Tape();
 const USAGE_INPUT = utf8("{\"input_tokens\":");
 const USAGE_OUTPUT = utf8(",\"output_tokens\":");
 const USAGE_CACHE_READ = utf8(",\"cache_read_input_tokens\":");
-const USAGE_CACHE_WRITE = utf8(",\"cache_creation_input_tokens\":0}");
+const USAGE_CACHE_WRITE = utf8(",\"cache_creation_input_tokens\":0");
+const USAGE_END = utf8(",\"server_tool_use\":null}");
+const USAGE_MESSAGE_END = utf8(",\"cache_creation\":null,\"server_tool_use\":null,\"service_tier\":null,\"inference_geo\":null}");
 
 // Anthropic usage: input tokens exclude the ones read from the cache, which have their own count.
-function writeAnthropicUsage(out: ByteWriter, input: i64, output: i64, cacheRead: i64): void {
+// A message's usage has every member Anthropic's schema lists; a message_delta's the ones its has.
+function writeAnthropicUsage(out: ByteWriter, input: i64, output: i64, cacheRead: i64, whole: bool): void {
   out.text(USAGE_INPUT);
   out.uint(<u64>max<i64>(input, 0));
   out.text(USAGE_OUTPUT);
@@ -877,4 +882,5 @@ function writeAnthropicUsage(out: ByteWriter, input: i64, output: i64, cacheRead
   out.text(USAGE_CACHE_READ);
   out.uint(<u64>cacheRead);
   out.text(USAGE_CACHE_WRITE);
+  out.text(whole ? USAGE_MESSAGE_END : USAGE_END);
 }

@@ -96,6 +96,9 @@ export function isAnthropicImageType(p: usize, n: usize): bool {
   return false;
 }
 
+// `list[index]rest`, for the message of a refused request (never built otherwise).
+export function listField(list: string, index: i32, rest: string): string { return list + "[" + index.toString() + "]" + rest; }
+
 // ---- SSE framing --------------------------------------------------------------------------------
 export const SSE_DATA = utf8("data: ");
 export const SSE_END = utf8("\n\n");

@@ -7,7 +7,7 @@ import { ByteWriter, utf8 } from "./writer";
 
 const ANTHROPIC_ERROR_START = utf8("{\"type\":\"error\",\"error\":{\"type\":\"");
 const ANTHROPIC_MESSAGE = utf8("\",\"message\":\"");
-const ERROR_END = utf8("\"}}");
+const ERROR_END = utf8("\"},\"request_id\":null}");
 const OPENAI_ERROR_START = utf8("{\"error\":{\"message\":\"");
 const OPENAI_TYPE = utf8("\",\"type\":\"");
 const OPENAI_CODE = utf8("\",\"param\":null,\"code\":");

@@ -20,7 +20,7 @@ import { Kind, Tape } from "./tape";
 import { ByteWriter, utf8, COMMA, QUOTE, CLOSE_BRACE, CLOSE_BRACKET } from "./writer";
 import { TranslationError, writeOpenAIErrorRaw, openaiErrorType } from "./errors";
 import {
-  DATA_SCHEME, SSE_DATA, SSE_DONE, SSE_END, Target, argumentsTape, base64Size, base64Start, documentTape, eventTape,
+  DATA_SCHEME, listField, SSE_DATA, SSE_DONE, SSE_END, Target, argumentsTape, base64Size, base64Start, documentTape, eventTape,
   isAnthropicImageType, mediaSize, mediaStart, nameIndex, parseDataUrl, plainValue, startsWith, valueSize, valueStart,
 } from "./common";
 import { SseSplitter } from "./sse";
@@ -309,11 +309,10 @@ export class OpenAIToAnthropic {
     out.text(TOOLS_START);
     let index = 0;
     for (let tool = t.firstItem(tools); tool >= 0; tool = t.nextItem(tools, tool), index++) {
-      const field = "tools[" + <string>index.toString() + "]";
-      if (!t.equals(t.member(tool, TYPE), FUNCTION)) return refuse(err, target, field + ".type", "is not \"function\"");
+      if (!t.equals(t.member(tool, TYPE), FUNCTION)) return refuse(err, target, listField("tools", index, ".type"), "is not \"function\"");
       const fn = t.member(tool, FUNCTION);
       const name = t.member(fn, NAME);
-      if (!t.isString(name)) return invalid(err, field + ".function.name", "must be a string");
+      if (!t.isString(name)) return invalid(err, listField("tools", index, ".function.name"), "must be a string");
       if (index > 0) out.byte(COMMA);
       out.text(TOOL_NAME_START);
       out.quoted(t.start(name), t.size(name));
@@ -326,7 +325,7 @@ export class OpenAIToAnthropic {
       const parameters = t.member(fn, PARAMETERS);
       if (t.isObject(parameters)) out.bytes(t.start(parameters), t.size(parameters));
       else if (t.isAbsent(parameters)) out.text(EMPTY_SCHEMA);
-      else return invalid(err, field + ".function.parameters", "must be a JSON Schema object");
+      else return invalid(err, listField("tools", index, ".function.parameters"), "must be a JSON Schema object");
       out.byte(CLOSE_BRACE);
     }
     out.byte(CLOSE_BRACKET);
@@ -683,7 +682,9 @@ class Turns {
 }
 const turns = new Turns();
 
-function field(index: i32, rest: string): string { return "messages[" + index.toString() + "]" + rest; }
+// Where a refused field is (built only when a request is refused: a translated request allocates no string).
+function field(index: i32, rest: string): string { return listField("messages", index, rest); }
+function partField(index: i32, partIndex: i32, rest: string): string { return field(index, ".content[" + partIndex.toString() + "]" + rest); }
 
 function writeUserContent(t: Tape, m: i32, index: i32, target: Target, out: ByteWriter, err: TranslationError): bool {
   const content = t.member(m, CONTENT);
@@ -715,11 +716,10 @@ function writeUserContent(t: Tape, m: i32, index: i32, target: Target, out: Byte
 function writeImage(t: Tape, part: i32, index: i32, partIndex: i32, target: Target, out: ByteWriter, err: TranslationError): bool {
   let image = t.member(part, IMAGE_URL);
   const url = t.isObject(image) ? t.member(image, URL) : image; // some clients send the URL itself
-  const where = field(index, ".content[" + partIndex.toString() + "].image_url.url");
-  if (!plainValue(t, url) || valueSize == 0) return invalid(err, where, "must be a URL");
+  if (!plainValue(t, url) || valueSize == 0) return invalid(err, partField(index, partIndex, ".image_url.url"), "must be a URL");
   if (parseDataUrl(valueStart, valueSize)) {
     if (!isAnthropicImageType(mediaStart, mediaSize)) {
-      return refuse(err, target, where, "is not a JPEG, PNG, GIF or WebP image");
+      return refuse(err, target, partField(index, partIndex, ".image_url.url"), "is not a JPEG, PNG, GIF or WebP image");
     }
     turns.block(Role.User);
     out.text(IMAGE_BASE64_START);
@@ -729,7 +729,7 @@ function writeImage(t: Tape, part: i32, index: i32, partIndex: i32, target: Targ
     out.text(SOURCE_END);
     return true;
   }
-  if (startsWith(valueStart, valueSize, DATA_SCHEME)) return invalid(err, where, "is a data URL that is not base64");
+  if (startsWith(valueStart, valueSize, DATA_SCHEME)) return invalid(err, partField(index, partIndex, ".image_url.url"), "is a data URL that is not base64");
   turns.block(Role.User);
   out.text(IMAGE_URL_START);
   out.escaped(valueStart, valueSize);
@@ -739,13 +739,12 @@ function writeImage(t: Tape, part: i32, index: i32, partIndex: i32, target: Targ
 
 function writeFile(t: Tape, part: i32, index: i32, partIndex: i32, target: Target, out: ByteWriter, err: TranslationError): bool {
   const file = t.member(part, FILE);
-  const where = field(index, ".content[" + partIndex.toString() + "].file");
-  if (!t.isAbsent(t.member(file, FILE_ID))) return refuse(err, target, where + ".file_id", "names a file uploaded to OpenAI");
+  if (!t.isAbsent(t.member(file, FILE_ID))) return refuse(err, target, partField(index, partIndex, ".file.file_id"), "names a file uploaded to OpenAI");
   if (!plainValue(t, t.member(file, FILE_DATA)) || !parseDataUrl(valueStart, valueSize)) {
-    return invalid(err, where + ".file_data", "must be a base64 data URL");
+    return invalid(err, partField(index, partIndex, ".file.file_data"), "must be a base64 data URL");
   }
   if (mediaSize != <usize>APPLICATION_PDF.byteLength || memory.compare(mediaStart, changetype<usize>(APPLICATION_PDF), mediaSize) != 0) {
-    return refuse(err, target, where + ".file_data", "is not a PDF document");
+    return refuse(err, target, partField(index, partIndex, ".file.file_data"), "is not a PDF document");
   }
   turns.block(Role.User);
   out.text(DOCUMENT_BASE64_START);
@@ -780,11 +779,10 @@ function writeAssistant(t: Tape, m: i32, index: i32, target: Target, out: ByteWr
   if (!t.isArray(calls)) return invalid(err, field(index, ".tool_calls"), "must be an array");
   let callIndex = 0;
   for (let call = t.firstItem(calls); call >= 0; call = t.nextItem(calls, call), callIndex++) {
-    const where = field(index, ".tool_calls[" + callIndex.toString() + "]");
     const id = t.member(call, ID);
     const fn = t.member(call, FUNCTION);
     const name = t.member(fn, NAME);
-    if (!t.isString(id) || !t.isString(name)) return invalid(err, where, "needs an id and a function name");
+    if (!t.isString(id) || !t.isString(name)) return invalid(err, field(index, ".tool_calls[" + callIndex.toString() + "]"), "needs an id and a function name");
     turns.block(Role.Assistant);
     out.text(TOOL_USE_START);
     out.quoted(t.start(id), t.size(id));
@@ -792,7 +790,7 @@ function writeAssistant(t: Tape, m: i32, index: i32, target: Target, out: ByteWr
     out.quoted(t.start(name), t.size(name));
     out.text(INPUT_MEMBER);
     if (!writeArguments(t, t.member(fn, ARGUMENTS), out)) {
-      return err.set(400, "invalid_tool_arguments", "`" + where + ".function.arguments` is not a JSON object: model " + target.name + " is an Anthropic model, whose tool_use input must be one");
+      return err.set(400, "invalid_tool_arguments", "`" + field(index, ".tool_calls[" + callIndex.toString() + "].function.arguments") + "` is not a JSON object: model " + target.name + " is an Anthropic model, whose tool_use input must be one");
     }
     out.byte(CLOSE_BRACE);
   }

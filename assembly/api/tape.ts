@@ -150,12 +150,13 @@ export class Tape {
 
   // ---- reading ------------------------------------------------------------------------------------
 
+  // Every accessor takes -1 (a member that is absent) and answers as for an empty value.
   @inline kind(i: i32): Kind { return i < 0 ? Kind.None : <Kind>(load<u32>(this.entries + <usize>i * ENTRY) & KIND_MASK); }
-  @inline escaped(i: i32): bool { return (load<u32>(this.entries + <usize>i * ENTRY) & ESCAPED) != 0; }
-  @inline start(i: i32): usize { return this.base + <usize>load<u32>(this.entries + <usize>i * ENTRY, 4); }
-  @inline end(i: i32): usize { return this.base + <usize>load<u32>(this.entries + <usize>i * ENTRY, 8); }
+  @inline escaped(i: i32): bool { return i >= 0 && (load<u32>(this.entries + <usize>i * ENTRY) & ESCAPED) != 0; }
+  @inline start(i: i32): usize { return i < 0 ? this.base : this.base + <usize>load<u32>(this.entries + <usize>i * ENTRY, 4); }
+  @inline end(i: i32): usize { return i < 0 ? this.base : this.base + <usize>load<u32>(this.entries + <usize>i * ENTRY, 8); }
   @inline size(i: i32): usize { return this.end(i) - this.start(i); }
-  @inline next(i: i32): i32 { return <i32>load<u32>(this.entries + <usize>i * ENTRY, 12); }
+  @inline next(i: i32): i32 { return i < 0 ? 0 : <i32>load<u32>(this.entries + <usize>i * ENTRY, 12); }
 
   @inline isObject(i: i32): bool { return this.kind(i) == Kind.Object; }
   @inline isArray(i: i32): bool { return this.kind(i) == Kind.Array; }
