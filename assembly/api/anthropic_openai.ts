@@ -370,31 +370,35 @@ export class AnthropicToOpenAI {
     if (events.dataIs(DONE)) { if (this.started) this.close(out); return; }
     const t = eventTape;
     if (!t.parse(events.dataStart, events.dataEnd - events.dataStart) || !t.isObject(0)) return;
-    const error = t.member(0, ERROR);
+    // one pass per object: a chunk comes every few milliseconds
+    const chunk = picked;
+    t.pick(0, CHUNK_MEMBERS, chunk);
+    const error = unchecked(chunk[ChunkMember.Error]);
     if (!t.isAbsent(error)) { this.streamError(t, error, out); return; }
-    if (!this.started) this.start(t, out);
-    const usage = t.member(0, USAGE);
+    if (!this.started) this.start(t, unchecked(chunk[ChunkMember.Id]), unchecked(chunk[ChunkMember.Model]), out);
+    const usage = unchecked(chunk[ChunkMember.Usage]);
     if (t.isObject(usage)) {
       this.promptTokens = max<i64>(t.integer(t.member(usage, PROMPT_TOKENS)), 0);
       this.completionTokens = max<i64>(t.integer(t.member(usage, COMPLETION_TOKENS)), 0);
       this.cachedTokens = min<i64>(max<i64>(t.integer(t.member(t.member(usage, PROMPT_DETAILS), CACHED_TOKENS)), 0), this.promptTokens);
     }
-    const choices = t.member(0, CHOICES);
+    const choices = unchecked(chunk[ChunkMember.Choices]);
     const choice = t.isArray(choices) ? t.firstItem(choices) : -1;
     if (choice < 0) return;
-    const delta = t.member(choice, DELTA);
-    const content = t.member(delta, CONTENT);
+    t.pick(choice, CHOICE_MEMBERS, chunk);
+    const finish = unchecked(chunk[ChoiceMember.FinishReason]);
+    t.pick(unchecked(chunk[ChoiceMember.Delta]), DELTA_MEMBERS, chunk);
+    const content = unchecked(chunk[DeltaMember.Content]);
     if (t.isString(content) && t.size(content) > 0) this.text(out, t.start(content), t.size(content));
-    const refusal = t.member(delta, REFUSAL);
+    const refusal = unchecked(chunk[DeltaMember.Refusal]);
     if (t.isString(refusal) && t.size(refusal) > 0) {
       this.text(out, t.start(refusal), t.size(refusal));
       this.stopReason = REFUSAL_REASON;
     }
-    const calls = t.member(delta, TOOL_CALLS);
+    const calls = unchecked(chunk[DeltaMember.ToolCalls]);
     if (t.isArray(calls)) {
       for (let call = t.firstItem(calls); call >= 0; call = t.nextItem(calls, call)) this.toolCall(t, call, out);
     }
-    const finish = t.member(choice, FINISH_REASON);
     if (t.isString(finish)) {
       this.finishSeen = true;
       if (this.stopReason != REFUSAL_REASON) this.stopReason = stopReasonOf(t, finish);
@@ -402,11 +406,11 @@ export class AnthropicToOpenAI {
     }
   }
 
-  private start(t: Tape, out: ByteWriter): void {
+  private start(t: Tape, id: i32, model: i32, out: ByteWriter): void {
     out.text(MESSAGE_START_HEAD);
-    writeStringOr(out, t, t.member(0, ID));
+    writeStringOr(out, t, id);
     out.text(MESSAGE_HEAD);
-    writeStringOr(out, t, t.member(0, MODEL));
+    writeStringOr(out, t, model);
     out.text(MESSAGE_START_TAIL);
     this.started = true;
   }
@@ -495,6 +499,15 @@ export class AnthropicToOpenAI {
 }
 
 const FORMAT = utf8("format");
+
+// Members of a streamed chunk, its choice and the choice's delta, read in one pass each.
+const enum ChunkMember { Error, Usage, Choices, Id, Model }
+const CHUNK_MEMBERS: StaticArray<ArrayBuffer> = [utf8("error"), utf8("usage"), utf8("choices"), utf8("id"), utf8("model")];
+const enum ChoiceMember { Delta, FinishReason }
+const CHOICE_MEMBERS: StaticArray<ArrayBuffer> = [utf8("delta"), utf8("finish_reason")];
+const enum DeltaMember { Content, Refusal, ToolCalls }
+const DELTA_MEMBERS: StaticArray<ArrayBuffer> = [utf8("content"), utf8("refusal"), utf8("tool_calls")];
+const picked = new StaticArray<i32>(5);
 const messageScratch = new ByteWriter();
 const MAX_FOREIGN_MESSAGE: usize = 2048;
 
