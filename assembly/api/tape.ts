@@ -16,6 +16,7 @@ export const enum Kind { None = 0, Object = 1, Array = 2, String = 3, Number = 4
 const KIND_MASK: u32 = 0xff;
 const ESCAPED: u32 = 0x100;
 const ENTRY: usize = 16;
+const KEEP_ENTRIES: i32 = 16384;
 // As the request rules (docs/behaviour.md): deeper documents are refused.
 export const MAX_DEPTH: i32 = 256;
 // Whole numbers are capped here (2^53: what a JSON.parse reader keeps exactly).
@@ -35,6 +36,13 @@ export class Tape {
 
   // Parses [p, p + n) as one JSON value (blanks around it allowed). False when it is not JSON.
   parse(p: usize, n: usize): bool {
+    // a block grown by one large document is given back: a 1 MB request must not keep its tape
+    // for the VM's life
+    if (this.capacity > KEEP_ENTRIES) {
+      heap.free(this.entries);
+      this.entries = 0;
+      this.capacity = 0;
+    }
     this.count = 0;
     this.base = p;
     this.limit = p + n;
