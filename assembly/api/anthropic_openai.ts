@@ -109,12 +109,10 @@ const TOOL_CHOICE_FUNCTION = utf8(",\"tool_choice\":{\"type\":\"function\",\"fun
 const NO_PARALLEL = utf8(",\"parallel_tool_calls\":false");
 
 function refuse(err: TranslationError, target: Target, field: string, why: string): bool {
-  return err.set(400, "unsupported_parameter", "`" + field + "` " + why + ": model " + target.name + " is served through an OpenAI-compatible API, which cannot honour it");
+  return err.refuse(field, why, target.name, "is served through an OpenAI-compatible API, which cannot honour it");
 }
 
-function invalid(err: TranslationError, field: string, why: string): bool {
-  return err.set(400, "invalid_request_error", "`" + field + "` " + why);
-}
+@inline function invalid(err: TranslationError, field: string, why: string): bool { return err.invalid(field, why); }
 
 // Where a refused field is (built only when a request is refused).
 function field(index: i32, rest: string): string { return listField("messages", index, rest); }
@@ -535,17 +533,20 @@ function writeTextContent(t: Tape, blocks: i32, texts: i32, out: ByteWriter): vo
   out.byte(CLOSE_BRACKET);
 }
 
+// A turn whose content is a string: one message (`head` opens it), after the `count` written.
+function writeStringMessage(t: Tape, content: i32, head: ArrayBuffer, out: ByteWriter, count: i32): i32 {
+  if (count > 0) out.byte(COMMA);
+  out.text(head);
+  out.quoted(t.start(content), t.size(content));
+  out.byte(CLOSE_BRACE);
+  return 1;
+}
+
 // A user turn: its tool results first (each a tool message, as chat completions wants them right
 // after the assistant's tool calls), then its other content as one user message. Returns the number
 // of messages written, or -1 (err set).
 function writeUser(t: Tape, content: i32, index: i32, target: Target, out: ByteWriter, count: i32, err: TranslationError): i32 {
-  if (t.isString(content)) {
-    if (count > 0) out.byte(COMMA);
-    out.text(USER_MESSAGE);
-    out.quoted(t.start(content), t.size(content));
-    out.byte(CLOSE_BRACE);
-    return 1;
-  }
+  if (t.isString(content)) return writeStringMessage(t, content, USER_MESSAGE, out, count);
   if (!t.isArray(content)) { invalid(err, field(index, ".content"), "must be a string or an array of content blocks"); return -1; }
   let written = 0;
   const parts = pendingParts;
@@ -683,13 +684,7 @@ function writeToolMessage(t: Tape, block: i32, index: i32, blockIndex: i32, targ
 // An assistant turn: its text as content, its tool_use blocks as tool_calls (input → arguments, the
 // JSON object's text as a string). Returns 1, 0 (nothing to say) or -1.
 function writeAssistant(t: Tape, content: i32, index: i32, target: Target, out: ByteWriter, count: i32, err: TranslationError): i32 {
-  if (t.isString(content)) {
-    if (count > 0) out.byte(COMMA);
-    out.text(ASSISTANT_MESSAGE);
-    out.quoted(t.start(content), t.size(content));
-    out.byte(CLOSE_BRACE);
-    return 1;
-  }
+  if (t.isString(content)) return writeStringMessage(t, content, ASSISTANT_MESSAGE, out, count);
   if (!t.isArray(content)) { invalid(err, field(index, ".content"), "must be a string or an array of content blocks"); return -1; }
   let texts = 0;
   let calls = 0;

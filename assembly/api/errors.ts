@@ -109,5 +109,15 @@ export class TranslationError {
     this.message = "";
   }
 
+  // A field of the request the provider's API cannot honour: 400 naming the field and the model.
+  refuse(field: string, why: string, model: string, because: string): bool {
+    return this.set(400, "unsupported_parameter", "`" + field + "` " + why + ": model " + model + " " + because);
+  }
+
+  // A field that is not what the client's own API takes.
+  invalid(field: string, why: string): bool {
+    return this.set(400, "invalid_request_error", "`" + field + "` " + why);
+  }
+
   get failed(): bool { return this.status != 0; }
 }

@@ -115,12 +115,10 @@ const METADATA_START = utf8(",\"metadata\":{\"user_id\":");
 // Where a request turns out not to be translatable: the status, code and message, naming the field
 // and the model.
 function refuse(err: TranslationError, target: Target, field: string, why: string): bool {
-  return err.set(400, "unsupported_parameter", "`" + field + "` " + why + ": model " + target.name + " is an Anthropic model, which cannot honour it");
+  return err.refuse(field, why, target.name, "is an Anthropic model, which cannot honour it");
 }
 
-function invalid(err: TranslationError, field: string, why: string): bool {
-  return err.set(400, "invalid_request_error", "`" + field + "` " + why);
-}
+@inline function invalid(err: TranslationError, field: string, why: string): bool { return err.invalid(field, why); }
 
 export class OpenAIToAnthropic {
   stream: bool = false;
