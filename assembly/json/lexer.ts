@@ -33,7 +33,7 @@ export let stringDecodedBytes: usize = 0;
 
 // Length of the well-formed UTF-8 sequence starting at p (lead byte >= 0x80), or 0 when it is not
 // well formed (RFC 3629: no overlongs, no encoded surrogates, nothing above U+10FFFF).
-function utf8SequenceLength(p: usize, end: usize): usize {
+export function utf8SequenceLength(p: usize, end: usize): usize {
   const b0 = <u32>load<u8>(p);
   if (b0 < 0xc2) return 0;
   if (b0 < 0xe0) {

@@ -4,10 +4,13 @@ import { describe, expect, it } from "vitest";
 import { ProxyWasmHost } from "../host/index.ts";
 // @ts-expect-error plain ESM module without type declarations
 import { fuzzBodies, fuzzConfigs } from "./core.mjs";
+// @ts-expect-error plain ESM module without type declarations
+import { fuzzTranslation } from "./translation.mjs";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20250101);
 const CASES = Number(process.env.FUZZ_CASES ?? 20_000);
 const CONFIG_CASES = Number(process.env.FUZZ_CONFIG_CASES ?? 150);
+const TRANSLATION_CASES = Number(process.env.FUZZ_TRANSLATION_CASES ?? 600);
 
 const report = (failures: any[], replay: string) =>
   failures.map((f) => `case ${f.index} (${f.kind}): ${f.message}\n  ${f.body ?? f.config}\n  replay: node test/fuzz/run.mjs --seed ${SEED} ${replay} ${f.index}`).join("\n");
@@ -32,5 +35,16 @@ describe("differential fuzzing against TextDecoder(fatal) + JSON.parse and the r
     const { failures, stats } = await fuzzConfigs(ProxyWasmHost, { seed: SEED, cases: CONFIG_CASES });
     expect(report(failures, "--replay-config")).toBe("");
     expect(stats.typos, "configurations with a misspelt field").toBeGreaterThan(CONFIG_CASES / 10);
+  }, 120_000);
+});
+
+describe("differential fuzzing of the API translators against the published schemas", () => {
+  it(`${TRANSLATION_CASES} cases (seed ${SEED}): valid requests of either API translate to valid requests of the other (or the refusal they must get), streams give the same events whatever the split, nothing traps`, () => {
+    const { failures, stats } = fuzzTranslation({ seed: SEED, cases: TRANSLATION_CASES });
+    expect(failures.map((f: any) => `case ${f.index}: ${f.message}\n  replay: node test/fuzz/run.mjs --seed ${SEED} --replay-translation ${f.index}`).join("\n")).toBe("");
+    // the generator keeps reaching every branch
+    for (const k of ["openai→anthropic translated", "openai→anthropic refused", "anthropic→openai translated", "anthropic→openai refused", "mutated, translated", "mutated, refused", "anthropic stream", "openai stream", "anthropic stream (unfinished)", "openai stream (unfinished)"]) {
+      expect(stats[k] ?? 0, k).toBeGreaterThan(TRANSLATION_CASES / 200);
+    }
   }, 120_000);
 });

@@ -2,10 +2,14 @@
 //   node test/fuzz/run.mjs [--cases N] [--seed S] [--configs N] [--start I]
 //   node test/fuzz/run.mjs --seed S --replay I        replays body case I verbosely
 //   node test/fuzz/run.mjs --seed S --replay-config I replays configuration case I
+//   node test/fuzz/run.mjs --seed S --replay-translation I replays translation case I
+//   (--translation N: API translation cases, test/fuzz/translation.mjs; default cases / 100)
 // Node 20 cannot run the TypeScript test host, so it is bundled on the fly with rolldown (the
 // bundler vite ships; see bench/lib/ts.mjs). Runs are bounded by --cases and --max-seconds.
 import { loadHost } from "../../bench/lib/ts.mjs";
 import { describeBody, describeDelivery, expectForRequest, fuzzBodies, fuzzConfigs, generateCase, generateConfig, makeHosts, runCase, runConfigCase } from "./core.mjs";
+import { fuzzTranslation, runTranslationCase } from "./translation.mjs";
+import { Translator } from "../unit/translator.mjs";
 
 const argv = process.argv.slice(2);
 const opt = (name, def) => {
@@ -15,6 +19,7 @@ const opt = (name, def) => {
 const seed = Number(opt("seed", String(Date.now() % 2 ** 31))) >>> 0;
 const cases = Number(opt("cases", "1000000"));
 const configs = Number(opt("configs", String(Math.max(50, Math.min(5000, Math.floor(cases / 200))))));
+const translations = Number(opt("translation", String(Math.max(100, Math.floor(cases / 100)))));
 const start = Number(opt("start", "0"));
 const maxSeconds = Number(opt("max-seconds", "3600"));
 const { ProxyWasmHost } = await loadHost();
@@ -32,6 +37,12 @@ if (opt("replay") !== undefined) {
   if (r.res?.logs?.length) console.log("logs:", r.res.logs.map((l) => `${l.level} ${l.message}`).join("\n"));
   console.log(r.ok ? "OK" : `FAIL: ${r.message}`);
   process.exit(r.ok ? 0 : 1);
+}
+if (opt("replay-translation") !== undefined) {
+  const index = Number(opt("replay-translation"));
+  const message = runTranslationCase(new Translator(), seed, index);
+  console.log(`translation case ${index}: ${message === null ? "OK" : `FAIL: ${message}`}`);
+  process.exit(message === null ? 0 : 1);
 }
 if (opt("replay-config") !== undefined) {
   const index = Number(opt("replay-config"));
@@ -66,13 +77,19 @@ for (let at = start; at < start + cases && (Date.now() - t0) / 1000 < maxSeconds
   if (failures.length >= 20) break;
 }
 const cfg = await fuzzConfigs(ProxyWasmHost, { seed, cases: configs });
+const tx = fuzzTranslation({ seed, cases: translations });
 console.log(`bodies: ${JSON.stringify(stats)}`);
 console.log(`configurations: ${cfg.stats.cases} cases (${cfg.stats.typos} typos), ${cfg.failures.length} failures`);
+console.log(`translations: ${JSON.stringify(tx.stats)}, ${tx.failures.length} failures`);
 for (const f of failures) {
   console.log(`\nFAIL body case ${f.index} (${f.kind}): ${f.message}\n  body: ${f.body}\n  delivery: ${JSON.stringify(f.delivery)}\n  replay: node test/fuzz/run.mjs --seed ${seed} --replay ${f.index}`);
 }
 for (const f of cfg.failures) {
   console.log(`\nFAIL config case ${f.index} (${f.kind}): ${f.message}\n  config: ${f.config}\n  replay: node test/fuzz/run.mjs --seed ${seed} --replay-config ${f.index}`);
 }
-console.log(`\n${failures.length + cfg.failures.length === 0 ? "OK" : "FAILED"}: seed ${seed}, ${done} body cases, ${cfg.stats.cases} configuration cases in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-process.exit(failures.length + cfg.failures.length === 0 ? 0 : 1);
+for (const f of tx.failures) {
+  console.log(`\nFAIL translation case ${f.index}: ${f.message}\n  replay: node test/fuzz/run.mjs --seed ${seed} --replay-translation ${f.index}`);
+}
+const failed = failures.length + cfg.failures.length + tx.failures.length;
+console.log(`\n${failed === 0 ? "OK" : "FAILED"}: seed ${seed}, ${done} body cases, ${cfg.stats.cases} configuration cases, ${tx.stats.cases} translation cases in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+process.exit(failed === 0 ? 0 : 1);

@@ -565,6 +565,10 @@ export class Exchange {
       this.sawUpstreamHeaders = true;
       const retriable = this.retriableStatus(status);
       if (retriable && this.retriesLeft(n)) {
+        // An upstream filter holding the headers keeps them from the router: the answer's body goes
+        // through the filter until it lets them go, and only then does the router see the status
+        // and retry (F: upstream-holds-retried-error).
+        if (!upReleased && !this.bodyUntilReleased(a, ans)) return;
         a.record.result = "retried";
         a.record.status = status;
         this.finishAttempt(a);
@@ -578,6 +582,20 @@ export class Exchange {
       this.deliver(a, ans, map, upReleased, timeoutAt);
       return;
     }
+  }
+
+  /**
+   * The body of an answer whose headers the attempt's upstream filter holds, through that filter
+   * chunk by chunk (then the codec's empty end-of-stream call) until it releases the headers. False
+   * when the client left first.
+   */
+  private bodyUntilReleased(a: Attempt, ans: UpstreamAnswer): boolean {
+    for (const c of this.chunksOf(ans)) {
+      if (!this.waitUntil(a.startMs + c.at)) return false;
+      if (this.encodeData(a.ctx!, toBytes(c.data), false).releasedHeaders) return true;
+    }
+    this.encodeData(a.ctx!, EMPTY, true);
+    return true;
   }
 
   /** Backs off, then starts the next attempt; returns its number, or 0 when the client left. */
@@ -615,18 +633,22 @@ export class Exchange {
     this.info.responseCode = Number(map.first(":status"));
     this.info.details = "via_upstream";
     this.responded = true;
-    // The router drops the upstream's keep-alive header and adds the time the upstream took.
-    map.remove("keep-alive");
-    map.add("x-envoy-upstream-service-time", String(Math.round(this.nowMs() - a.startMs)));
-    for (const h of this.route.responseHeadersToAdd ?? []) {
-      const value = this.formatHeaderValue(h.value);
-      if (value === "") continue;
-      map.remove(h.key);
-      map.add(h.key, value);
-    }
+    // The router sees the headers once the upstream filter lets them go (F: upstream-translates-whole):
+    // it drops the upstream's keep-alive header and adds the time the upstream took.
+    const routerEdits = (): void => {
+      map.remove("keep-alive");
+      map.add("x-envoy-upstream-service-time", String(Math.round(this.nowMs() - a.startMs)));
+      for (const h of this.route.responseHeadersToAdd ?? []) {
+        const value = this.formatHeaderValue(h.value);
+        if (value === "") continue;
+        map.remove(h.key);
+        map.add(h.key, value);
+      }
+    };
     const chunks = this.chunksOf(ans);
     const trailers = ans.trailers !== undefined ? HeaderMap.from(ans.trailers) : null;
     const headersEnd = this.endsOnHeaders(ans);
+    if (upReleased) routerEdits();
     let downReleased = upReleased ? this.encodeDownHeaders(map, headersEnd) : false;
     if (headersEnd) {
       this.finishAttempt(a);
@@ -640,6 +662,7 @@ export class Exchange {
         out = r.out;
         if (r.releasedHeaders && !upReleased) {
           upReleased = true;
+          routerEdits();
           downReleased = this.encodeDownHeaders(map, false);
         }
       }

@@ -129,11 +129,14 @@ async function closedPort(): Promise<number> {
 export interface ProbeEnvoyOptions {
   wasm: string;
   /** Probe scripts (plugin configuration) per root id: a, down, up. */
-  scripts: { a?: string; down?: string; up?: string };
+  scripts: { a?: string; down?: string; up?: string; cluster?: string };
   concurrency?: number;
   vmId?: string;
   statsTags?: Array<{ tag_name: string; regex: string }>;
   statsFlushIntervalMs?: number;
+  /** Adds /aggc → aggregate cluster "aggc" [p1, p2] whose own upstream HTTP filters (the cluster's
+   *  HttpProtocolOptions.http_filters) are a probe with root id "cluster" and the codec. */
+  clusterFilters?: boolean;
   /** Route retry policy of /agg (defaults below). */
   numRetries?: number;
   perTryTimeoutMs?: number;
@@ -165,6 +168,7 @@ function routes(o: ProbeEnvoyOptions): any[] {
   return [
     { match: { prefix: "/p1" }, name: "r-p1", route: { cluster: "p1", timeout: "0.4s" } },
     { match: { prefix: "/agg2" }, name: "r-agg2", route: { cluster: "agg2", timeout: "5s", retry_policy: aggRetry(o) } },
+    ...(o.clusterFilters ? [{ match: { prefix: "/aggc" }, name: "r-aggc", route: { cluster: "aggc", timeout: "5s", retry_policy: aggRetry(o) } }] : []),
     { match: { prefix: "/agg3" }, name: "r-agg3", route: { cluster: "agg", timeout: "5s", retry_policy: { ...aggRetry(o), num_retries: 2 } } },
     { match: { prefix: "/agg" }, name: "r-agg", route: { cluster: "agg", timeout: "5s", retry_policy: aggRetry(o) } },
     { match: { prefix: "/dead" }, name: "r-dead", route: { cluster: "dead" } },
@@ -276,12 +280,27 @@ export function probeEnvoyConfig(o: ProbeEnvoyOptions, ports: { p1: number; p2: 
         staticCluster("empty", null, {}),
         aggregate("agg", ["p1", "p2"]),
         aggregate("agg2", ["dead", "p2"]),
+        ...(o.clusterFilters ? [{ ...aggregate("aggc", ["p1", "p2"]), typed_extension_protocol_options: clusterHttpFilters(o) }] : []),
       ],
     },
   };
   if (o.statsFlushIntervalMs) cfg.stats_flush_interval = `${o.statsFlushIntervalMs / 1000}s`;
   if (o.statsTags) cfg.stats_config = { stats_tags: o.statsTags.map((t) => ({ tag_name: t.tag_name, regex: t.regex })) };
   return cfg;
+}
+
+/** A cluster's own upstream HTTP filters (they replace the router's upstream_http_filters for it). */
+function clusterHttpFilters(o: ProbeEnvoyOptions): any {
+  return {
+    "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+      "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+      explicit_http_config: { http_protocol_options: { enable_trailers: true } },
+      http_filters: [
+        { ...wasmFilter(o, "cluster", o.scripts.cluster ?? "", true), name: "probe-cluster" },
+        { name: "envoy.filters.http.upstream_codec", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.upstream_codec.v3.UpstreamCodec" } },
+      ],
+    },
+  };
 }
 
 function aggregate(name: string, clusters: string[]): any {

@@ -17,6 +17,29 @@ const UP_PANEL = ["upstream.address", "upstream.port", "upstream.request_attempt
 
 const lines = (cb: string, props: string[]) => props.map((p) => `${cb} prop ${p}`).join("\n");
 
+// What an API translation does with a response, as the upstream filter (cases up…) or the router
+// filter (Higress, cases d…) would: a stream rewritten chunk by chunk (content-length removed,
+// content-type set, each chunk replaced), a JSON answer held whole and replaced (headers held too,
+// edited at the end), and an error answer held while the router may still retry.
+const TRANSLATING = (side: "up" | "a") => {
+  const c = side === "up" ? "up" : "d";
+  return `resp_headers[${c}sse] hdel 2 content-length
+resp_headers[${c}sse] hrep 2 content-type text/event-stream
+resp_body#1[${c}sse] setbuf 1 0 size <one>
+resp_body#2[${c}sse] setbuf 1 0 size <two>
+resp_body#3[${c}sse] setbuf 1 0 size <three>
+resp_body#4[${c}sse] setbuf 1 0 size <end>
+resp_headers[${c}whole] hdel 2 content-length
+resp_headers[${c}whole] ret 1
+resp_body[${c}whole] retne 1
+resp_body#4[${c}whole] hrep 2 content-type application/json
+resp_body#4[${c}whole] setbuf 1 0 size {"translated":"whole"}
+resp_body#4[${c}whole] hdrs 2
+resp_headers[${c}errhold] ret 1
+resp_body[${c}errhold] retne 1
+resp_body[${c}errhold] buf 1`;
+};
+
 export const SCRIPTS = {
   a: `configure tick 100
 configure sget cnt
@@ -105,7 +128,8 @@ resp_trailers buf 1
 log hdrs 0
 log hdrs 2
 log hdrs 3
-${lines("log", PANEL)}`,
+${lines("log", PANEL)}
+${TRANSLATING("a")}`,
   down: `req_headers setprop mykey v1
 req_headers setprop wasm/mykey v2
 req_headers hrep 0 x-down d
@@ -132,7 +156,8 @@ resp_headers prop response.code
 resp_headers prop upstream.request_attempt_count
 resp_body buf 1
 resp_trailers hdrs 3
-done prop response.code_details`,
+done prop response.code_details
+${TRANSLATING("up")}`,
 };
 
 export const STATS_TAGS = [
@@ -231,6 +256,15 @@ export const SCENARIOS: Scenario[] = [
     answers: [ok([[0, "p1 down"]], {}, { status: 503 }), ok([[0, "from p2"]])],
   },
   { name: "upstream-filter-stops-all", listener: "fo", path: "/p1", headers: { "x-case": "stall" }, answers: [ok([[0, "never seen"]])] },
+  // Translation (issue 19): the upstream filter rewrites its attempt's answer chunk by chunk, or holds
+  // it whole and replaces it; an error it holds while the router may retry; the same in the router
+  // filter (the Higress build has no upstream filter).
+  { name: "upstream-translates-stream", listener: "fo", path: "/agg", headers: { "x-case": "upsse" }, answers: [ok([[0, "a"], [200, "bb"], [400, "ccc"]], { "content-type": "application/x-ndjson" })] },
+  { name: "upstream-translates-stream-content-length", listener: "fo", path: "/agg", headers: { "x-case": "upsse" }, answers: [ok([[0, "a"], [150, "b"], [300, "c"]], { "content-type": "text/plain", "content-length": "3" })] },
+  { name: "upstream-translates-whole", listener: "fo", path: "/agg", headers: { "x-case": "upwhole" }, answers: [ok([[0, "aa"], [40, "bb"], [80, "cc"]], { "content-type": "text/plain", "content-length": "6" })] },
+  { name: "upstream-holds-retried-error", listener: "fo", path: "/agg", headers: { "x-case": "uperrhold" }, answers: [ok([[0, "{\"type\":\"error\"}"]], { "content-type": "application/json" }, { status: 529 }), ok([[0, "s1"], [100, "s2"]])] },
+  { name: "router-translates-stream", listener: "a", path: "/p1", headers: { "x-case": "dsse" }, answers: [ok([[0, "a"], [100, "bb"], [200, "ccc"]], { "content-type": "application/x-ndjson" })] },
+  { name: "router-translates-whole", listener: "a", path: "/p1", headers: { "x-case": "dwhole" }, answers: [ok([[0, "aa"], [40, "bb"], [80, "cc"]], { "content-type": "text/plain", "content-length": "6" })] },
   { name: "failover-connect-failure", listener: "fo", path: "/agg2", answers: [{ envoy: "connect-failure" }, ok([[0, "p2 after refusal"]])] },
   {
     name: "failover-wraps-around",
