@@ -212,11 +212,12 @@ describe("failover through Envoy", () => {
 
   it("x-llm-served-model names a model only when its provider answered with a 2xx", async () => {
     const g = gw();
-    // A provider's own error (an API this mock does not have) came from no model that served.
-    const missing = await postJson(g, "/v1/messages", chat("gpt-4o-mini"));
-    expect(missing.status).toBe(404);
+    // A provider's own error (a 400 it answers, never retried) came from no model that served.
+    failProvider(g, "openai", { failureStatus: 400 });
+    const refused = await postJson(g, "/v1/chat/completions", chat("gpt-4o-mini"));
+    expect(refused.status).toBe(400);
     expect(received(g, "openai")).toHaveLength(1);
-    expect(missing.headers["x-llm-served-model"]).toBeUndefined();
+    expect(refused.headers["x-llm-served-model"]).toBeUndefined();
     // Nothing answers at all: the gateway's own 503 names no model either.
     for (const cluster of ["openai", "deepseek", "groq"]) failProvider(g, cluster, { failureMode: "reset" });
     const down = await postJson(g, "/v1/chat/completions", chat("sturdy"));
