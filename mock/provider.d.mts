@@ -12,6 +12,10 @@ export interface MockKnobs {
   omitUsage: boolean;
   /** how a failing request fails: an error status, a closed connection, or a cut 200 answer */
   failureMode: "status" | "reset" | "midstream";
+  /** emulate the provider's automatic prompt caching per model (mock/prompt-cache.mjs); off by default */
+  promptCache: boolean;
+  /** how long a cached prefix lives after it was last sent (default 300000) */
+  promptCacheTtlMs: number;
 }
 
 export interface MockProviderOptions extends Partial<MockKnobs> {
