@@ -1,7 +1,7 @@
 // The prefix key of a request: a 64-bit hash of what a provider's prompt cache matches on (tools and
 // system prompt, then the conversation in the order sent), computed from the byte spans the body scan
-// passes, with snapshots at message boundaries so that one scan yields both the request's own key and
-// the key of its conversation without the latest turn. What goes in and why: docs/affinity.md.
+// notes, with a snapshot at the previous turn's end so that one scan yields both the request's own key
+// and the key of its conversation without the latest turn. What goes in and why: docs/affinity.md.
 //
 // Pure: no host call, no allocation after construction, imports nothing, so the request layer can
 // drive it. Every byte fed is hashed (no sampling): NH over 32-bit words with Wasm SIMD (each 32-bit
@@ -19,8 +19,10 @@
 // with the fourth.
 export const STRIPE: usize = 64;
 
-// Keys (arbitrary 64-bit constants). Stripe s uses KEY_x + s × STEP, so equal content at two
-// positions adds different terms.
+// Keys (arbitrary 64-bit constants). Stripe s uses KEY_x + s × STEP on both vectors of a pair, so
+// equal content at two positions adds different terms. (Keying only the first vector of each pair is
+// 10 % faster, but then a word changed in two stripes whose partner words are equal, as in repeated
+// text, adds the same term: test/unit/affinity-hash.test.ts finds such collisions.)
 const KEY_A0: u64 = 0x1cad21f72c81017c; const KEY_A1: u64 = 0xdb979083e96dd4de;
 const KEY_B0: u64 = 0x1f67b3b7a4a44072; const KEY_B1: u64 = 0x78e5c0cc4ee679cb;
 const KEY_C0: u64 = 0x2172ffcc7dd05a82; const KEY_C1: u64 = 0x8e2443f7744608b8;
@@ -96,14 +98,26 @@ export class PrefixHasher {
     this.unitBytes = 0;
   }
 
+  // Becomes a copy of `o`, its partial stripe included (a snapshot that can be finished).
+  copyFrom(o: PrefixHasher): void {
+    this.state.copyFrom(o.state);
+    v128.store(this.pending, v128.load(o.pending));
+    v128.store(this.pending, v128.load(o.pending, 16), 16);
+    v128.store(this.pending, v128.load(o.pending, 32), 32);
+    v128.store(this.pending, v128.load(o.pending, 48), 48);
+    this.pendingBytes = o.pendingBytes;
+    this.unitBytes = o.unitBytes;
+  }
+
   // Adds bytes [ptr, ptr + len) to the unit being fed.
   feed(ptr: usize, len: usize): void {
     if (len == 0) return;
     this.unitBytes += <u64>len;
     let have = this.pendingBytes;
     if (have > 0) {
+      // a unit fed in pieces (a member left out): complete the pending stripe byte by byte
       const take = min<usize>(STRIPE - have, len);
-      memory.copy(this.pending + have, ptr, take);
+      for (let i: usize = 0; i < take; i++) store<u8>(this.pending + have + i, load<u8>(ptr + i));
       have += take;
       ptr += take;
       len -= take;
@@ -114,7 +128,7 @@ export class PrefixHasher {
     const whole = len / STRIPE;
     if (whole > 0) this.stripes(ptr, whole);
     const rest = len - whole * STRIPE;
-    if (rest > 0) memory.copy(this.pending, ptr + whole * STRIPE, rest);
+    if (rest > 0) keepTail(this.pending, ptr + whole * STRIPE, rest);
     this.pendingBytes = rest;
   }
 
@@ -122,24 +136,39 @@ export class PrefixHasher {
   // holds no NUL byte, so padding never looks like content.
   endUnit(tag: u32): void {
     const have = this.pendingBytes;
+    const s = this.state;
     if (have > 0) {
-      memory.fill(this.pending + have, 0, STRIPE - have);
-      this.stripes(this.pending, 1);
+      // bytes past `have` are whatever keepTail copied: masked to zero here
+      const n = <i32>have, b = this.pending;
+      const d0 = v128.and(v128.load(b), firstBytes(n)), d1 = v128.and(v128.load(b, 16), firstBytes(n - 16));
+      const d2 = v128.and(v128.load(b, 32), firstBytes(n - 32)), d3 = v128.and(v128.load(b, 48), firstBytes(n - 48));
+      const off = s.offset;
+      const x0 = i32x4.add(d0, i64x2.add(i64x2(<i64>KEY_A0, <i64>KEY_A1), off));
+      const y0 = i32x4.add(d1, i64x2.add(i64x2(<i64>KEY_B0, <i64>KEY_B1), off));
+      const x1 = i32x4.add(d2, i64x2.add(i64x2(<i64>KEY_C0, <i64>KEY_C1), off));
+      const y1 = i32x4.add(d3, i64x2.add(i64x2(<i64>KEY_D0, <i64>KEY_D1), off));
+      s.acc0 = i64x2.add(s.acc0, i64x2.extmul_low_i32x4_u(x0, y0));
+      s.acc1 = i64x2.add(s.acc1, i64x2.extmul_high_i32x4_u(x0, y0));
+      s.acc2 = i64x2.add(s.acc2, i64x2.extmul_low_i32x4_u(x1, y1));
+      s.acc3 = i64x2.add(s.acc3, i64x2.extmul_high_i32x4_u(x1, y1));
+      s.offset = i64x2.add(off, i64x2(<i64>STEP0, <i64>STEP1));
+      s.stripes++;
       this.pendingBytes = 0;
     }
-    const s = this.state;
     s.acc0 = i64x2.add(s.acc0, i64x2(<i64>this.unitBytes, <i64>tag));
     s.units++;
     this.unitBytes = 0;
   }
 
-  // `count` whole stripes from p.
+  // `count` whole stripes from p. The loop's sums start from constants, and what it added is moved
+  // into the state afterwards: in V8 (Node 20) the same loop runs 2.4 times slower when its vector
+  // sums start from values loaded from memory or from zero (measured while writing this).
   private stripes(p: usize, count: usize): void {
     const s = this.state;
-    let a0 = s.acc0, a1 = s.acc1, a2 = s.acc2, a3 = s.acc3, off = s.offset;
     const step = i64x2(<i64>STEP0, <i64>STEP1);
     const ka = i64x2(<i64>KEY_A0, <i64>KEY_A1), kb = i64x2(<i64>KEY_B0, <i64>KEY_B1);
     const kc = i64x2(<i64>KEY_C0, <i64>KEY_C1), kd = i64x2(<i64>KEY_D0, <i64>KEY_D1);
+    let a0 = ka, a1 = kb, a2 = kc, a3 = kd, off = s.offset;
     const end = p + count * STRIPE;
     while (p < end) {
       const x0 = i32x4.add(v128.load(p), i64x2.add(ka, off));
@@ -153,9 +182,32 @@ export class PrefixHasher {
       off = i64x2.add(off, step);
       p += STRIPE;
     }
-    s.acc0 = a0; s.acc1 = a1; s.acc2 = a2; s.acc3 = a3; s.offset = off;
+    s.acc0 = i64x2.add(s.acc0, i64x2.sub(a0, ka)); s.acc1 = i64x2.add(s.acc1, i64x2.sub(a1, kb));
+    s.acc2 = i64x2.add(s.acc2, i64x2.sub(a2, kc)); s.acc3 = i64x2.add(s.acc3, i64x2.sub(a3, kd));
+    s.offset = off;
     s.stripes += <u32>count;
   }
+}
+
+const LANE_INDEX = i8x16(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+
+// 0xff in the first n lanes (n may be below 0 or above 16), 0 in the others.
+@inline function firstBytes(n: i32): v128 {
+  return i8x16.gt_s(i8x16.splat(<i8>min(max(n, 0), 16)), LANE_INDEX);
+}
+
+// Copies the last partial stripe [src, src + n) of a unit to `to` (STRIPE bytes). A whole stripe is
+// copied when it lies within memory (four vector moves instead of memory.copy, which V8 runs out of
+// line: too slow for a few bytes per message); endUnit masks what lies past n.
+function keepTail(to: usize, src: usize, n: usize): void {
+  if (src + STRIPE <= (<usize>memory.size() << 16)) {
+    v128.store(to, v128.load(src));
+    v128.store(to, v128.load(src, 16), 16);
+    v128.store(to, v128.load(src, 32), 32);
+    v128.store(to, v128.load(src, 48), 48);
+    return;
+  }
+  for (let i: usize = 0; i < n; i++) store<u8>(to + i, load<u8>(src + i));
 }
 
 // Seeds that keep the parts of a key apart.
@@ -166,6 +218,7 @@ const SEED_BYTES: u64 = 0xa54ff53a5f1d36f1;
 
 const oneShot = new PrefixHasher();
 
+
 // The hash of bytes [ptr, ptr + len) as one unit: for a consumer name or a model's identity.
 export function hashBytes(ptr: usize, len: usize): u64 {
   oneShot.reset();
@@ -174,55 +227,89 @@ export function hashBytes(ptr: usize, len: usize): u64 {
   return oneShot.state.finish(SEED_BYTES);
 }
 
-// The keys of one request, filled as the body scan passes its members (one instance per stream,
-// reused). The calls, in body order:
-//   reset(); consumer(hash) when one is known;
-//   for `tools`, `functions`, `system`, `instructions` (top level): the value's bytes with feedHead, then endHead(part);
-//   for each message of `messages` / item of `input` (and a string `input`): beginMessage(), its
-//   bytes with feedMessage (cache_control members left out), endMessage(fromModel);
-// then hasKey() / key(), hasPrevious() / previousKey().
+// Members left out of the key per request (cache_control members); a request with more has no key.
+export const MAX_LEFT_OUT: i32 = 16;
+// Head members (tools, functions, system, instructions) per request; later ones are ignored.
+const MAX_HEAD: i32 = 4;
+
+// The keys of one request (one instance per stream, reused). While the body scan passes the request,
+// it only notes where things are (no hashing per message):
+//   reset(body); consumer(hash) when one is known;
+//   head(start, end, part) for the top-level `tools`, `functions`, `system`, `instructions` values;
+//   message(start, end, fromModel) for each item of `messages` / `input` (and a string `input`), in order;
+//   leaveOut(start, end) for each `cache_control` member (with its comma) inside those;
+// then finish() hashes the head and, once, the conversation from its first item to the end of its
+// last client item, taking the previous turn's snapshot on the way: hasKey() / key(),
+// hasPrevious() / previousKey(). Offsets are byte offsets into the body.
+//
+// The conversation is hashed as the bytes between its items too (the commas and whitespace the client
+// wrote), so the same client writing the same history gives the same bytes turn after turn.
 export class PrefixKey {
-  private readonly head: PrefixHasher = new PrefixHasher();
-  private readonly conversation: PrefixHasher = new PrefixHasher();
-  private readonly messageStart: PrefixState = new PrefixState();
-  private readonly modelTurnStart: PrefixState = new PrefixState();  // start of the last model message
-  private readonly untilInput: PrefixState = new PrefixState();      // after the last client message
-  private readonly previous: PrefixState = new PrefixState();        // before the model message preceding it
+  private readonly hasher: PrefixHasher = new PrefixHasher();
+  private readonly snapshot: PrefixHasher = new PrefixHasher();
+  private readonly headSpans: StaticArray<u32> = new StaticArray<u32>(MAX_HEAD * 3);
+  private readonly leftOut: StaticArray<u32> = new StaticArray<u32>(MAX_LEFT_OUT * 2);
+  private body: usize = 0;
+  private headCount: i32 = 0;
+  private leftOutCount: i32 = 0;
+  private tooManyLeftOut: bool = false;
   private consumerHash: u64 = 0;
+  private start: u32 = 0;           // the first item's start
+  private inputEnd: u32 = 0;        // the end of the last client item
+  private previousEnd: u32 = 0;     // the end of the client item before the model turn that precedes it
+  private beforeModelTurn: u32 = 0; // the end of the client item before the last model turn
+  private items: i32 = 0;
+  private inputs: i32 = 0;
   private sawModelTurn: bool = false;
   private inModelTurn: bool = false;
-  private inputs: i32 = 0;
   private previousValid: bool = false;
+  private keyValue: u64 = 0;
+  private previousValue: u64 = 0;
 
-  reset(): void {
-    this.head.reset();
-    this.conversation.reset();
+  reset(body: usize): void {
+    this.body = body;
+    this.headCount = 0;
+    this.leftOutCount = 0;
+    this.tooManyLeftOut = false;
     this.consumerHash = 0;
+    this.items = 0;
+    this.inputs = 0;
     this.sawModelTurn = false;
     this.inModelTurn = false;
-    this.inputs = 0;
     this.previousValid = false;
+    this.keyValue = 0;
+    this.previousValue = 0;
   }
 
-  // The consumer (its hash: hashBytes of the name): requests of different consumers never share a key.
+  // The consumer (hashBytes of its name): requests of different consumers never share a key.
   consumer(hash: u64): void { this.consumerHash = hash; }
 
-  feedHead(ptr: usize, len: usize): void { this.head.feed(ptr, len); }
-  endHead(part: HeadPart): void { this.head.endUnit(<u32>part); }
+  head(start: u32, end: u32, part: HeadPart): void {
+    const n = this.headCount;
+    if (n == MAX_HEAD) return;
+    unchecked(this.headSpans[n * 3] = start);
+    unchecked(this.headSpans[n * 3 + 1] = end);
+    unchecked(this.headSpans[n * 3 + 2] = <u32>part);
+    this.headCount = n + 1;
+  }
 
-  beginMessage(): void { this.messageStart.copyFrom(this.conversation.state); }
-  feedMessage(ptr: usize, len: usize): void { this.conversation.feed(ptr, len); }
+  leaveOut(start: u32, end: u32): void {
+    const n = this.leftOutCount;
+    if (n == MAX_LEFT_OUT) { this.tooManyLeftOut = true; return; }
+    unchecked(this.leftOut[n * 2] = start);
+    unchecked(this.leftOut[n * 2 + 1] = end);
+    this.leftOutCount = n + 1;
+  }
 
-  // fromModel: the message is the model's output (role "assistant"; a Responses item of a `*_call`
+  // fromModel: the item is the model's output (role "assistant"; a Responses item of a `*_call`
   // type or `reasoning`). Otherwise it is client input (user, system, developer, tool results).
-  endMessage(fromModel: bool): void {
-    const c = this.conversation;
-    c.endUnit(0);
+  message(start: u32, end: u32, fromModel: bool): void {
+    if (this.items++ == 0) this.start = start;
     if (fromModel) {
       // A model turn before any input starts no conversation this gateway could have routed. Model
-      // messages in a row (a Responses `reasoning` item, then a `function_call`) are one turn.
+      // items in a row (a Responses `reasoning` item, then a `function_call`) are one turn.
       if (this.inputs > 0 && !this.inModelTurn) {
-        this.modelTurnStart.copyFrom(this.messageStart);
+        this.beforeModelTurn = this.inputEnd;
         this.sawModelTurn = true;
       }
       this.inModelTurn = true;
@@ -230,29 +317,63 @@ export class PrefixKey {
     }
     this.inModelTurn = false;
     this.inputs++;
-    this.untilInput.copyFrom(c.state);
+    this.inputEnd = end;
     this.previousValid = this.sawModelTurn;
-    if (this.sawModelTurn) this.previous.copyFrom(this.modelTurnStart);
+    this.previousEnd = this.beforeModelTurn;
   }
 
-  // Whether the request has a key: at least one message of client input.
-  hasKey(): bool { return this.inputs > 0; }
-
-  // Tools, system prompt and the conversation up to its last client message (a trailing model
-  // message, an assistant prefill, is left out: the next turn resends the whole answer instead).
-  key(): u64 { return this.combine(this.untilInput); }
-
-  // Whether the conversation has an earlier turn: a model message before the last client message.
-  hasPrevious(): bool { return this.previousValid; }
-
-  // The key the previous turn was stored under: everything before the last model turn (its model
-  // messages in a row) that precedes the last client message. Turn N+1 (turn N's messages, the model's answer, new input)
-  // gives turn N's key().
-  previousKey(): u64 { return this.combine(this.previous); }
-
-  private combine(conversation: PrefixState): u64 {
+  // Hashes what the scan noted; the keys are read after it.
+  finish(): void {
+    if (!this.hasKey()) return;
+    const head = this.hasher;
+    head.reset();
+    for (let i = 0; i < this.headCount; i++) {
+      this.feedKept(head, unchecked(this.headSpans[i * 3]), unchecked(this.headSpans[i * 3 + 1]));
+      head.endUnit(unchecked(this.headSpans[i * 3 + 2]));
+    }
     let h = avalanche(this.consumerHash ^ SEED_CONSUMER);
-    h = avalanche((h ^ this.head.state.finish(SEED_HEAD)) * P1);
-    return avalanche((h ^ conversation.finish(SEED_CONVERSATION)) * P2);
+    h = avalanche((h ^ head.state.finish(SEED_HEAD)) * P1);
+    const c = this.hasher;
+    c.reset();
+    let at = this.start;
+    if (this.previousValid) {
+      this.feedKept(c, at, this.previousEnd);
+      at = this.previousEnd;
+      // the turn before ends here: finish a copy, go on with the original
+      const copy = this.snapshot;
+      copy.copyFrom(c);
+      copy.endUnit(0);
+      this.previousValue = avalanche((h ^ copy.state.finish(SEED_CONVERSATION)) * P2);
+    }
+    this.feedKept(c, at, this.inputEnd);
+    c.endUnit(0);
+    this.keyValue = avalanche((h ^ c.state.finish(SEED_CONVERSATION)) * P2);
+  }
+
+  // Whether the request has a key: at least one client item, and not more cache_control members than noted.
+  hasKey(): bool { return this.inputs > 0 && !this.tooManyLeftOut; }
+
+  // Tools, system prompt and the conversation up to the end of its last client item (a trailing model
+  // item, an assistant prefill, is left out: the next turn resends the whole answer instead).
+  key(): u64 { return this.keyValue; }
+
+  // Whether the conversation has an earlier turn: a model item before the last client item.
+  hasPrevious(): bool { return this.previousValid && this.hasKey(); }
+
+  // The key the previous turn was stored under: the conversation up to the last model turn (its model
+  // items in a row) that precedes the last client item. Turn N+1 (turn N's items, the model's answer,
+  // new input) gives turn N's key().
+  previousKey(): u64 { return this.previousValue; }
+
+  // Feeds [from, to) of the body without the left-out ranges (noted in body order).
+  private feedKept(h: PrefixHasher, from: u32, to: u32): void {
+    const body = this.body;
+    for (let i = 0; i < this.leftOutCount && from < to; i++) {
+      const a = unchecked(this.leftOut[i * 2]), b = unchecked(this.leftOut[i * 2 + 1]);
+      if (b <= from || a >= to) continue;
+      if (a > from) h.feed(body + <usize>from, <usize>(a - from));
+      from = min<u32>(b, to);
+    }
+    if (to > from) h.feed(body + <usize>from, <usize>(to - from));
   }
 }

@@ -14,13 +14,12 @@ export function hasherFeed(p: usize, n: usize): void { hasher.feed(p, n); }
 export function hasherEndUnit(tag: u32): void { hasher.endUnit(tag); }
 export function hasherFinish(seed: u64): u64 { return hasher.state.finish(seed); }
 
-export function keyReset(): void { key.reset(); }
+export function keyReset(body: usize): void { key.reset(body); }
 export function keyConsumer(h: u64): void { key.consumer(h); }
-export function keyFeedHead(p: usize, n: usize): void { key.feedHead(p, n); }
-export function keyEndHead(part: u32): void { key.endHead(<HeadPart>part); }
-export function keyBeginMessage(): void { key.beginMessage(); }
-export function keyFeedMessage(p: usize, n: usize): void { key.feedMessage(p, n); }
-export function keyEndMessage(fromModel: bool): void { key.endMessage(fromModel); }
+export function keyHead(start: u32, end: u32, part: u32): void { key.head(start, end, <HeadPart>part); }
+export function keyLeaveOut(start: u32, end: u32): void { key.leaveOut(start, end); }
+export function keyMessage(start: u32, end: u32, fromModel: bool): void { key.message(start, end, fromModel); }
+export function keyFinish(): void { key.finish(); }
 export function keyHas(): bool { return key.hasKey(); }
 export function keyValue(): u64 { return key.key(); }
 export function keyHasPrevious(): bool { return key.hasPrevious(); }
