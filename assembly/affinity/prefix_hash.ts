@@ -138,21 +138,13 @@ export class PrefixHasher {
     const have = this.pendingBytes;
     const s = this.state;
     if (have > 0) {
-      // bytes past `have` are whatever keepTail copied: masked to zero here
+      // bytes past `have` are whatever keepTail copied: zeroed here
       const n = <i32>have, b = this.pending;
-      const d0 = v128.and(v128.load(b), firstBytes(n)), d1 = v128.and(v128.load(b, 16), firstBytes(n - 16));
-      const d2 = v128.and(v128.load(b, 32), firstBytes(n - 32)), d3 = v128.and(v128.load(b, 48), firstBytes(n - 48));
-      const off = s.offset;
-      const x0 = i32x4.add(d0, i64x2.add(i64x2(<i64>KEY_A0, <i64>KEY_A1), off));
-      const y0 = i32x4.add(d1, i64x2.add(i64x2(<i64>KEY_B0, <i64>KEY_B1), off));
-      const x1 = i32x4.add(d2, i64x2.add(i64x2(<i64>KEY_C0, <i64>KEY_C1), off));
-      const y1 = i32x4.add(d3, i64x2.add(i64x2(<i64>KEY_D0, <i64>KEY_D1), off));
-      s.acc0 = i64x2.add(s.acc0, i64x2.extmul_low_i32x4_u(x0, y0));
-      s.acc1 = i64x2.add(s.acc1, i64x2.extmul_high_i32x4_u(x0, y0));
-      s.acc2 = i64x2.add(s.acc2, i64x2.extmul_low_i32x4_u(x1, y1));
-      s.acc3 = i64x2.add(s.acc3, i64x2.extmul_high_i32x4_u(x1, y1));
-      s.offset = i64x2.add(off, i64x2(<i64>STEP0, <i64>STEP1));
-      s.stripes++;
+      v128.store(b, v128.and(v128.load(b), firstBytes(n)));
+      v128.store(b, v128.and(v128.load(b, 16), firstBytes(n - 16)), 16);
+      v128.store(b, v128.and(v128.load(b, 32), firstBytes(n - 32)), 32);
+      v128.store(b, v128.and(v128.load(b, 48), firstBytes(n - 48)), 48);
+      this.stripes(b, 1);
       this.pendingBytes = 0;
     }
     s.acc0 = i64x2.add(s.acc0, i64x2(<i64>this.unitBytes, <i64>tag));
