@@ -88,7 +88,8 @@ export function avalanche(h: u64): u64 {
 // A streaming hasher of units. The unit being fed keeps its last partial stripe in `pending`.
 export class PrefixHasher {
   readonly state: PrefixState = new PrefixState();
-  private readonly pending: usize = heap.alloc(STRIPE);
+  // Twice a stripe: a piece is appended by copying a whole stripe after what is pending.
+  private readonly pending: usize = heap.alloc(2 * STRIPE);
   private pendingBytes: usize = 0;
   private unitBytes: u64 = 0;
 
@@ -115,9 +116,9 @@ export class PrefixHasher {
     this.unitBytes += <u64>len;
     let have = this.pendingBytes;
     if (have > 0) {
-      // a unit fed in pieces (a member left out): complete the pending stripe byte by byte
+      // a unit fed in pieces (a snapshot taken, a member left out): complete the pending stripe
       const take = min<usize>(STRIPE - have, len);
-      for (let i: usize = 0; i < take; i++) store<u8>(this.pending + have + i, load<u8>(ptr + i));
+      copyStripe(this.pending + have, ptr, take);
       have += take;
       ptr += take;
       len -= take;
@@ -128,7 +129,7 @@ export class PrefixHasher {
     const whole = len / STRIPE;
     if (whole > 0) this.stripes(ptr, whole);
     const rest = len - whole * STRIPE;
-    if (rest > 0) keepTail(this.pending, ptr + whole * STRIPE, rest);
+    if (rest > 0) copyStripe(this.pending, ptr + whole * STRIPE, rest);
     this.pendingBytes = rest;
   }
 
@@ -138,7 +139,7 @@ export class PrefixHasher {
     const have = this.pendingBytes;
     const s = this.state;
     if (have > 0) {
-      // bytes past `have` are whatever keepTail copied: zeroed here
+      // bytes past `have` are whatever copyStripe copied: zeroed here
       const n = <i32>have, b = this.pending;
       v128.store(b, v128.and(v128.load(b), firstBytes(n)));
       v128.store(b, v128.and(v128.load(b, 16), firstBytes(n - 16)), 16);
@@ -188,10 +189,11 @@ const LANE_INDEX = i8x16(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   return i8x16.gt_s(i8x16.splat(<i8>min(max(n, 0), 16)), LANE_INDEX);
 }
 
-// Copies the last partial stripe [src, src + n) of a unit to `to` (STRIPE bytes). A whole stripe is
-// copied when it lies within memory (four vector moves instead of memory.copy, which V8 runs out of
-// line: too slow for a few bytes per message); endUnit masks what lies past n.
-function keepTail(to: usize, src: usize, n: usize): void {
+// Copies [src, src + n) to `to` (n < STRIPE, `to` has STRIPE bytes of room): a whole stripe when it
+// lies within memory (four vector moves; memory.copy runs out of line in V8, too slow for a few bytes
+// per piece), byte by byte at the end of memory. Bytes past n are garbage until overwritten or
+// zeroed by endUnit.
+function copyStripe(to: usize, src: usize, n: usize): void {
   if (src + STRIPE <= (<usize>memory.size() << 16)) {
     v128.store(to, v128.load(src));
     v128.store(to, v128.load(src, 16), 16);
