@@ -11,11 +11,11 @@
 // says so). Without it the provider stops listening and closes its idle connections (answers in
 // progress finish), i.e. it is down for every request that has not started. Writes
 // bench/results/failover-load[-hard].{json,md}.
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { startGateway } from "./lib/gateway.mjs";
 import { ROOT } from "./lib/ts.mjs";
 
 const argv = process.argv.slice(2);
@@ -35,29 +35,6 @@ const WORK = [
 ];
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function startGateway(runDir) {
-  const child = spawn(process.execPath, [join(ROOT, "cli", "llm-router.mjs"), "start", "config/router.json", "--mock",
-    "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--run-dir", runDir], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-  const state = { url: "", mocks: {}, access: [], stderr: "" };
-  let buffered = "";
-  child.stdout.on("data", (d) => {
-    buffered += d.toString();
-    let nl;
-    while ((nl = buffered.indexOf("\n")) >= 0) {
-      const line = buffered.slice(0, nl);
-      buffered = buffered.slice(nl + 1);
-      const ready = /gateway ready at (http:\/\/\S+)/.exec(line);
-      if (ready) state.url = ready[1];
-      const mock = /provider (\S+): local mock (http:\/\/\S+)/.exec(line);
-      if (mock) state.mocks[mock[1]] = mock[2];
-      if (line.startsWith("[access]")) state.access.push(line);
-    }
-  });
-  child.stderr.on("data", (d) => (state.stderr += d.toString()));
-  const exited = new Promise((r) => child.once("exit", r));
-  return { child, state, exited };
-}
 
 function body(model, kind) {
   if (kind === "embed") return { path: "/v1/embeddings", text: JSON.stringify({ model, input: "the quick brown fox" }) };
@@ -104,10 +81,8 @@ function post(url, path) {
 
 async function main() {
   const runDir = mkdtempSync(join(tmpdir(), "llm-router-failover-load-"));
-  const gw = startGateway(runDir);
-  const deadline = Date.now() + 60_000;
-  while (!gw.state.url && Date.now() < deadline && gw.child.exitCode === null) await sleep(100);
-  if (!gw.state.url) throw new Error(`the gateway did not start:\n${gw.state.stderr}`);
+  const gw = startGateway("config/router.json", runDir);
+  await gw.ready();
   const victim = gw.state.mocks[PROVIDER];
   if (!victim) throw new Error(`no mock for provider ${PROVIDER} (mocks: ${Object.keys(gw.state.mocks).join(", ")})`);
   console.log(`gateway ${gw.state.url}; ${PROVIDER}'s mock ${victim}; ${SECONDS} s at concurrency ${CONCURRENCY}, ${PROVIDER} ${HARD ? "killed (every connection cut)" : "stops listening"} at ${KILL_AT} s`);

@@ -13,6 +13,10 @@ export interface MockKnobs {
   /** how a failing request fails: an error status, a closed connection, or a cut 200 answer; on
    *  /messages streams also "error-event": Anthropic's overloaded_error event after the first delta */
   failureMode: "status" | "reset" | "midstream" | "error-event";
+  /** emulate the provider's automatic prompt caching per model (mock/prompt-cache.mjs); off by default */
+  promptCache: boolean;
+  /** how long a cached prefix lives after it was last sent (default 300000) */
+  promptCacheTtlMs: number;
 }
 
 export interface MockProviderOptions extends Partial<MockKnobs> {

@@ -36,11 +36,15 @@
 // "midstream" (start a 200 answer, send its first chunk, then close the connection), cachedTokens
 // (that many prompt tokens, at most all of them, reported as read from the provider's cache in
 // usage.prompt_tokens_details.cached_tokens, as OpenAI does; 0 = no details), omitUsage (chat and
-// completion answers without a usage object, as a stream without stream_options.include_usage).
+// completion answers without a usage object, as a stream without stream_options.include_usage),
+// promptCache (emulate the provider's automatic prompt caching per model, mock/prompt-cache.mjs: a
+// prompt prefix of at least 1024 tokens sent to that model within promptCacheTtlMs comes back as
+// cached_tokens, in 128-token blocks; a fixed cachedTokens takes precedence), promptCacheTtlMs.
 import { createServer } from "node:http";
 import { pathToFileURL } from "node:url";
 import { handleMessages } from "./messages.mjs";
 import { handleResponses } from "./responses.mjs";
+import { applyCacheUsage, createPromptCache } from "./prompt-cache.mjs";
 
 const MAX_BODY = 64 * 1024 * 1024; // refuse absurd bodies instead of buffering forever
 const MAX_TOKENS_STREAMED = 64; // bound on the number of generated tokens
@@ -123,7 +127,10 @@ export async function startMockProvider(options = {}) {
     cachedTokens: options.cachedTokens ?? 0,
     omitUsage: options.omitUsage ?? false,
     failureMode: options.failureMode ?? "status",
+    promptCache: options.promptCache ?? false,
+    promptCacheTtlMs: options.promptCacheTtlMs ?? 300_000,
   };
+  const promptCache = createPromptCache({ ttlMs: () => knobs.promptCacheTtlMs });
   const apiKey = options.apiKey ?? null;
   const log = options.log ?? (() => {});
   const requests = [];
@@ -268,6 +275,7 @@ export async function startMockProvider(options = {}) {
     const tokens = Array.from({ length: n }, (_, i) => (i < WORDS.length ? WORDS[i] : ` ${i}`));
     const usage = { prompt_tokens: promptTokens(entry.body), completion_tokens: n, total_tokens: promptTokens(entry.body) + n };
     if (knobs.cachedTokens > 0) usage.prompt_tokens_details = { cached_tokens: Math.min(knobs.cachedTokens, usage.prompt_tokens) };
+    else if (knobs.promptCache) applyCacheUsage(usage, promptCache.observe(model, chat ? "chat" : "completions", parsed), "chat");
     const withUsage = (answer) => (knobs.omitUsage ? { ...answer, usage: undefined } : answer);
     const gap = knobs.tokensPerSecond > 0 ? 1000 / knobs.tokensPerSecond : 0;
 
@@ -429,6 +437,8 @@ function parseArgs(argv) {
       case "--failure-rate": one.failureRate = num(flag, value); i++; break;
       case "--failure-status": one.failureStatus = num(flag, value); i++; break;
       case "--failure-mode": one.failureMode = value; i++; break;
+      case "--prompt-cache": one.promptCache = true; break;
+      case "--prompt-cache-ttl-ms": one.promptCacheTtlMs = num(flag, value); i++; break;
       case "--api-key": one.apiKey = value; i++; break;
       case "--instances": instances = JSON.parse(value); i++; break;
       case "--quiet": quiet = true; break;
@@ -456,7 +466,7 @@ async function main() {
   if (parsed.help) {
     console.log(
       "usage: node mock/provider.mjs [--host H] [--port P] [--name N] [--ttft-ms MS] [--tps N] " +
-        "[--failure-rate R] [--failure-status S] [--failure-mode status|reset|midstream] [--api-key KEY] [--quiet]\n" +
+        "[--failure-rate R] [--failure-status S] [--failure-mode status|reset|midstream] [--prompt-cache] [--prompt-cache-ttl-ms MS] [--api-key KEY] [--quiet]\n" +
         "       node mock/provider.mjs --instances '[{\"name\":\"a\",\"port\":18001,\"ttftMs\":200,\"tokensPerSecond\":80}]'",
     );
     return;

