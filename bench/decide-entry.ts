@@ -4,7 +4,7 @@
 import { parseJsonTree } from "../assembly/json/tree";
 import { resetConfigError } from "../assembly/config/errors";
 import { PluginConfig, compilePluginConfig } from "../assembly/config/rules";
-import { scanBody } from "../assembly/request/body_scan";
+import { BodyScanner } from "../assembly/request/body_scan";
 import { BodyError, RequestFeatures } from "../assembly/request/features";
 import { Decision, Outcome, decide } from "../assembly/routing/decide";
 import { ModelSignals } from "../assembly/routing/signals";
@@ -12,6 +12,7 @@ import { ModelSignals } from "../assembly/routing/signals";
 let plugin: PluginConfig | null = null;
 let signals: ModelSignals | null = null;
 const features = new RequestFeatures();
+const scanner = new BodyScanner();
 const decision = new Decision();
 let body: usize = 0;
 
@@ -29,7 +30,7 @@ export function configure(p: usize, n: usize): bool {
 // Scans the request body once (the decision reads what the scan found); false when it is invalid.
 export function setBody(p: usize, n: usize): bool {
   body = p;
-  scanBody(p, n, features, false);
+  scanner.scan(p, n, features, false);
   return features.error == BodyError.None;
 }
 

@@ -3,8 +3,7 @@
 // owned by the router), then the catalog models (owned by their upstream).
 import { jsonEscape } from "../json/escape";
 import { ModelList, RouterConfig } from "./types";
-
-export const ALIAS_OWNER = "model-router";
+import { ALIAS_OWNER } from "../names";
 
 function entry(id: string, created: string, owner: string): ArrayBuffer {
   return String.UTF8.encode("{\"id\":\"" + jsonEscape(id) + "\",\"object\":\"model\",\"created\":" + created + ",\"owned_by\":\"" + jsonEscape(owner) + "\"}");

@@ -8,6 +8,7 @@
 import { Status } from "../abi/constants";
 import { hostData, hostSize, readSharedData, releaseHostData, sharedCas, writeSharedData } from "../abi/host";
 import { hashBytes } from "../config/name_index";
+import { CONSUMERS_KEY } from "../names";
 
 export const CONSUMER_NONE: i32 = 0;   // no header, or an empty value
 export const CONSUMER_OTHER: i32 = 1;  // past the cap
@@ -16,7 +17,7 @@ const RESERVED: string[] = ["none", "other"];
 // A label value is at most this long (longer values are cut).
 const MAX_NAME_BYTES: i32 = 64;
 const MAX_CAS_ATTEMPTS = 8;
-const REGISTRY_KEY = String.UTF8.encode("model-router/metrics/v1/consumers");
+const REGISTRY_KEY = String.UTF8.encode(CONSUMERS_KEY);
 const NEWLINE: u8 = 0x0a;
 // A missing key is created only if still missing (see live/store.ts CREATE_ONLY).
 const CREATE_ONLY: u32 = 0xffffffff;

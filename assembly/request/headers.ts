@@ -2,7 +2,7 @@
 // (proxy_get_header_map_pairs) and indexed in place: method, path, authority, the body's framing
 // and type, and which of the routing headers the client sent (so the filter removes only headers
 // that are really there: a typical request costs one host call here).
-import { freeHostBlock, hostData, hostSize, readRequestHeaderPairs } from "../abi/host";
+import { freeHostBlock, hostData, hostSize, readRequestHeaderPairs, removeRequestHeader } from "../abi/host";
 
 export const CONTENT_LENGTH = String.UTF8.encode("content-length");
 export const UNKNOWN_LENGTH: u64 = u64.MAX_VALUE;
@@ -114,6 +114,17 @@ export class RequestHeaders {
   // Whether the client sent owned[i] (as read by the last `read(owned)`).
   hasOwned(owned: ArrayBuffer[], i: i32): bool {
     return i < OWNED_BITS ? (this.ownedPresent & ((<u64>1) << i)) != 0 : this.has(unchecked(owned[i]));
+  }
+
+  // Only this plugin may write the routing headers (the upstream Envoy routes on, the model): on
+  // every request, handled or not, client copies of every `owned` name are removed before anything
+  // else looks at the request. Envoy's internal_only_headers is not needed for this (and Higress has
+  // no equivalent).
+  removeOwned(owned: ArrayBuffer[]): void {
+    if (!this.sentOwned(owned)) return;
+    for (let i = 0; i < owned.length; i++) {
+      if (this.hasOwned(owned, i)) removeRequestHeader(unchecked(owned[i]));
+    }
   }
 
   // Whether a header named exactly `name` (lower-case bytes) is present.

@@ -117,3 +117,10 @@ export function rewriteWithoutModelsList(body: usize, size: usize, f: RequestFea
   heap.free(out);
   return ok ? <i32>modelAt : -1;
 }
+
+// Writes the chosen model into the body (and takes a client's `models` list out of it); returns
+// where the model's literal now starts, or -1 when the host refused the new body.
+export function rewriteModel(body: usize, size: usize, f: RequestFeatures, literal: ArrayBuffer): i32 {
+  if (f.modelsCount > 0) return rewriteWithoutModelsList(body, size, f, literal);
+  return spliceModel(body, size, f.modelStart, f.modelEnd, literal) ? <i32>f.modelStart : -1;
+}

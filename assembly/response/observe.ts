@@ -8,6 +8,7 @@ import {
   currentTimeNanos, freeHostBlock, hostData, hostSize, readProperty, readPropertyInt64, readResponseBody,
   readResponseHeader, releaseHostData, takeHostData,
 } from "../abi/host";
+import { AttemptLog } from "./attempts";
 import { Cause, Health, causeOfDetails, isFailureStatus, isViaUpstream, needsDetails, retryAfterMs } from "./classify";
 import { UsageScanner } from "./usage_scan";
 
@@ -70,6 +71,19 @@ export class ResponseObservation {
   clear(): void {
     this.active = false;
     this.probe = false;
+  }
+
+  // Envoy moved the request between models (failover): the response, or the last failure, belongs
+  // to the model of the last attempt, timed from that attempt's start. Returns that model.
+  takeLastAttempt(attempts: AttemptLog, chosenModel: i32): i32 {
+    const last = attempts.count - 1;
+    const served = attempts.model(last);
+    // The probe was the first model's: settled by its own attempt when another model answered.
+    if (served != chosenModel) this.probe = false;
+    this.modelIndex = served;
+    const startMs = unchecked(attempts.startMs[last]);
+    if (!isNaN(startMs)) this.startMs = startMs; // NaN: the first attempt, timed from the decision
+    return served;
   }
 
   // Time to first token of a stream (first body byte), -1 when there is none.

@@ -12,6 +12,7 @@ import { describeDrop } from "./explain";
 import { ModelSignals } from "./signals";
 
 const STRATEGY_NAMES: string[] = ["price", "latency", "throughput", "quality", "balanced", "random"];
+import { LOG_PREFIX } from "../names";
 
 // What the filter state and the response header say about one request; kept in the stream's state
 // (so the response-headers callback can write the header) and reused for the next request.
@@ -183,9 +184,9 @@ export function decisionLogLine(cfg: RouterConfig, d: Decision, s: DecisionSumma
   const route = d.route;
   const model = d.model;
   if (route === null) {
-    return model !== null ? "model-router: decision: \"" + model.name + "\" requested by name (direct)" : "model-router: decision: not a route or catalog model (passed through)";
+    return model !== null ? LOG_PREFIX + "decision: \"" + model.name + "\" requested by name (direct)" : LOG_PREFIX + "decision: not a route or catalog model (passed through)";
   }
-  let line = "model-router: decision route \"" + (s.requested !== null ? s.requested!.name : route.name) + "\"";
+  let line = LOG_PREFIX + "decision route \"" + (s.requested !== null ? s.requested!.name : route.name) + "\"";
   if (s.requested !== null && s.requested!.nameBytes != route.nameBytes) line += " via \"" + route.name + "\"";
   line += " (" + unchecked(STRATEGY_NAMES[<i32>route.strategy]);
   if (d.detected) line += "; task " + unchecked(TASK_NAMES[d.task]) + ", tier " + unchecked(TIER_NAMES[d.tier]);
