@@ -1,5 +1,6 @@
 import { DetectionConfig } from "./detection_config";
 import { NameIndex } from "./name_index";
+import { Strategy } from "./strategies";
 
 // The configuration as the request path reads it: parsed and validated once in on_configure, never
 // changed afterwards. Everything a request needs is precomputed here (UTF-8 bytes of names and
@@ -70,8 +71,6 @@ export class ProviderSpec {
   headerNameBytes: ArrayBuffer[] = [];
   headerValueBytes: ArrayBuffer[] = [];
 }
-
-export const enum Strategy { Price, Latency, Throughput, Quality, Balanced, Random }
 
 // A route's candidates' static values side by side in slot order, so that a decision walks
 // contiguous memory instead of chasing one ModelSpec object per candidate.

@@ -5,13 +5,12 @@
 //   buffer: a request allocates nothing for it.
 // - at debug level, one log line with every candidate's score or the reason it was dropped.
 import { ModelSpec, RouteSpec, RouterConfig } from "../config/types";
+import { STRATEGY_NAMES } from "../config/strategies";
 import { TASK_NAMES, TIER_NAMES } from "../config/tasks";
 import { CandidateTable, Drop } from "./candidates";
 import { Decision } from "./decide";
 import { describeDrop } from "./explain";
 import { ModelSignals } from "./signals";
-
-const STRATEGY_NAMES: string[] = ["price", "latency", "throughput", "quality", "balanced", "random"];
 import { LOG_PREFIX } from "../names";
 
 // What the filter state and the response header say about one request; kept in the stream's state
