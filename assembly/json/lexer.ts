@@ -1,6 +1,6 @@
 // JSON lexing over raw UTF-8 bytes: escape-aware strings and the number grammar. The same
 // routines serve the body scanner (hot path: they never allocate) and the configuration parser.
-import { utf8Run } from "./utf8";
+import { utf8Run, writeUtf8 } from "./utf8";
 
 // Set by scanString for the string just scanned.
 export let stringHasEscape = false;
@@ -191,26 +191,6 @@ export function scanString(p: usize, end: usize): usize {
     p += n;
   }
   return 0;
-}
-
-@inline function writeUtf8(out: usize, cp: u32): usize {
-  if (cp < 0x80) { store<u8>(out, <u8>cp); return 1; }
-  if (cp < 0x800) {
-    store<u8>(out, <u8>(0xc0 | (cp >> 6)));
-    store<u8>(out, <u8>(0x80 | (cp & 0x3f)), 1);
-    return 2;
-  }
-  if (cp < 0x10000) {
-    store<u8>(out, <u8>(0xe0 | (cp >> 12)));
-    store<u8>(out, <u8>(0x80 | ((cp >> 6) & 0x3f)), 1);
-    store<u8>(out, <u8>(0x80 | (cp & 0x3f)), 2);
-    return 3;
-  }
-  store<u8>(out, <u8>(0xf0 | (cp >> 18)));
-  store<u8>(out, <u8>(0x80 | ((cp >> 12) & 0x3f)), 1);
-  store<u8>(out, <u8>(0x80 | ((cp >> 6) & 0x3f)), 2);
-  store<u8>(out, <u8>(0x80 | (cp & 0x3f)), 3);
-  return 4;
 }
 
 // Decodes the body of a string that scanString accepted (between the quotes, [p, end)) into out,

@@ -10,6 +10,7 @@ import {
   TASK_CODING, TASK_DEFAULT, TASK_MATH, TASK_REASONING, TASK_TRANSLATION, TIER_COMPLEX, TIER_MEDIUM,
   TIER_REASONING, TIER_SIMPLE,
 } from "../config/tasks";
+import { writeUtf8 } from "../json/utf8";
 import { RequestFeatures } from "./features";
 
 export class DetectedTask {
@@ -97,22 +98,7 @@ const HEX = memory.data<u8>([
 function emit(dst: usize, cp: u32): usize {
   if (cp - 0xff01 < 0x5e) cp = cp - 0xff01 + 0x21;
   if (cp < 0x80) { store<u8>(dst, <u8>lowerAscii(cp)); return 1; }
-  if (cp < 0x800) {
-    store<u8>(dst, <u8>(0xc0 | (cp >> 6)));
-    store<u8>(dst, <u8>(0x80 | (cp & 0x3f)), 1);
-    return 2;
-  }
-  if (cp < 0x10000) {
-    store<u8>(dst, <u8>(0xe0 | (cp >> 12)));
-    store<u8>(dst, <u8>(0x80 | ((cp >> 6) & 0x3f)), 1);
-    store<u8>(dst, <u8>(0x80 | (cp & 0x3f)), 2);
-    return 3;
-  }
-  store<u8>(dst, <u8>(0xf0 | (cp >> 18)));
-  store<u8>(dst, <u8>(0x80 | ((cp >> 12) & 0x3f)), 1);
-  store<u8>(dst, <u8>(0x80 | ((cp >> 6) & 0x3f)), 2);
-  store<u8>(dst, <u8>(0x80 | (cp & 0x3f)), 3);
-  return 4;
+  return writeUtf8(dst, cp);
 }
 
 // Decodes raw JSON string content [src, srcEnd) (escapes included) into [dst, dstEnd), which
