@@ -3,7 +3,7 @@
 // over a plan (filter state); Envoy moves the attempts along the plan's fallback cluster, one
 // provider per attempt. Each attempt here learns which provider Envoy picked (endpoint metadata), and
 // makes the request that provider's: the model id in the body (attempt 1 already carries the first
-// model's: nothing to do then), the path (Azure: deployment and api-version), the Host, the key and the provider's
+// model's: nothing to do then), the path (its API's, api/), the Host, the key and the provider's
 // static headers. Attempts share one header map, so every attempt overwrites what a provider sets
 // and removes what another provider set before.
 //

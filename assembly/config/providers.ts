@@ -1,14 +1,15 @@
-// `providers`: name → where an OpenAI-compatible API lives and how it wants its key. The CLI turns
-// each into an Envoy cluster with TLS, host rewrite, path prefix and credentials taken from the
+// `providers`: name → which API it speaks (api/), where it lives and how it wants its key. The CLI
+// turns each into an Envoy cluster with TLS, host rewrite, path prefix and credentials taken from the
 // environment when Envoy starts; the plugin validates them so that `llm-router check` and the
 // gateway apply the same rules, and keeps them for per-attempt rewrites.
+import { API_NAMES, Api } from "../api/apis";
 import { JsonValue, JsonKind } from "../json/tree";
 import { configError, fail } from "./errors";
 import { checkFields, checkUniqueKeys, isObject, join, readString, unknownName } from "./fields";
 import { checkHeaderName } from "./header_names";
 import { Auth, Catalog, ProviderSpec } from "./types";
 
-const PROVIDER_FIELDS: string[] = ["baseUrl", "apiKeyEnv", "auth", "headers", "apiVersion"];
+const PROVIDER_FIELDS: string[] = ["api", "baseUrl", "apiKeyEnv", "auth", "headers", "apiVersion"];
 const AUTH_NAMES: string[] = ["bearer", "api-key", "x-api-key", "none"];
 // Credentials come only from apiKeyEnv: a static header carrying one would put a key into a file.
 const CREDENTIAL_HEADERS: string[] = ["authorization", "api-key", "x-api-key", "proxy-authorization", "cookie"];
@@ -42,14 +43,31 @@ function readProvider(name: string, v: JsonValue, path: string): ProviderSpec | 
   if (!checkFields(v, path, PROVIDER_FIELDS)) return null;
   const p = new ProviderSpec();
   p.name = name;
-  if (!readBaseUrl(v, path, p) || !readAuth(v, path, p) || !readStaticHeaders(v, path, p)) return null;
-  const apiVersion = readString(v, "apiVersion", path, false);
-  if (configError.length > 0) return null;
-  if (apiVersion !== null) {
-    if (!isUrlSafe(apiVersion)) { fail(join(path, "apiVersion"), "expected a version such as \"2024-10-21\""); return null; }
-    p.apiVersion = apiVersion;
-  }
+  if (!readBaseUrl(v, path, p) || !readAuth(v, path, p) || !readStaticHeaders(v, path, p) || !readApi(v, path, p)) return null;
   return p;
+}
+
+// `api` (default "openai"), and what the API needs: Azure OpenAI its `apiVersion`. A provider
+// written before `api` existed names Azure OpenAI by its `apiVersion` alone.
+function readApi(v: JsonValue, path: string, p: ProviderSpec): bool {
+  const name = readString(v, "api", path, false);
+  const apiVersion = readString(v, "apiVersion", path, false);
+  if (configError.length > 0) return false;
+  let api = apiVersion !== null ? Api.AzureOpenAI : Api.OpenAI;
+  if (name !== null) {
+    const known = API_NAMES.indexOf(name);
+    if (known < 0) return fail(join(path, "api"), unknownName("expected openai or azure-openai", name, API_NAMES));
+    api = <Api>known;
+  }
+  p.api = api;
+  if (api != Api.AzureOpenAI) {
+    if (apiVersion !== null) return fail(join(path, "apiVersion"), "only for \"api\": \"azure-openai\" (Azure OpenAI's api-version); remove it");
+    return true;
+  }
+  if (apiVersion === null) return fail(join(path, "apiVersion"), "required with \"api\": \"azure-openai\": Azure OpenAI's api-version, such as \"2024-10-21\"");
+  if (!isUrlSafe(apiVersion)) return fail(join(path, "apiVersion"), "expected a version such as \"2024-10-21\"");
+  p.apiVersion = apiVersion;
+  return true;
 }
 
 function isUrlSafe(s: string): bool {

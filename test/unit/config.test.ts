@@ -168,6 +168,12 @@ describe("providers", () => {
     expect(h.configured).toBe(true);
     expect(chosen(send(h, { model: "fast", ...user("hi") }))).toBe("llama-3.1-8b");
   });
+  it("`api` may name each provider's API: openai (the default) or azure-openai (with its apiVersion)", async () => {
+    const c = withProviders();
+    c.providers.azure.api = "azure-openai";
+    c.providers.openai.api = "openai";
+    expect((await router(c)).configured).toBe(true);
+  });
   const bad: Array<[string, (c: Json) => void, string | RegExp]> = [
     ["upstream not a provider", (c) => (c.models[3].upstream = "grok"), 'models[3].upstream: unknown provider "grok" (did you mean "groq"?)'],
     ["baseUrl missing", (c) => delete c.providers.openai.baseUrl, "providers.openai.baseUrl: required"],
@@ -185,6 +191,18 @@ describe("providers", () => {
     ["header value not a string", (c) => (c.providers.anthropic.headers["anthropic-version"] = 1), "providers.anthropic.headers.anthropic-version: expected a string"],
     ["provider name", (c) => (c.providers["my provider"] = { baseUrl: "http://h", auth: "none" }), /^providers\.my provider: a provider name may use only/],
     ["empty providers", (c) => (c.providers = {}), "providers: expected at least one provider"],
+    ["api unknown", (c) => (c.providers.azure.api = "azure_openai"), 'providers.azure.api: expected openai or azure-openai (did you mean "azure-openai"?)'],
+    ["api not a string", (c) => (c.providers.azure.api = 1), "providers.azure.api: expected a non-empty string"],
+    [
+      "azure-openai without apiVersion",
+      (c) => { c.providers.azure.api = "azure-openai"; delete c.providers.azure.apiVersion; },
+      'providers.azure.apiVersion: required with "api": "azure-openai": Azure OpenAI\'s api-version, such as "2024-10-21"',
+    ],
+    [
+      "openai with apiVersion",
+      (c) => { c.providers.groq.api = "openai"; c.providers.groq.apiVersion = "2024-10-21"; },
+      'providers.groq.apiVersion: only for "api": "azure-openai" (Azure OpenAI\'s api-version); remove it',
+    ],
   ];
   it.each(bad)("%s", async (_n, mutate, message) => {
     const c = withProviders();
