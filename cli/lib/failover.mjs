@@ -11,12 +11,8 @@
 // - endpoint metadata naming each endpoint's provider, so an attempt knows where it went.
 // The chains are the plugin's own rule (assembly/config/failover.ts): every ordered list of 2 to
 // 1 + F distinct providers, F the configuration's largest fallback count.
+import { METADATA_NAMESPACE, METRICS, PROVIDER_METADATA_KEY, SERVED_FILTER_STATE, UPSTREAM_ROOT_ID, envoyFilterState } from "./names.mjs";
 import { flow } from "./yaml.mjs";
-
-export const UPSTREAM_ROOT_ID = "model-router-upstream";
-export const METADATA_NAMESPACE = "llm_router";
-export const SERVED_FILTER_STATE = "wasm.llm_router.served";
-export const FALLBACKS_METRIC = "llm_router_fallbacks";
 const MAX_FALLBACKS = 3;
 const DEFAULT_CHAIN_HEADER = "x-llm-chain";
 const DEFAULT_SERVED_HEADER = "x-llm-served-model";
@@ -118,7 +114,7 @@ export function chainRoutes(plan, view, { bufferLimit, idleTimeout, headersToRem
       // (the upstream filter notes it in filter state; an empty value adds nothing).
       response_headers_to_add: [
         servedHeader(plan.servedHeader, `%DYNAMIC_METADATA(${METADATA_NAMESPACE}:model)%`),
-        servedHeader(plan.servedHeader, `%FILTER_STATE(${SERVED_FILTER_STATE}:PLAIN)%`),
+        servedHeader(plan.servedHeader, `%FILTER_STATE(${envoyFilterState(SERVED_FILTER_STATE)}:PLAIN)%`),
         ...responseHeadersToAdd,
       ],
     });
@@ -149,8 +145,8 @@ export function upstreamWasmFilter(routerFilter) {
   const config = routerFilter.typed_config.config;
   const { allow_on_headers_stop_iteration: _hold, ...rest } = config;
   return {
-    name: "model-router-upstream",
-    typed_config: { ...routerFilter.typed_config, config: { ...rest, name: "model-router-upstream", root_id: UPSTREAM_ROOT_ID } },
+    name: UPSTREAM_ROOT_ID,
+    typed_config: { ...routerFilter.typed_config, config: { ...rest, name: UPSTREAM_ROOT_ID, root_id: UPSTREAM_ROOT_ID } },
   };
 }
 
@@ -173,12 +169,12 @@ export function chainOrderPolicy() {
 
 /** Endpoint metadata: which provider an endpoint belongs to (an attempt reads it). */
 export function providerMetadata(name) {
-  return { filter_metadata: { [METADATA_NAMESPACE]: { provider: name } } };
+  return { filter_metadata: { [METADATA_NAMESPACE]: { [PROVIDER_METADATA_KEY]: name } } };
 }
 
 /** stats_tags turning the fallbacks counter into llm_router_fallbacks{ai_route, from_model, to_model}. */
 export function fallbackStatsTags() {
-  const base = `^wasmcustom\\.${FALLBACKS_METRIC}`;
+  const base = `^wasmcustom\\.${METRICS.fallbacks}`;
   return [
     { tag_name: "ai_route", regex: `${base}(\\.route\\.(.+?))\\.from\\.` },
     { tag_name: "from_model", regex: `${base}\\.route\\..+?(\\.from\\.(.+?))\\.to\\.` },

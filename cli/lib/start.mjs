@@ -10,6 +10,7 @@ import { mockKey } from "./compose.mjs";
 import { ENVOY_WASM, PACKAGE_ROOT, gatewayView } from "./config.mjs";
 import { buildBootstrap } from "./envoy.mjs";
 import { failoverPlan } from "./failover.mjs";
+import { CONFIG_ERROR_PREFIX, LOG_PREFIX } from "./names.mjs";
 import { toYaml } from "./yaml.mjs";
 
 const CA_BUNDLES = [
@@ -54,9 +55,9 @@ const urlHost = (h) => (h.includes(":") ? `[${h}]` : h === "0.0.0.0" ? "127.0.0.
 /** Envoy's log reduced to what explains a failed start: the plugin's own line first. */
 export function startFailure(log) {
   const lines = log.split("\n");
-  const plugin = lines.filter((l) => l.includes("model-router: invalid configuration:")).map((l) => l.slice(l.indexOf("model-router:")));
+  const plugin = lines.filter((l) => l.includes(CONFIG_ERROR_PREFIX)).map((l) => l.slice(l.indexOf(LOG_PREFIX)));
   const serious = lines
-    .filter((l) => /\]\[(critical|error)\]/.test(l) && !l.includes("model-router:"))
+    .filter((l) => /\]\[(critical|error)\]/.test(l) && !l.includes(LOG_PREFIX))
     .map((l) => l.replace(/^\[[^\]]*\]\[\d+\]\[(critical|error)\]\[[^\]]*\] \[[^\]]*\] ?/, ""));
   // Envoy quotes the whole bootstrap in some errors: keep the message, not the dump.
   const short = (l) => (l.length > 400 ? `${l.slice(0, 400)} ...` : l);
