@@ -5,7 +5,7 @@ import { JsonValue, JsonKind } from "../json/tree";
 import { logfmtName } from "./log_name";
 import { jsonEscape } from "../json/escape";
 import { configError, fail } from "./errors";
-import { checkFields, checkUniqueKeys, closestName, isObject, join, readNumber, readString, readStringList, unknownName } from "./fields";
+import { checkFields, hasControlCharacter, checkUniqueKeys, closestName, isObject, join, readNumber, readString, readStringList, unknownName } from "./fields";
 import { NameIndex } from "./name_index";
 import { prepareCatalogFailover } from "./failover";
 import { readProviders } from "./providers";
@@ -106,11 +106,6 @@ function readModels(root: JsonValue, path: string, catalog: Catalog): bool {
     catalog.models.push(model);
   }
   return true;
-}
-
-function hasControlCharacter(s: string): bool {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) < 0x20 || s.charCodeAt(i) == 0x7f) return true;
-  return false;
 }
 
 function readUpstream(v: JsonValue, path: string, catalog: Catalog): string | null {

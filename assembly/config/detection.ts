@@ -5,7 +5,7 @@
 import { JsonKind, JsonValue } from "../json/tree";
 import { DEFAULT_DETECTION_MAX_BYTES, DetectionConfig } from "./detection_config";
 import { configError, fail } from "./errors";
-import { checkFields, describe, isObject, join, readString, unknownName } from "./fields";
+import { checkFields, hasControlCharacter, describe, isObject, join, readString, unknownName } from "./fields";
 import { readHeaderName } from "./header_names";
 import {
   KeywordSpec, MAX_AUTOMATON_STATES, MAX_KEYWORD_BYTES, buildAutomaton, keywordSpec,
@@ -58,11 +58,6 @@ function readHeaders(root: JsonValue, path: string, cfg: RouterConfig): bool {
 
 function formatNumber(x: f64): string {
   return isFinite(x) && x == Math.floor(x) && Math.abs(x) < 1e15 ? (<i64>x).toString() : x.toString();
-}
-
-function hasControlCharacter(s: string): bool {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) < 0x20 || s.charCodeAt(i) == 0x7f) return true;
-  return false;
 }
 
 // `keywords`: {"phrase": weight, ...}; appends to specs.

@@ -1,4 +1,5 @@
 // Typed reads of configuration fields with the field path in every error.
+import { DEL, SPACE, TAB } from "../bytes";
 import { JsonValue, JsonKind } from "../json/tree";
 import { fail } from "./errors";
 
@@ -11,6 +12,16 @@ export function describe(v: JsonValue): string {
     case JsonKind.Array: return "an array";
     default: return "an object";
   }
+}
+
+// Whether `s` holds a control character (below a space, or DEL); a tab is allowed where
+// `tabAllowed` (header values).
+export function hasControlCharacter(s: string, tabAllowed: bool = false): bool {
+  for (let i = 0; i < s.length; i++) {
+    const c = <u32>s.charCodeAt(i);
+    if ((c < SPACE && !(tabAllowed && c == TAB)) || c == DEL) return true;
+  }
+  return false;
 }
 
 export function join(path: string, key: string): string {

@@ -1,5 +1,6 @@
 // Writes the chosen model into the body: the bytes of the old `model` string (quotes included)
 // are replaced by the new literal; every other byte stays as it was.
+import { COMMA } from "../bytes";
 import { HOST_BLOCK_SLACK, replaceRequestBody } from "../abi/host";
 import { RequestFeatures } from "./features";
 
@@ -86,7 +87,7 @@ export function rewriteWithoutModelsList(body: usize, size: usize, f: RequestFea
     q += MODEL_MEMBER.byteLength;
     memory.copy(q, changetype<usize>(literal), literalSize);
     q += literalSize;
-    if (f.modelsHasNext) store<u8>(q++, 0x2c);
+    if (f.modelsHasNext) store<u8>(q++, COMMA);
     memory.copy(q, body + end, size - end);
     const ok = replaceRequestBody(out, newSize, size);
     heap.free(out);

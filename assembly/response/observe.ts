@@ -4,6 +4,7 @@
 // skips a callback the module does not export), so the headers reach the client as without the
 // plugin and the first token waits only for one small body callback. The observation lives in the
 // stream's state object, which is reused for later requests, so watching allocates nothing.
+import { DIGIT_0 } from "../bytes";
 import {
   currentTimeNanos, freeHostBlock, hostData, hostSize, readProperty, readPropertyInt64, readResponseBody,
   readResponseHeader, releaseHostData, takeHostData,
@@ -100,7 +101,7 @@ function readStatus(): i32 {
   if (!readResponseHeader(STATUS)) return 0;
   let status: i32 = 0;
   for (let i: usize = 0; i < hostSize; i++) {
-    const d = <i32>load<u8>(hostData + i) - 0x30;
+    const d = <i32>load<u8>(hostData + i) - <i32>DIGIT_0;
     if (d < 0 || d > 9 || status > 999) { status = 0; break; }
     status = status * 10 + d;
   }

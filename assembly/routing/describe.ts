@@ -4,6 +4,7 @@
 //   (`via`), model, strategy, detected task and tier, estimated cost. Written into one reused byte
 //   buffer: a request allocates nothing for it.
 // - at debug level, one log line with every candidate's score or the reason it was dropped.
+import { DIGIT_0 } from "../bytes";
 import { ModelSpec, RouteSpec, RouterConfig } from "../config/types";
 import { STRATEGY_NAMES } from "../config/strategies";
 import { TASK_NAMES, TIER_NAMES } from "../config/tasks";
@@ -88,7 +89,7 @@ function putDigits(x: u64, width: i32): void {
   const n = max(digits, width);
   reserve(<usize>n);
   for (let i = n - 1; i >= 0; i--) {
-    store<u8>(text + textLength + <usize>i, <u8>(0x30 + <u32>(x % 10)));
+    store<u8>(text + textLength + <usize>i, <u8>(DIGIT_0 + <u32>(x % 10)));
     x /= 10;
   }
   textLength += <usize>n;
