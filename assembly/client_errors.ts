@@ -1,33 +1,14 @@
-// Every error the router filter answers a client with, one row each: the HTTP status, the error
-// code, the message, and the outcome llm_router_requests counts the request under (its code, where
-// one exists). A message may hold one "{}", replaced by the request's detail (a byte offset, a
-// content type, a limit). The reply is written in the client's API shape (request/local_reply.ts).
+// The catalogue of the errors the router filter answers a client with, one row per ClientError
+// (request/client_error.ts): the HTTP status, the error code, the message, and the outcome
+// llm_router_requests counts the request under (its code, where one exists). A message may hold one
+// "{}", replaced by the request's detail (a byte offset, a content type, a limit). The reply is
+// written in the client's API shape (request/local_reply.ts).
 //
-// A new error is one member of ClientError and one row at that position (test/unit/tables.test.ts
-// checks the order). The first members are the body scan's BodyError values, in BodyError's order
-// (request/features.ts), so a scan's error is its row.
+// A new error is one member of ClientError and its row at that position (test/unit/tables.test.ts
+// checks the order).
 import { RequestOutcome } from "./metrics/table";
+import { ClientError } from "./request/client_error";
 
-export const enum ClientError {
-  None = 0,
-  InvalidJson,
-  NotAnObject,
-  TooDeep,
-  MissingModel,
-  InvalidModel,
-  DuplicateModel,
-  InvalidMaxTokens,
-  InvalidModels,
-  // past the body scan's errors
-  UnsupportedMediaType,
-  UnsupportedContentEncoding,
-  RequestTooLarge,
-  MissingBody,
-  ModelNotAvailable,
-  UnknownFallback,
-  BodyUnreadable,
-  RewriteRefused,
-}
 
 export class ClientErrorRow {
   constructor(

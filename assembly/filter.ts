@@ -7,7 +7,7 @@ import { BodyAction, BufferType, HeadersAction, LogLevel } from "./abi/constants
 import {
   callForeignFunction, freeHostBlock, hostData, hostSize, log, readBuffer, removeRequestHeader, replaceRequestHeader, writeProperty,
 } from "./abi/host";
-import { CLIENT_ERRORS, ClientError } from "./client_errors";
+import { CLIENT_ERRORS } from "./client_errors";
 import { TASK_HEADER_VALUES, TIER_HEADER_VALUES } from "./config/tasks";
 import { RouterConfig } from "./config/types";
 import { Context, ContextKind } from "./contexts";
@@ -17,7 +17,7 @@ import { countResponse } from "./metrics/count";
 import { RequestOutcome } from "./metrics/table";
 import { LOG_PREFIX } from "./names";
 import { RequestReport } from "./report";
-import { BodyError } from "./request/features";
+import { ClientError } from "./request/client_error";
 import { CONTENT_LENGTH, UNKNOWN_LENGTH } from "./request/headers";
 import { ClientApi, replyWithError, replyWithJson } from "./request/local_reply";
 import { entryEnd, entryStart, findModelsEntry, handledPathIndex, normalisePath } from "./request/path";
@@ -37,8 +37,8 @@ const CLEAR_ROUTE_CACHE = String.UTF8.encode("clear_route_cache");
 const CONTENT_TYPE = String.UTF8.encode("content-type");
 const APPLICATION_JSON = String.UTF8.encode("application/json");
 
-@inline function isNotAJsonObject(error: BodyError): bool {
-  return error == BodyError.InvalidJson || error == BodyError.NotAnObject || error == BodyError.TooDeep;
+@inline function isNotAJsonObject(error: ClientError): bool {
+  return error == ClientError.InvalidJson || error == ClientError.NotAnObject || error == ClientError.TooDeep;
 }
 
 export class HttpContext extends Context {
@@ -213,12 +213,12 @@ export class HttpContext extends Context {
     // Only configurations that detect tasks pay for recording where the user text is.
     scratch.scanner.scan(body, size, features, cfg.detection !== null);
     const error = features.error;
-    if (error != BodyError.None) {
+    if (error != ClientError.None) {
       if (!this.jsonContentType && isNotAJsonObject(error)) {
         const got = this.contentType.length > 0 ? "Content-Type \"" + this.contentType + "\"" : "no Content-Type";
         this.refuse(cfg, ClientError.UnsupportedMediaType, got);
       } else {
-        this.refuse(cfg, <ClientError>(<i32>error), error == BodyError.InvalidJson ? features.errorOffset.toString() : "");
+        this.refuse(cfg, error, error == ClientError.InvalidJson ? features.errorOffset.toString() : "");
       }
       return;
     }

@@ -20,7 +20,7 @@ import { Auth, ModelSpec, ProviderSpec, RouterConfig } from "./config/types";
 import { Context, ContextKind } from "./contexts";
 import { countFallback } from "./metrics/fallbacks";
 import { CONFIG_ERROR_PREFIX, LOG_PREFIX, METADATA_NAMESPACE, PROVIDER_METADATA_KEY, SERVED_FILTER_STATE } from "./names";
-import { BodyError } from "./request/features";
+import { ClientError } from "./request/client_error";
 import { CONTENT_LENGTH } from "./request/headers";
 import { providerPath, providerPathSize } from "./request/provider_path";
 import { spliceModel } from "./request/rewrite";
@@ -265,7 +265,7 @@ export class AttemptContext extends Context {
       // Another filter changed the body since the plan was made: find `model` again.
       const scratch = this.root!.scratch, features = scratch.features;
       scratch.scanner.scan(body, bodySize, features, false);
-      if (features.error != BodyError.None) { freeHostBlock(body); return; }
+      if (features.error != ClientError.None) { freeHostBlock(body); return; }
       start = features.modelStart;
       end = features.modelEnd;
     }

@@ -5,7 +5,8 @@ import { parseJsonTree } from "../assembly/json/tree";
 import { resetConfigError } from "../assembly/config/errors";
 import { PluginConfig, compilePluginConfig } from "../assembly/config/rules";
 import { BodyScanner } from "../assembly/request/body_scan";
-import { BodyError, RequestFeatures } from "../assembly/request/features";
+import { ClientError } from "../assembly/request/client_error";
+import { RequestFeatures } from "../assembly/request/features";
 import { Decision, Outcome, decide } from "../assembly/routing/decide";
 import { ModelSignals } from "../assembly/routing/signals";
 
@@ -31,7 +32,7 @@ export function configure(p: usize, n: usize): bool {
 export function setBody(p: usize, n: usize): bool {
   body = p;
   scanner.scan(p, n, features, false);
-  return features.error == BodyError.None;
+  return features.error == ClientError.None;
 }
 
 // `times` decisions for the body set last; the number that routed.

@@ -10,7 +10,8 @@ import {
   QUOTE, CARRIAGE_RETURN, SPACE, TAB,
 } from "../bytes";
 import { scanNumber, scanString, decodeString, stringHasEscape, stringDecodedBytes } from "../json/lexer";
-import { BodyError, MAX_CLIENT_MODELS, MAX_USER_TEXT_SPANS, RequestFeatures } from "./features";
+import { ClientError } from "./client_error";
+import { MAX_CLIENT_MODELS, MAX_USER_TEXT_SPANS, RequestFeatures } from "./features";
 
 export const MAX_BODY_DEPTH: i32 = 256;
 
@@ -195,17 +196,17 @@ export class BodyScanner {
     const end = ptr + len;
     let p = skipWhitespace(ptr, end);
     if (p >= end || load<u8>(p) != OPEN_BRACE) {
-      f.error = p < end && isValueStart(load<u8>(p)) ? BodyError.NotAnObject : BodyError.InvalidJson;
+      f.error = p < end && isValueStart(load<u8>(p)) ? ClientError.NotAnObject : ClientError.InvalidJson;
       f.errorOffset = p - ptr;
       return;
     }
     const error = this.scanDocument(p, ptr, end, f);
-    if (error != BodyError.None) { f.error = error; return; }
-    if (f.modelsCount > 0 && !checkModelsList(f)) f.error = BodyError.InvalidModels;
-    else if (f.modelCount > 1) f.error = BodyError.DuplicateModel;
-    else if (f.modelCount == 0 && !f.modelFromList) f.error = BodyError.MissingModel;
-    else if (f.modelEnd == 0) f.error = BodyError.InvalidModel;
-    else if (f.maxTokensInvalid) f.error = BodyError.InvalidMaxTokens;
+    if (error != ClientError.None) { f.error = error; return; }
+    if (f.modelsCount > 0 && !checkModelsList(f)) f.error = ClientError.InvalidModels;
+    else if (f.modelCount > 1) f.error = ClientError.DuplicateModel;
+    else if (f.modelCount == 0 && !f.modelFromList) f.error = ClientError.MissingModel;
+    else if (f.modelEnd == 0) f.error = ClientError.InvalidModel;
+    else if (f.maxTokensInvalid) f.error = ClientError.InvalidMaxTokens;
   }
 
   @inline private isArrayAt(depth: i32): bool { return load<u8>(this.containers + depth) == 0; }
@@ -303,7 +304,7 @@ export class BodyScanner {
   }
 
   // The state machine over the top-level object starting at p ('{').
-  private scanDocument(p: usize, base: usize, end: usize, f: RequestFeatures): BodyError {
+  private scanDocument(p: usize, base: usize, end: usize, f: RequestFeatures): ClientError {
     const containers = this.containers, recordText = this.recordText;
     let depth: i32 = 0;
     let top = Top.Other;
@@ -315,7 +316,7 @@ export class BodyScanner {
         if (p >= end) break;
         const c = <u32>load<u8>(p);
         if (c == OPEN_BRACE || c == OPEN_BRACKET) {
-          if (depth == MAX_BODY_DEPTH) { f.errorOffset = p - base; return BodyError.TooDeep; }
+          if (depth == MAX_BODY_DEPTH) { f.errorOffset = p - base; return ClientError.TooDeep; }
           if (depth == 1 && isMaxTokens(top)) f.maxTokensInvalid = true;
           if (top == Top.Models && (depth == 2 || (depth == 1 && c == OPEN_BRACE))) f.modelsInvalid = true;
           depth++;
@@ -343,7 +344,7 @@ export class BodyScanner {
         if (c == QUOTE) {
           const start = p;
           p = scanString(p + 1, end);
-          if (p == 0) { f.errorOffset = start - base; return BodyError.InvalidJson; }
+          if (p == 0) { f.errorOffset = start - base; return ClientError.InvalidJson; }
           this.onString(f, start, p, base, depth, top, key);
           expect = Expect.AfterValue;
           continue;
@@ -362,7 +363,7 @@ export class BodyScanner {
             else f.maxOutputTokens = value;
           }
         }
-        if (after == 0) { f.errorOffset = p - base; return BodyError.InvalidJson; }
+        if (after == 0) { f.errorOffset = p - base; return ClientError.InvalidJson; }
         if (top == Top.Models && depth <= 2) f.modelsInvalid = true;
         if (depth == 1 && c != MINUS && !isDigit(c)) {
           if (top == Top.Stream) f.stream = c == LOWER_T;
@@ -375,8 +376,8 @@ export class BodyScanner {
       if (expect == Expect.AfterValue) {
         p = skipWhitespace(p, end);
         if (depth == 0) {
-          if (p != end) { f.errorOffset = p - base; return BodyError.InvalidJson; }
-          return BodyError.None;
+          if (p != end) { f.errorOffset = p - base; return ClientError.InvalidJson; }
+          return ClientError.None;
         }
         if (p >= end) break;
         const c = <u32>load<u8>(p);
@@ -396,14 +397,14 @@ export class BodyScanner {
           continue;
         }
         f.errorOffset = p - base;
-        return BodyError.InvalidJson;
+        return ClientError.InvalidJson;
       }
       // Expect.MemberName
       p = skipWhitespace(p, end);
       if (p >= end || load<u8>(p) != QUOTE) break;
       const nameStart = p + 1;
       p = scanString(nameStart, end);
-      if (p == 0) { f.errorOffset = nameStart - 1 - base; return BodyError.InvalidJson; }
+      if (p == 0) { f.errorOffset = nameStart - 1 - base; return ClientError.InvalidJson; }
       let nameBytes = p - 1 - nameStart;
       let namePtr = nameStart;
       if (stringHasEscape) {
@@ -425,7 +426,7 @@ export class BodyScanner {
       expect = Expect.Value;
     }
     f.errorOffset = p - base;
-    return BodyError.InvalidJson;
+    return ClientError.InvalidJson;
   }
 
   // A string value from its opening quote at `start` to just past its closing quote at `after`.
