@@ -53,9 +53,12 @@ export const OUTCOME_NAMES: string[] = [
 ];
 
 // How a forwarded request's response ended (the `result` label of llm_router_responses), as live
-// signals classify it (response/classify.ts).
-export const enum Result { Success = 0, Failure, ClientCancelled, OtherFilter }
-export const RESULT_NAMES: string[] = ["success", "failure", "client_cancelled", "other_filter"];
+// signals classify it (response/classify.ts): a provider's 5xx or 429, or Envoy's reply for a failed
+// provider, is a failure; any other answer of the provider a success, except a 4xx, which is the
+// client's error (live signals count it as an answer, not a failure of the model); other filters'
+// replies and clients that left say nothing about the model.
+export const enum Result { Success = 0, Failure, ClientCancelled, OtherFilter, ClientError }
+export const RESULT_NAMES: string[] = ["success", "failure", "client_cancelled", "other_filter", "client_error"];
 
 export class TrafficMetric {
   firstColumn: i32 = 0; // where its accumulators start in a row (set by layoutRow)

@@ -53,4 +53,4 @@ export const MS_HISTOGRAM_PREFIX = "gen_ai_server_";
 // llm_router_requests{outcome}: the outcomes of a request that went to a model.
 export const FORWARDED_OUTCOMES = ["routed", "direct", "fallback", "all_cooling"];
 // llm_router_responses{result}, in the plugin's order.
-export const RESULTS = ["success", "failure", "client_cancelled", "other_filter"];
+export const RESULTS = ["success", "failure", "client_cancelled", "other_filter", "client_error"];

@@ -1,8 +1,8 @@
 // `llm-router top`: a live view of the gateway from Envoy's admin endpoint alone. Two reads of
 // /stats?format=json (the plugin's stats, raw names: the same on Envoy and Higress whatever the
-// stats_tags) an interval apart give, per model: requests per second, error rate, cooldown, time to
-// first token p50/p95, output tokens per second, cost per minute; and per route which models served
-// it. Parsing, arithmetic and rendering are pure functions (tested without Envoy); `runTop` does the
+// stats_tags) an interval apart give, per model: requests per second, error rate (the model's
+// failures) and client-error rate (the provider's other 4xx), cooldown, time to first token
+// p50/p95, output tokens per second, cost per minute; and per route which models served it. Parsing, arithmetic and rendering are pure functions (tested without Envoy); `runTop` does the
 // I/O.
 import { get } from "node:http";
 import { FORWARDED_OUTCOMES, METRICS, PER_MODEL_METRIC } from "./names.mjs";
@@ -82,6 +82,7 @@ export function summarize(prev, cur, nowMs = cur.atMs) {
     requests: modelKey(METRICS.requests, (l) => FORWARDED.has(l)),
     success: modelKey(METRICS.responses, (l) => l === "success"),
     failure: modelKey(METRICS.responses, (l) => l === "failure"),
+    clientError: modelKey(METRICS.responses, (l) => l === "client_error"),
     output: modelKey(METRICS.outputTokens),
     cost: modelKey(METRICS.costMicroUsd),
   };
@@ -95,13 +96,14 @@ export function summarize(prev, cur, nowMs = cur.atMs) {
   const models = [...names].sort().map((model) => {
     const g = cur.gauges.get(model) ?? {};
     const ttft = cur.histograms.get(model)?.[METRICS.timeToFirstTokenMs] ?? null;
-    const answered = delta("success", model) + delta("failure", model);
+    const answered = delta("success", model) + delta("failure", model) + delta("clientError", model);
     return {
       model,
       upstream: cur.upstreams.get(model) ?? "",
       requests: now.requests.get(model) ?? 0,
       rps: seconds ? delta("requests", model) / seconds : null,
       errorRate: seconds && answered > 0 ? delta("failure", model) / answered : null,
+      clientErrorRate: seconds && answered > 0 ? delta("clientError", model) / answered : null,
       coolingDown: g[METRICS.coolingDown] === 1,
       cooldownLeftMs: g[METRICS.coolingDown] === 1 ? Math.max(0, (g[METRICS.cooldownUntilMs] ?? 0) - nowMs) : 0,
       failuresInRow: g[METRICS.consecutiveFailures] ?? 0,
@@ -158,13 +160,14 @@ export function render(summary, { admin = "", atMs = Date.now() } = {}) {
   out.push("");
   out.push(
     table(
-      ["MODEL", "UPSTREAM", "REQ/S", "REQUESTS", "ERR%", "COOLDOWN", "TTFT P50", "TTFT P95", "EST TTFT", "TOK/S", "$/MIN", "COST $"],
+      ["MODEL", "UPSTREAM", "REQ/S", "REQUESTS", "ERR%", "4XX%", "COOLDOWN", "TTFT P50", "TTFT P95", "EST TTFT", "TOK/S", "$/MIN", "COST $"],
       summary.models.map((m) => [
         m.model,
         m.upstream,
         fixed(m.rps, 2),
         m.requests,
         m.errorRate === null ? dash : (m.errorRate * 100).toFixed(1),
+        m.clientErrorRate === null ? dash : (m.clientErrorRate * 100).toFixed(1),
         cooldown(m),
         m.ttftP50 === null ? dash : `${ms(m.ttftP50)}${m.ttftRecent ? "" : "*"}`,
         m.ttftP95 === null ? dash : `${ms(m.ttftP95)}${m.ttftRecent ? "" : "*"}`,
@@ -175,6 +178,7 @@ export function render(summary, { admin = "", atMs = Date.now() } = {}) {
       ]),
     ),
   );
+  out.push("ERR%: answers that were the model's failures (5xx, 429, no answer); 4XX%: the provider's other 4xx, the client's errors.");
   out.push("TTFT in ms: Envoy's last stats flush (5 s); * = since Envoy started (no stream in the last flush). EST TTFT: the live estimate routing uses.");
   if (summary.routes.length > 0) {
     out.push("");
