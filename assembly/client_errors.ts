@@ -36,7 +36,7 @@ export const CLIENT_ERRORS: ClientErrorRow[] = [
   new ClientErrorRow(ClientError.InvalidMaxTokens, 400, "invalid_max_tokens",
     "max_tokens, max_completion_tokens and max_output_tokens must be non-negative integers", RequestOutcome.InvalidMaxTokens),
   new ClientErrorRow(ClientError.InvalidModels, 400, "invalid_models",
-    "\"models\" must be one array of model names (the fallbacks to try in order)", RequestOutcome.InvalidJson),
+    "\"models\" must be one array of model names (the fallbacks to try in order)", RequestOutcome.InvalidModels),
   // A body that is not a JSON object, sent without a JSON content type: the client most likely used
   // the wrong encoding (curl -d sends a form, fetch() sends a string as text/plain).
   new ClientErrorRow(ClientError.UnsupportedMediaType, 415, "unsupported_media_type",
@@ -48,7 +48,7 @@ export const CLIENT_ERRORS: ClientErrorRow[] = [
   // The message lists each candidate with the reason it was ruled out (routing/explain.ts).
   new ClientErrorRow(ClientError.ModelNotAvailable, 400, "model_not_available", "{}", RequestOutcome.NoCandidate),
   // A client's `models` list naming something that is not a catalog model (routing/plan.ts).
-  new ClientErrorRow(ClientError.UnknownFallback, 400, "invalid_models", "{}", RequestOutcome.None),
+  new ClientErrorRow(ClientError.UnknownFallback, 400, "invalid_models", "{}", RequestOutcome.InvalidModels),
   new ClientErrorRow(ClientError.BodyUnreadable, 500, "internal_error", "the gateway could not read the request body", RequestOutcome.InternalError),
   new ClientErrorRow(ClientError.RewriteRefused, 500, "internal_error", "the gateway could not rewrite the request", RequestOutcome.InternalError),
 ];

@@ -242,7 +242,7 @@ export class HttpContext extends Context {
     // Also where no plan is used (Higress): a client's list must name catalog models either way.
     const plan = scratch.plan;
     if (!planFailover(cfg, decision, features, body, signals, nowMs, plan)) {
-      this.refuse(cfg, ClientError.UnknownFallback, clientListError);
+      this.refuse(cfg, ClientError.UnknownFallback, clientListError, decision.requested);
       return;
     }
     const model = decision.model!;

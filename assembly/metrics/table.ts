@@ -40,6 +40,7 @@ export const enum RequestOutcome {
   InvalidModel,
   DuplicateModel,
   InvalidMaxTokens,
+  InvalidModels,
   UnsupportedMediaType,
   UnsupportedContentEncoding,
   RequestTooLarge,
@@ -48,7 +49,7 @@ export const enum RequestOutcome {
 }
 export const OUTCOME_NAMES: string[] = [
   "routed", "direct", "fallback", "all_cooling", "passed_through", "no_candidate", "invalid_json", "missing_model",
-  "invalid_model", "duplicate_model", "invalid_max_tokens", "unsupported_media_type", "unsupported_content_encoding",
+  "invalid_model", "duplicate_model", "invalid_max_tokens", "invalid_models", "unsupported_media_type", "unsupported_content_encoding",
   "request_too_large", "missing_body", "internal_error",
 ];
 

@@ -72,6 +72,19 @@ describe("requests by route, model, upstream and outcome", () => {
     expect(total(s, REQUESTS)).toBe(sent.length);
   });
 
+  it("a refused `models` list counts as invalid_models, its code (not invalid_json, not uncounted)", async () => {
+    const g = await metricsGateway(cfg);
+    const w = g.workers[0];
+    const malformed = w.request(post('{"model":"A","models":"B"}') as any);
+    const unknown = w.request(post(JSON.stringify({ model: "auto", models: ["A", "gpt-9"], messages: [{ role: "user", content: "hi" }] })) as any);
+    for (const r of [malformed, unknown]) expect(JSON.parse(r.localResponse!.text).error.code).toBe("invalid_models");
+    expect(unknown.setProperties["model_router.decision"]).toBe("outcome=invalid_models route=auto strategy=price");
+    const s = g.scrape();
+    expect(total(s, REQUESTS, { outcome: "invalid_models", ai_route: "none" })).toBe(1);
+    expect(total(s, REQUESTS, { outcome: "invalid_models", ai_route: "auto", ai_model: "none" })).toBe(1);
+    expect(total(s, REQUESTS, { outcome: "invalid_json" })).toBe(0);
+  });
+
   it("a route passing over a cooling model counts the skip; every candidate cooling goes to the first to recover", async () => {
     const live = { ...cfg, models: [model("A", { price: { input: 1, output: 1 } }), model("B", { price: { input: 5, output: 5 } })], routes: { auto: { strategy: "price" } }, live: {} };
     const g = await metricsGateway(live);
