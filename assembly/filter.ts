@@ -3,6 +3,7 @@
 // until the stream ends. Configuration is compiled once per root context (root.ts); per-request code
 // only reads it. What a callback works in is the VM's RequestScratch (scratch.ts); what must outlive
 // a callback lives here, on the context, which a free list reuses for later streams.
+import { ByteBuffer } from "./abi/byte_buffer";
 import { BodyAction, BufferType, HeadersAction, LogLevel } from "./abi/constants";
 import {
   callForeignFunction, freeHostBlock, hostData, hostSize, log, readBuffer, removeRequestHeader, replaceRequestHeader, writeProperty,
@@ -54,9 +55,7 @@ export class HttpContext extends Context {
   jsonContentType: bool = true;         // the client said the body is JSON
   contentType: string = "";             // the client's content type when it is not JSON
   // The client's :path (copied at request headers: a failover plan carries it to every attempt).
-  path: usize = 0;
-  pathSize: usize = 0;
-  pathCapacity: usize = 0;
+  readonly path: ByteBuffer = new ByteBuffer();
   // Attempts the upstream filter saw (failover); empty when Envoy sent the request directly.
   readonly attempts: AttemptLog = new AttemptLog();
   chosenModel: i32 = -1;                // the decision's model (attempt 1 of a plan)
@@ -74,20 +73,10 @@ export class HttpContext extends Context {
     this.contentType = "";
     this.observation.clear();
     this.report.clear();
-    this.pathSize = 0;
+    this.path.size = 0;
     this.attempts.clear();
     this.chosenModel = -1;
     this.heldAtMs = NaN;
-  }
-
-  private keepPath(p: usize, n: usize): void {
-    if (n > this.pathCapacity) {
-      if (this.path != 0) heap.free(this.path);
-      this.pathCapacity = n + 32;
-      this.path = heap.alloc(this.pathCapacity);
-    }
-    memory.copy(this.path, p, n);
-    this.pathSize = n;
   }
 
   // ---- request headers -----------------------------------------------------------------------
@@ -124,7 +113,7 @@ export class HttpContext extends Context {
     const headers = root.scratch.headers;
     this.config = cfg;
     this.pathIndex = pathIndex;
-    if (planFailovers && cfg.maxChainLength > 1) this.keepPath(headers.pathPtr, headers.pathLen);
+    if (planFailovers && cfg.maxChainLength > 1) this.path.copy(headers.pathPtr, headers.pathLen);
     this.jsonContentType = headers.hasJsonContentType();
     if (!this.jsonContentType && headers.hasContentType) this.contentType = headers.contentTypeText();
     if (!headers.hasReadableEncoding()) {
@@ -257,7 +246,7 @@ export class HttpContext extends Context {
     replaceRequestHeader(cfg.modelHeader, model.nameBytes);
     this.chosenModel = model.index;
     if (planFailovers && plan.length > 1) {
-      handOverPlan(cfg, plan, this.id, root.plugin!.fingerprint, <u32>modelAt, <u32>(modelAt + literal.byteLength), this.path, this.pathSize);
+      handOverPlan(cfg, plan, this.id, root.plugin!.fingerprint, <u32>modelAt, <u32>(modelAt + literal.byteLength), this.path.ptr, this.path.size);
     }
     if (decision.detected) {
       replaceRequestHeader(cfg.taskHeader, unchecked(TASK_HEADER_VALUES[decision.task]));

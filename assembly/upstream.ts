@@ -22,7 +22,7 @@ import { countFallback } from "./metrics/fallbacks";
 import { CONFIG_ERROR_PREFIX, LOG_PREFIX, METADATA_NAMESPACE, PROVIDER_METADATA_KEY, SERVED_FILTER_STATE } from "./names";
 import { ClientError } from "./request/client_error";
 import { CONTENT_LENGTH } from "./request/headers";
-import { providerPath, providerPathSize } from "./request/provider_path";
+import { providerPath } from "./request/provider_path";
 import { spliceModel } from "./request/rewrite";
 import { AttemptLog } from "./response/attempts";
 import { Cause, isViaUpstream } from "./response/classify";
@@ -146,7 +146,8 @@ function setsHeader(p: ProviderSpec, name: ArrayBuffer): bool {
 // earlier attempt may have left them.
 function writeProviderHeaders(root: UpstreamRootContext, cfg: RouterConfig, p: ProviderSpec, m: ModelSpec, cleanUp: bool): void {
   const message = root.scratch.planMessage;
-  replaceRequestHeaderBytes(PATH, providerPath(p, m, message.path, message.pathSize), providerPathSize);
+  const path = providerPath(p, m, message.path, message.pathSize);
+  replaceRequestHeaderBytes(PATH, path.ptr, path.size);
   replaceRequestHeader(AUTHORITY, p.authority);
   if (cleanUp) {
     const names = cfg.catalog.providerHeaderNames;

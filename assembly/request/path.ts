@@ -5,14 +5,14 @@
 // it. The router therefore matches on the path
 // with the query cut off, every %XX escape decoded and trailing slashes dropped; the path Envoy
 // forwards is left as the client sent it.
+import { ByteBuffer } from "../abi/byte_buffer";
 import { ASCII_CASE_BIT, DIGIT_0, HASH, LOWER_A, PERCENT, QUESTION, SLASH } from "../bytes";
 import { ModelList, RouterConfig } from "../config/types";
 import { hashBytes } from "../config/name_index";
 
-let scratch: usize = 0;
-let scratchSize: usize = 0;
+const decoded = new ByteBuffer();
 
-// The normalised path of the current request (points into the header block or into `scratch`).
+// The normalised path of the current request (points into the header block or into `decoded`).
 export let normalPath: usize = 0;
 export let normalPathLength: usize = 0;
 
@@ -52,13 +52,8 @@ export function normalisePath(p: usize, n: usize): void {
   }
   let at = p, length = end;
   if (escaped) {
-    if (end > scratchSize) { // decoding never lengthens the path
-      if (scratch != 0) heap.free(scratch);
-      scratchSize = max<usize>(end, 256);
-      scratch = heap.alloc(scratchSize);
-    }
-    length = decodeInto(p, end, scratch);
-    at = scratch;
+    at = decoded.reserve(end, 256); // decoding never lengthens the path
+    length = decodeInto(p, end, at);
   }
   while (length > 1 && load<u8>(at + length - 1) == SLASH) length--;
   normalPath = at;

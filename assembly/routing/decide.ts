@@ -1,5 +1,6 @@
 // From the body's `model` to a concrete model: an alias runs its route (filter, then rank); a
 // catalog name is taken as is; anything else is not ours and passes through.
+import { ByteBuffer } from "../abi/byte_buffer";
 import { decodeString } from "../json/lexer";
 import { hashBytes } from "../config/name_index";
 import { ModelSpec, RouteSpec, RouterConfig } from "../config/types";
@@ -51,8 +52,7 @@ function effectiveRoute(cfg: RouterConfig, route: RouteSpec, out: Decision): Rou
   return chosen.taskAuto ? unchecked(chosen.taskVariants[out.task]) : chosen;
 }
 
-let nameScratch: usize = 0;
-let nameScratchSize: usize = 0;
+const nameScratch = new ByteBuffer();
 let modelNameLength: usize = 0;
 
 // Where the requested model name's bytes are (length in modelNameLength): the raw string in the
@@ -62,13 +62,9 @@ function modelNameBytes(body: usize, f: RequestFeatures): usize {
   const n = f.modelEnd - f.modelStart - 2;
   modelNameLength = n;
   if (!f.modelHasEscape) return p;
-  if (n > nameScratchSize) { // decoding never lengthens a string
-    if (nameScratch != 0) heap.free(nameScratch);
-    nameScratchSize = n;
-    nameScratch = heap.alloc(n);
-  }
-  modelNameLength = decodeString(p, p + n, nameScratch);
-  return nameScratch;
+  const out = nameScratch.reserve(n); // decoding never lengthens a string
+  modelNameLength = decodeString(p, p + n, out);
+  return out;
 }
 
 export function decide(cfg: RouterConfig, body: usize, f: RequestFeatures, signals: ModelSignals, nowMs: f64, out: Decision): void {

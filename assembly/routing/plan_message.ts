@@ -11,6 +11,7 @@
 // trusts nothing it cannot check: the fingerprint must be its own configuration's, indices must be
 // in range, the body must hold the first model's literal where the plan says (else it finds
 // `model` again).
+import { ByteBuffer } from "../abi/byte_buffer";
 import { freeHostBlock, hostSize, readProperty, replaceRequestHeaderBytes, takeHostData, writePropertyBytes } from "../abi/host";
 import { PLUS } from "../bytes";
 import { MAX_CHAIN_LENGTH } from "../config/failover";
@@ -37,21 +38,15 @@ export function initVmNonce(seed: u64): void {
   vmNonce = <u32>(mixed >> 32) | 1;
 }
 
-let scratch: usize = 0;
-let scratchSize: usize = 0;
-let messageSize: usize = 0;
+const message = new ByteBuffer();
+const chain = new ByteBuffer();
 
-// Encodes into module scratch; returns its address (messageSize bytes), 0 when the path is too long.
+// Encodes into `message`; false when the path is too long to carry.
 function encodePlan(plan: FailoverPlan, vmNonce: u32, contextId: u32, fingerprint: u32, configId: i32,
-  modelStart: u32, modelEnd: u32, path: usize, pathSize: usize): usize {
-  if (pathSize > MAX_PLAN_PATH) return 0;
+  modelStart: u32, modelEnd: u32, path: usize, pathSize: usize): bool {
+  if (pathSize > MAX_PLAN_PATH) return false;
   const size = HEADER_SIZE + 2 * <usize>plan.length + pathSize;
-  if (size > scratchSize) {
-    if (scratch != 0) heap.free(scratch);
-    scratchSize = size + 64;
-    scratch = heap.alloc(scratchSize);
-  }
-  const p = scratch;
+  const p = message.reserve(size, 64);
   store<u32>(p, MAGIC);
   store<u32>(p, vmNonce, 4);
   store<u32>(p, contextId, 8);
@@ -65,30 +60,23 @@ function encodePlan(plan: FailoverPlan, vmNonce: u32, contextId: u32, fingerprin
   store<u16>(p, <u16>pathSize, 30);
   for (let i = 0; i < plan.length; i++) store<u16>(p + HEADER_SIZE + 2 * <usize>i, <u16>plan.model(i));
   memory.copy(p + HEADER_SIZE + 2 * <usize>plan.length, path, pathSize);
-  messageSize = size;
-  return p;
+  message.size = size;
+  return true;
 }
 
-let chainScratch: usize = 0;
-let chainScratchSize: usize = 0;
-
-// The chain header's value into module scratch; returns its length.
-function encodeChain(cfg: RouterConfig, plan: FailoverPlan): usize {
+// The chain header's value into `chain`.
+function encodeChain(cfg: RouterConfig, plan: FailoverPlan): void {
   let size: usize = 0;
   for (let i = 0; i < plan.length; i++) size += <usize>unchecked(cfg.models[plan.model(i)]).upstreamBytes.byteLength + 1;
-  if (size > chainScratchSize) {
-    if (chainScratch != 0) heap.free(chainScratch);
-    chainScratchSize = size + 32;
-    chainScratch = heap.alloc(chainScratchSize);
-  }
-  let q = chainScratch;
+  const start = chain.reserve(size);
+  let q = start;
   for (let i = 0; i < plan.length; i++) {
     if (i > 0) store<u8>(q++, PLUS);
     const name = unchecked(cfg.models[plan.model(i)]).upstreamBytes;
     memory.copy(q, changetype<usize>(name), name.byteLength);
     q += name.byteLength;
   }
-  return q - chainScratch;
+  chain.size = q - start;
 }
 
 // Envoy routes the request to the plan's fallback cluster (the chain header); every attempt's
@@ -97,11 +85,10 @@ function encodeChain(cfg: RouterConfig, plan: FailoverPlan): usize {
 // state) names no chain: the request goes to its first model only.
 export function handOverPlan(cfg: RouterConfig, plan: FailoverPlan, contextId: u32, fingerprint: u32, modelStart: u32,
   modelEnd: u32, path: usize, pathSize: usize): void {
-  const message = encodePlan(plan, vmNonce, contextId, fingerprint, cfg.id, modelStart, modelEnd, path, pathSize);
-  if (message == 0) return;
-  if (!writePropertyBytes(PLAN_PROPERTY, message, messageSize)) return;
-  const chainSize = encodeChain(cfg, plan);
-  replaceRequestHeaderBytes(cfg.chainHeader, chainScratch, chainSize);
+  if (!encodePlan(plan, vmNonce, contextId, fingerprint, cfg.id, modelStart, modelEnd, path, pathSize)) return;
+  if (!writePropertyBytes(PLAN_PROPERTY, message.ptr, message.size)) return;
+  encodeChain(cfg, plan);
+  replaceRequestHeaderBytes(cfg.chainHeader, chain.ptr, chain.size);
 }
 
 // What an attempt reads back; fields valid after a successful read.
