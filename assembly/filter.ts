@@ -14,11 +14,10 @@ import { RouterConfig } from "./config/types";
 import { Context, ContextKind } from "./contexts";
 import { clearRouteCacheExplicitly, planFailovers, raiseDecoderBufferLimit } from "./host_kind";
 import { commitEnd, commitFailedAttempts, decideClaimingProbe } from "./live/live";
-import { countResponse } from "./metrics/count";
 import { RequestOutcome } from "./metrics/table";
 import { LOG_PREFIX } from "./names";
 import { RequestReport } from "./report";
-import { ClientError } from "./request/client_error";
+import { ClientError, isNotAJsonObject } from "./request/client_error";
 import { CONTENT_LENGTH, UNKNOWN_LENGTH } from "./request/headers";
 import { ClientApi, replyWithError, replyWithJson } from "./request/local_reply";
 import { entryEnd, entryStart, findModelsEntry, handledPathIndex, normalisePath } from "./request/path";
@@ -27,20 +26,14 @@ import { rewriteModel } from "./request/rewrite";
 import { AttemptLog } from "./response/attempts";
 import { ResponseObservation, observeBody, observeEnd, wallClockMs } from "./response/observe";
 import { Decision, Outcome, explainNoCandidate } from "./routing/decide";
-import { decisionLogLine } from "./routing/describe";
-import { estimateOutputTokens } from "./routing/estimate";
 import { clientListError, planFailover } from "./routing/plan";
 import { handOverPlan } from "./routing/plan_message";
-import { RootContext, debugLogging } from "./root";
+import { RootContext } from "./root";
 
 const SET_DECODER_BUFFER_LIMIT = String.UTF8.encode("set_decoder_buffer_limit");
 const CLEAR_ROUTE_CACHE = String.UTF8.encode("clear_route_cache");
 const CONTENT_TYPE = String.UTF8.encode("content-type");
 const APPLICATION_JSON = String.UTF8.encode("application/json");
-
-@inline function isNotAJsonObject(error: ClientError): bool {
-  return error == ClientError.InvalidJson || error == ClientError.NotAnObject || error == ClientError.TooDeep;
-}
 
 export class HttpContext extends Context {
   constructor() { super(ContextKind.Stream); }
@@ -217,14 +210,14 @@ export class HttpContext extends Context {
     const probe = decideClaimingProbe(root.live, cfg, body, features, signals, nowMs, decision);
     if (decision.outcome == Outcome.PassThrough) {
       this.report.refused(cfg, RequestOutcome.PassedThrough, decision);
-      if (debugLogging) log(LogLevel.Debug, decisionLogLine(cfg, decision, this.report.summary, signals, nowMs));
+      this.report.logDecision(cfg, decision, signals, nowMs);
       return;
     }
     if (decision.outcome == Outcome.NoCandidate) {
       const row = unchecked(CLIENT_ERRORS[ClientError.ModelNotAvailable]);
       this.report.refused(cfg, row.outcome, decision, decision.requested);
       if (root.metrics !== null) this.report.noteSkips(decision);
-      if (debugLogging) log(LogLevel.Debug, decisionLogLine(cfg, decision, this.report.summary, signals, nowMs));
+      this.report.logDecision(cfg, decision, signals, nowMs);
       replyWithError(this.api, row.status, row.code, row.message(explainNoCandidate(cfg, decision, signals, nowMs)));
       return;
     }
@@ -256,7 +249,7 @@ export class HttpContext extends Context {
     if (!this.jsonContentType) replaceRequestHeader(CONTENT_TYPE, APPLICATION_JSON);
     if (clearRouteCacheExplicitly) callForeignFunction(CLEAR_ROUTE_CACHE);
     this.report.routed(cfg, model, decision, features, root.metrics !== null);
-    if (debugLogging) log(LogLevel.Debug, decisionLogLine(cfg, decision, this.report.summary, signals, nowMs));
+    this.report.logDecision(cfg, decision, signals, nowMs);
     this.watchResponse(root, cfg, decision, model.index, probe, nowMs);
   }
 
@@ -279,11 +272,9 @@ export class HttpContext extends Context {
     const live = root.live;
     const liveOn = live !== null && live.catalog(cfg.catalog.id) !== null;
     if (!liveOn && root.metrics === null) return;
-    const expected = decision.route !== null
-      ? decision.estimate.outputTokens
-      : estimateOutputTokens(root.scratch.features, cfg.defaultOutputTokens);
+    const features = root.scratch.features;
     const o = this.observation;
-    o.begin(cfg.catalog.id, modelIndex, root.scratch.features.stream, expected, nowMs);
+    o.begin(cfg.catalog.id, modelIndex, features.stream, decision.expectedOutputTokens(features, cfg), nowMs);
     o.requestStartMs = this.heldAtMs;
     o.probe = probe;
   }
@@ -311,13 +302,9 @@ export class HttpContext extends Context {
       const served = o.takeLastAttempt(this.attempts, this.chosenModel);
       if (this.report.model >= 0) this.report.model = served;
     }
-    const metrics = root.metrics;
-    const row = metrics !== null && this.config !== null ? this.report.count(metrics, this.config!) : -1;
+    const metrics = root.metrics, cfg = this.config;
+    if (metrics !== null && cfg !== null) this.report.count(metrics, cfg, o);
     if (!o.active) return;
-    if (metrics !== null && row >= 0) {
-      const cfg = this.config!;
-      countResponse(metrics, row, cfg.catalog, unchecked(cfg.models[o.modelIndex]), o, this.report.estimatedInputTokens, this.report.estimatedCostMicroUsd);
-    }
     const live = root.live;
     if (live !== null) {
       if (this.attempts.count > 0) commitFailedAttempts(live, o.catalogId, this.attempts, nowMs);

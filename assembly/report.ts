@@ -1,19 +1,24 @@
 // Where a handled request's outcome is told: its decision in words (filter state, which the access
 // log prints, and the opt-in decision header), and its counts in the metrics. The request path only
-// fills a stream's RequestReport; the counts are made when the stream ends (on_log), under the
-// consumer the request headers name by then (an authentication filter after this one may set it).
-import { writePropertyBytes, replaceResponseHeader } from "./abi/host";
+// fills a stream's RequestReport; the counts, the request's and its response's, are made when the
+// stream ends (on_log), under the consumer the request headers name by then (an authentication
+// filter after this one may set it).
+import { LogLevel } from "./abi/constants";
+import { log, replaceResponseHeader, writePropertyBytes } from "./abi/host";
 import { ModelSpec, RouterConfig } from "./config/types";
 import { decisionHeaderInFilterState } from "./host_kind";
-import { consumerOf, countCooldownSkips, countRequest, noteCooldownSkips } from "./metrics/count";
+import { consumerOf, countCooldownSkips, countRequest, countResponse, noteCooldownSkips } from "./metrics/count";
 import { MetricsRoot } from "./metrics/registry";
 import { OUTCOME_NAMES, RequestOutcome } from "./metrics/table";
 import { DECISION_FILTER_STATE } from "./names";
 import { RequestFeatures } from "./request/features";
+import { ResponseObservation } from "./response/observe";
 import { Drop } from "./routing/candidates";
 import { Decision } from "./routing/decide";
-import { DecisionSummary, textPtr, writeDecisionText } from "./routing/describe";
+import { DecisionSummary, decisionLogLine, textPtr, writeDecisionText } from "./routing/describe";
 import { fillEstimate } from "./routing/estimate";
+import { ModelSignals } from "./routing/signals";
+import { debugLogging } from "./root";
 
 // Filter state `wasm.model_router.decision`: the access log prints it with
 // %FILTER_STATE(wasm.model_router.decision:PLAIN)%.
@@ -71,6 +76,11 @@ export class RequestReport {
     if (countsSkips) this.noteSkips(d);
   }
 
+  // At debug level, the decision in one log line with every candidate's score or drop reason.
+  logDecision(cfg: RouterConfig, d: Decision, signals: ModelSignals, nowMs: f64): void {
+    if (debugLogging) log(LogLevel.Debug, decisionLogLine(cfg, d, this.summary, signals, nowMs));
+  }
+
   // The cooling candidates the decision's route passed over (counted at the end).
   noteSkips(d: Decision): void {
     noteCooldownSkips(d, this.skipped);
@@ -88,15 +98,17 @@ export class RequestReport {
     this.model = model;
   }
 
-  // The request's counts (once: on_log, or on_delete for a host that never logs); its row for the
-  // response's counts, -1 when there is nothing to count.
-  count(metrics: MetricsRoot, cfg: RouterConfig): i32 {
-    if (this.outcome == RequestOutcome.None) return -1;
+  // The stream is over (on_log, or on_delete for a host that never logs): the request's counts,
+  // once, and those of its response when it was watched (`o` active).
+  count(metrics: MetricsRoot, cfg: RouterConfig, o: ResponseObservation): void {
+    if (this.outcome == RequestOutcome.None) return;
     const consumer = consumerOf(metrics);
     const row = countRequest(metrics, cfg, this.route, this.model, consumer, this.outcome);
     if (this.skipped.length > 0) countCooldownSkips(metrics, cfg, this.route, this.model, consumer, this.skipped);
     this.outcome = RequestOutcome.None;
-    return row;
+    if (o.active) {
+      countResponse(metrics, row, cfg.catalog, unchecked(cfg.models[o.modelIndex]), o, this.estimatedInputTokens, this.estimatedCostMicroUsd);
+    }
   }
 
   // The opt-in response header, written by the plugin itself where the route cannot add it from

@@ -22,3 +22,9 @@ export const enum ClientError {
   BodyUnreadable,
   RewriteRefused,
 }
+
+// A body that is not a JSON object (sent without a JSON content type, its answer is
+// UnsupportedMediaType: the client most likely used the wrong encoding).
+@inline export function isNotAJsonObject(error: ClientError): bool {
+  return error == ClientError.InvalidJson || error == ClientError.NotAnObject || error == ClientError.TooDeep;
+}

@@ -7,7 +7,7 @@ import { ModelSpec, RouteSpec, RouterConfig } from "../config/types";
 import { RequestFeatures } from "../request/features";
 import { DetectedTask, detectTask } from "../request/task_detect";
 import { CandidateTable, fillCandidates, soonestCoolingSlot } from "./candidates";
-import { RequestEstimate, fillEstimate } from "./estimate";
+import { RequestEstimate, estimateOutputTokens, fillEstimate } from "./estimate";
 import { noCandidateMessage } from "./explain";
 import { rankCandidates } from "./rank";
 import { ModelSignals } from "./signals";
@@ -25,6 +25,12 @@ export class Decision {
   tier: i32 = 0;
   readonly estimate: RequestEstimate = new RequestEstimate();
   readonly candidates: CandidateTable = new CandidateTable();
+
+  // The output tokens the routed request is expected to produce: the ranking's estimate for an
+  // alias, else the request's own (max_tokens or the default).
+  expectedOutputTokens(f: RequestFeatures, cfg: RouterConfig): f64 {
+    return this.route !== null ? this.estimate.outputTokens : estimateOutputTokens(f, cfg.defaultOutputTokens);
+  }
 }
 
 const detectedTask = new DetectedTask();
