@@ -1,8 +1,11 @@
-// The proxy-wasm callbacks the host calls, and the per-context bookkeeping behind them. Root
-// contexts (parent 0) own a compiled configuration; stream contexts own a StreamState taken from
-// a free list, so a request allocates no state object once the VM is warm. A root configured under
-// the root id "model-router-upstream" is the upstream filter (upstream.ts): its contexts are
-// attempts, with AttemptStates from a free list of their own.
+// The proxy-wasm callbacks the host calls. Each finds its context and calls the context's method:
+// - a root context (parent 0) is created as the kind its root id names, when the host creates it:
+//   UPSTREAM_ROOT_ID makes an UpstreamRootContext (upstream.ts, the upstream filter), any other id a
+//   RootContext (root.ts, the router filter). Envoy answers plugin_root_id there (checked against
+//   Envoy 1.40 by test/e2e/host-fidelity.test.ts); a host that does not gets the router filter;
+// - a stream of a RootContext is an HttpContext (filter.ts), an attempt of an UpstreamRootContext an
+//   AttemptContext (upstream.ts), each taken from a free list, so a request allocates no context once
+//   the VM is warm. Both work in the VM's one RequestScratch (scratch.ts).
 //
 // Every exported callback costs each stream a call into the VM (about a microsecond of Envoy's glue
 // each, also for the upstream filter's attempts, which share these exports), so only callbacks with
@@ -14,18 +17,14 @@ import "./abi/abort"; // the compiler resolves `abort` to abort.ts#onAbort (asco
 import { HeadersAction } from "./abi/constants";
 import { allocateForHost, currentTimeNanos, hostData, hostSize, readProperty, releaseHostData } from "./abi/host";
 import { loadConfiguration } from "./config/load";
-import {
-  RootContext, StreamState, onRequestBody, onRequestHeaders, onRequestTrailers, onResponseBody, onResponseHeaders,
-  onRootDone, onStreamEnd, onTick, startRoot,
-} from "./filter";
-import { seedRandom } from "./routing/random";
-import { initVmNonce } from "./routing/plan_message";
-import { AttemptLog } from "./response/attempts";
 import { Context, ContextKind, ContextTable } from "./contexts";
-import {
-  AttemptState, UPSTREAM_ROOT_ID, UpstreamRoot, configureUpstream, onAttemptBody, onAttemptEnd, onAttemptHeaders,
-  onAttemptResponseBody, onAttemptTrailers,
-} from "./upstream";
+import { HttpContext } from "./filter";
+import { UPSTREAM_ROOT_ID } from "./names";
+import { AttemptLog } from "./response/attempts";
+import { RootContext } from "./root";
+import { initVmNonce } from "./routing/plan_message";
+import { RequestScratch } from "./scratch";
+import { AttemptContext, UpstreamRootContext } from "./upstream";
 
 // ---- garbage ---------------------------------------------------------------------------------------
 // The module is built with AssemblyScript's minimal runtime (asconfig.json): a mark-and-sweep
@@ -46,48 +45,45 @@ function collectGarbage(): void {
   pagesAtCollect = memory.size();
 }
 
-// Every context by id (contexts.ts): plugin roots, upstream-filter roots, streams, attempts.
+const scratch = new RequestScratch();
+// Every context by id (contexts.ts): roots of both kinds, streams, attempts.
 const contexts = new ContextTable();
-const freeStates = new Array<StreamState>();
-const freeAttempts = new Array<AttemptState>();
-
-// A plugin root context: its configuration once configured (null before, or when it was refused).
-class PluginRoot extends Context {
-  root: RootContext | null = null;
-  constructor() { super(ContextKind.Root); }
-}
+const freeStreams = new Array<HttpContext>();
+const freeAttempts = new Array<AttemptContext>();
 
 const PLUGIN_ROOT_ID = String.UTF8.encode("plugin_root_id");
 
-function isUpstreamRoot(): bool {
-  if (!readProperty(PLUGIN_ROOT_ID)) return false;
-  const id = String.UTF8.decodeUnsafe(hostData, hostSize);
-  releaseHostData();
-  return id == UPSTREAM_ROOT_ID;
+// A new root context, of the kind the root being created names.
+function createRoot(): Context {
+  let upstream = false;
+  if (readProperty(PLUGIN_ROOT_ID)) {
+    upstream = String.UTF8.decodeUnsafe(hostData, hostSize) == UPSTREAM_ROOT_ID;
+    releaseHostData();
+  }
+  return upstream ? new UpstreamRootContext(scratch) : new RootContext(scratch);
 }
 
-@inline function streamOf(c: Context | null): StreamState | null {
-  return c !== null && c.kind == ContextKind.Stream ? changetype<StreamState>(c) : null;
+@inline function streamOf(c: Context | null): HttpContext | null {
+  return c !== null && c.kind == ContextKind.Stream ? changetype<HttpContext>(c) : null;
 }
 
-@inline function attemptOf(c: Context | null): AttemptState | null {
-  return c !== null && c.kind == ContextKind.Attempt ? changetype<AttemptState>(c) : null;
-}
-
-@inline function pluginRootOf(c: Context | null): RootContext | null {
-  return c !== null && c.kind == ContextKind.Root ? changetype<PluginRoot>(c).root : null;
+// The router root a stream belongs to: configured, or none (its streams pass through).
+@inline function configuredRootOf(c: Context | null): RootContext | null {
+  if (c === null || c.kind != ContextKind.Root) return null;
+  const root = changetype<RootContext>(c);
+  return root.plugin !== null ? root : null;
 }
 
 // The request an attempt belongs to, for its attempt log (the stream must still be running here).
 function attemptLogOf(contextId: u32): AttemptLog | null {
-  const state = streamOf(contexts.find(contextId));
-  return state !== null ? state.attempts : null;
+  const stream = streamOf(contexts.find(contextId));
+  return stream !== null ? stream.attempts : null;
 }
 
 // For the Higress build's proxy_on_response_headers (higress.ts).
 export function responseHeaders(contextId: u32): void {
-  const state = streamOf(contexts.find(contextId));
-  if (state !== null) onResponseHeaders(state);
+  const stream = streamOf(contexts.find(contextId));
+  if (stream !== null) stream.onResponseHeaders();
 }
 
 export function malloc(size: usize): usize { return allocateForHost(size); }
@@ -95,19 +91,19 @@ export function proxy_on_memory_allocate(size: usize): usize { return allocateFo
 
 export function proxy_on_context_create(contextId: u32, parentId: u32): void {
   if (parentId == 0) {
-    contexts.set(contextId, new PluginRoot());
+    contexts.set(contextId, createRoot());
     return;
   }
   const parent = contexts.find(parentId);
   if (parent !== null && parent.kind == ContextKind.UpstreamRoot) {
-    const attempt = freeAttempts.length > 0 ? freeAttempts.pop() : new AttemptState();
-    attempt.reset(changetype<UpstreamRoot>(parent));
+    const attempt = freeAttempts.length > 0 ? freeAttempts.pop() : new AttemptContext();
+    attempt.reset(changetype<UpstreamRootContext>(parent));
     contexts.set(contextId, attempt);
     return;
   }
-  const state = freeStates.length > 0 ? freeStates.pop() : new StreamState();
-  state.reset(pluginRootOf(parent));
-  contexts.set(contextId, state);
+  const stream = freeStreams.length > 0 ? freeStreams.pop() : new HttpContext();
+  stream.reset(configuredRootOf(parent));
+  contexts.set(contextId, stream);
 }
 
 export function proxy_on_vm_start(rootId: u32, size: usize): bool { return true; }
@@ -128,52 +124,45 @@ function configure(rootId: u32, size: usize): bool {
   const plugin = loadConfiguration(size);
   if (plugin === null) return false;
   initVmNonce(currentTimeNanos());
-  if (isUpstreamRoot()) {
-    const upstream = configureUpstream(plugin);
-    if (upstream === null) return false;
-    contexts.set(rootId, upstream);
-    return true;
+  let root = contexts.find(rootId);
+  if (root === null) {
+    // A host that configures a root it never created (cpp-host always creates it first).
+    root = createRoot();
+    contexts.set(rootId, root);
   }
-  const root = new RootContext(plugin);
-  const entry = contexts.find(rootId);
-  if (entry !== null && entry.kind == ContextKind.Root) changetype<PluginRoot>(entry).root = root;
-  else {
-    const created = new PluginRoot();
-    created.root = root;
-    contexts.set(rootId, created);
-  }
-  seedRandom(currentTimeNanos()); // host calls are not allowed at start-up, so seed here
-  startRoot(root);
+  if (root.kind == ContextKind.UpstreamRoot) return changetype<UpstreamRootContext>(root).onConfigure(plugin);
+  if (root.kind != ContextKind.Root) return false;
+  changetype<RootContext>(root).onConfigure(plugin);
   return true;
 }
 
 export function proxy_on_tick(rootId: u32): void {
-  const root = pluginRootOf(contexts.find(rootId));
-  if (root !== null) onTick(root);
+  const root = contexts.find(rootId);
+  if (root !== null && root.kind == ContextKind.Root) changetype<RootContext>(root).onTick();
   collectGarbage();
 }
 
 export function proxy_on_request_headers(contextId: u32, headers: u32, endOfStream: u32): u32 {
   const c = contexts.find(contextId);
   if (c === null) return HeadersAction.Continue;
-  if (c.kind == ContextKind.Stream) return onRequestHeaders(changetype<StreamState>(c), endOfStream != 0);
-  if (c.kind == ContextKind.Attempt) return onAttemptHeaders(changetype<AttemptState>(c), attemptLogOf);
+  if (c.kind == ContextKind.Stream) return changetype<HttpContext>(c).onRequestHeaders(endOfStream != 0);
+  if (c.kind == ContextKind.Attempt) return changetype<AttemptContext>(c).onRequestHeaders(attemptLogOf);
   return HeadersAction.Continue;
 }
 
 export function proxy_on_request_body(contextId: u32, size: usize, endOfStream: u32): u32 {
   const c = contexts.find(contextId);
   if (c === null) return 0;
-  if (c.kind == ContextKind.Stream) return onRequestBody(changetype<StreamState>(c), size, endOfStream != 0);
-  if (c.kind == ContextKind.Attempt) return onAttemptBody(changetype<AttemptState>(c), size, endOfStream != 0);
+  if (c.kind == ContextKind.Stream) return changetype<HttpContext>(c).onRequestBody(size, endOfStream != 0);
+  if (c.kind == ContextKind.Attempt) return changetype<AttemptContext>(c).onRequestBody(size, endOfStream != 0);
   return 0;
 }
 
 export function proxy_on_request_trailers(contextId: u32, trailers: u32): u32 {
   const c = contexts.find(contextId);
   if (c === null) return 0;
-  if (c.kind == ContextKind.Stream) onRequestTrailers(changetype<StreamState>(c));
-  else if (c.kind == ContextKind.Attempt) onAttemptTrailers(changetype<AttemptState>(c));
+  if (c.kind == ContextKind.Stream) changetype<HttpContext>(c).onRequestTrailers();
+  else if (c.kind == ContextKind.Attempt) changetype<AttemptContext>(c).onRequestTrailers();
   return 0;
 }
 
@@ -182,14 +171,14 @@ export function proxy_on_request_trailers(contextId: u32, trailers: u32): u32 {
 export function proxy_on_response_body(contextId: u32, size: usize, endOfStream: u32): u32 {
   const c = contexts.find(contextId);
   if (c === null) return 0;
-  if (c.kind == ContextKind.Stream) onResponseBody(changetype<StreamState>(c), size, endOfStream != 0);
-  else if (c.kind == ContextKind.Attempt) onAttemptResponseBody(changetype<AttemptState>(c));
+  if (c.kind == ContextKind.Stream) changetype<HttpContext>(c).onResponseBody(size, endOfStream != 0);
+  else if (c.kind == ContextKind.Attempt) changetype<AttemptContext>(c).onResponseBody();
   return 0;
 }
 
 export function proxy_on_log(contextId: u32): void {
-  const state = streamOf(contexts.find(contextId));
-  if (state !== null) onStreamEnd(state);
+  const stream = streamOf(contexts.find(contextId));
+  if (stream !== null) stream.onLog();
 }
 
 export function proxy_on_delete(contextId: u32): void {
@@ -197,23 +186,22 @@ export function proxy_on_delete(contextId: u32): void {
   if (c === null) return;
   switch (c.kind) {
     case ContextKind.Stream: {
-      const state = changetype<StreamState>(c);
-      onStreamEnd(state); // a host that never called on_log
-      state.reset(null);
-      freeStates.push(state);
+      const stream = changetype<HttpContext>(c);
+      stream.onLog(); // a host that never called on_log
+      stream.reset(null);
+      freeStreams.push(stream);
       if (++streamsSinceCollect >= COLLECT_EVERY || memory.size() != pagesAtCollect) collectGarbage();
       break;
     }
     case ContextKind.Attempt: {
-      const attempt = changetype<AttemptState>(c);
-      onAttemptEnd(attempt); // an upstream filter gets no on_log: its end is here
+      const attempt = changetype<AttemptContext>(c);
+      attempt.onDelete();
       attempt.reset(null);
       freeAttempts.push(attempt);
       break;
     }
     case ContextKind.Root: {
-      const root = changetype<PluginRoot>(c).root;
-      if (root !== null) onRootDone(root); // the VM or the plugin is going away
+      changetype<RootContext>(c).onDelete(); // the VM or the plugin is going away
       break;
     }
   }

@@ -1,7 +1,7 @@
 // Entry for Higress. Its proxy-wasm-cpp-host fork passes StopIteration from the headers callback
 // through (holding headers while the body is read) only for modules marked 0_2_100, a marker
 // upstream Envoy refuses to load: hence a second build from the same source.
-import { adaptToHigress } from "./filter";
+import { adaptToHigress } from "./host_kind";
 import { responseHeaders } from "./exports";
 export {
   malloc, proxy_on_memory_allocate, proxy_on_context_create, proxy_on_vm_start, proxy_validate_configuration,
@@ -19,5 +19,5 @@ export function proxy_on_response_headers(contextId: u32, headers: u32, endOfStr
 }
 
 // Higress buffers at most 32 KiB of request body by default (raised per request), and a plugin may
-// have switched off re-routing after header edits (cleared explicitly): see filter.ts.
+// have switched off re-routing after header edits (cleared explicitly): see host_kind.ts.
 adaptToHigress();

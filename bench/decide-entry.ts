@@ -4,14 +4,16 @@
 import { parseJsonTree } from "../assembly/json/tree";
 import { resetConfigError } from "../assembly/config/errors";
 import { PluginConfig, compilePluginConfig } from "../assembly/config/rules";
-import { scanBody } from "../assembly/request/body_scan";
-import { BodyError, RequestFeatures } from "../assembly/request/features";
+import { BodyScanner } from "../assembly/request/body_scan";
+import { ClientError } from "../assembly/request/client_error";
+import { RequestFeatures } from "../assembly/request/features";
 import { Decision, Outcome, decide } from "../assembly/routing/decide";
 import { ModelSignals } from "../assembly/routing/signals";
 
 let plugin: PluginConfig | null = null;
 let signals: ModelSignals | null = null;
 const features = new RequestFeatures();
+const scanner = new BodyScanner();
 const decision = new Decision();
 let body: usize = 0;
 
@@ -29,8 +31,8 @@ export function configure(p: usize, n: usize): bool {
 // Scans the request body once (the decision reads what the scan found); false when it is invalid.
 export function setBody(p: usize, n: usize): bool {
   body = p;
-  scanBody(p, n, features, false);
-  return features.error == BodyError.None;
+  scanner.scan(p, n, features, false);
+  return features.error == ClientError.None;
 }
 
 // `times` decisions for the body set last; the number that routed.

@@ -4,11 +4,13 @@ import { parseJsonTree } from "../assembly/json/tree";
 import { compileRouterConfig } from "../assembly/config/compile";
 import { resetConfigError } from "../assembly/config/errors";
 import { RouterConfig } from "../assembly/config/types";
-import { scanBody } from "../assembly/request/body_scan";
-import { BodyError, RequestFeatures } from "../assembly/request/features";
+import { BodyScanner } from "../assembly/request/body_scan";
+import { ClientError } from "../assembly/request/client_error";
+import { RequestFeatures } from "../assembly/request/features";
 import { DetectedTask, detectTask, lastScore } from "../assembly/request/task_detect";
 
 const features = new RequestFeatures();
+const scanner = new BodyScanner();
 const detected = new DetectedTask();
 let config: RouterConfig | null = null;
 
@@ -24,8 +26,8 @@ export function configure(p: usize, n: usize): bool {
 
 // task * 16 + tier, or -1 when the body is not a valid request.
 export function detect(p: usize, n: usize): i32 {
-  scanBody(p, n, features);
-  if (features.error != BodyError.None) return -1;
+  scanner.scan(p, n, features);
+  if (features.error != ClientError.None) return -1;
   detectTask(p, features, config!.detection!, detected);
   return detected.task * 16 + detected.tier;
 }
@@ -34,14 +36,14 @@ export function score(signal: i32): f64 { return lastScore(signal); }
 
 export function scanMany(p: usize, n: usize, times: i32): i32 {
   let errors = 0;
-  for (let i = 0; i < times; i++) { scanBody(p, n, features); errors += features.error != BodyError.None ? 1 : 0; }
+  for (let i = 0; i < times; i++) { scanner.scan(p, n, features); errors += features.error != ClientError.None ? 1 : 0; }
   return errors;
 }
 
 // Scans a body once (detectMany then runs detection alone on it).
 export function prepare(p: usize, n: usize): bool {
-  scanBody(p, n, features);
-  return features.error == BodyError.None;
+  scanner.scan(p, n, features);
+  return features.error == ClientError.None;
 }
 
 // Detection alone on the body last prepared.

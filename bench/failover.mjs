@@ -12,6 +12,7 @@ import { writeFileSync } from "node:fs";
 import { Agent, request as httpRequest } from "node:http";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { UPSTREAM_ROOT_ID } from "../cli/lib/names.mjs";
 import { startMockProvider } from "../mock/provider.mjs";
 import { canPin, LOAD_CPU, startEnvoy } from "./envoy.mjs";
 import { benchConfig } from "./lib/configs.mjs";
@@ -75,7 +76,7 @@ async function world(ProxyWasmHost, cfg, upstreamFilter) {
   for (const a of providers) for (const b of providers) if (a !== b) clusters[`${a}+${b}`] = { aggregate: [a, b] };
   const h = await ProxyWasmHost.load({
     wasm: WASM, configuration, clusterHeader: ["x-llm-chain", "x-llm-upstream"], upstream: { clusters }, environment: KEYS,
-    upstreamFilter: upstreamFilter ? { rootId: "model-router-upstream", configuration } : undefined,
+    upstreamFilter: upstreamFilter ? { rootId: UPSTREAM_ROOT_ID, configuration } : undefined,
     route: { timeoutMs: 0, retryPolicy: { retryOn: "5xx,reset,connect-failure", numRetries: 1, previousPriorities: true } },
     logLevel: 3, maxLogs: 1000,
   });

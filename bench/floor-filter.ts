@@ -199,8 +199,16 @@ const PLUGIN_ROOT_ID = String.UTF8.encode("plugin_root_id");
 export function malloc(size: usize): usize { return allocateForHost(size); }
 export function proxy_on_memory_allocate(size: usize): usize { return allocateForHost(size); }
 
+// As the plugin does (assembly/exports.ts): a root's kind comes from its root id when it is created.
 export function proxy_on_context_create(contextId: u32, parentId: u32): void {
-  if (parentId == 0) { rootKinds.set(contextId, 0); return; }
+  if (parentId == 0) {
+    rootKinds.set(contextId, 0);
+    if (readProperty(PLUGIN_ROOT_ID)) {
+      if (String.UTF8.decodeUnsafe(hostData, hostSize).endsWith("-upstream")) upstreamRootId = contextId;
+      releaseHostData();
+    }
+    return;
+  }
   streams.set(contextId, parentId == upstreamRootId ? <u32>Kind.Upstream : <u32>Kind.Router);
 }
 
@@ -208,10 +216,6 @@ export function proxy_on_vm_start(rootId: u32, size: usize): bool { return true;
 export function proxy_validate_configuration(rootId: u32, size: usize): bool { return true; }
 
 export function proxy_on_configure(rootId: u32, size: usize): bool {
-  if (readProperty(PLUGIN_ROOT_ID)) {
-    if (String.UTF8.decodeUnsafe(hostData, hostSize).endsWith("-upstream")) upstreamRootId = rootId;
-    releaseHostData();
-  }
   return configure(size);
 }
 

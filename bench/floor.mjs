@@ -11,7 +11,7 @@
 //
 //   node bench/floor.mjs [--sizes 1,16,256,1024] [--seconds S] [--rounds N] [--max-rounds N]
 //                        [--features] [--crossover] [--crossover-sizes 1,4,16] [--fresh] [--inproc] [--quick]
-//                        [--wasm PATH] [--label NAME] [--no-write]
+//                        [--wasm PATH] [--baseline PATH] [--label NAME] [--no-write]
 //
 // --features: at 1 KB and 16 KB, the plugin and its own floor with each feature switched off in turn
 //   (`live: false`, `metrics: false`, no decision header, maxFallbacks 0, no detecting route) and
@@ -119,12 +119,12 @@ async function targetSet(mock, specs, wasm, fresh) {
   };
 }
 
-/** Starts the Envoys of `specs` ({name, mode, config, floor}) in front of `mock`; returns targets. */
+/** Starts the Envoys of `specs` ({name, mode, config, floor, wasm?}) in front of `mock`; returns targets. */
 async function startTargets(mock, specs, wasm) {
   const targets = [];
   try {
     for (const s of specs) {
-      const e = await startEnvoy(mock.port, s.mode, wasm, s.config, s.floor);
+      const e = await startEnvoy(mock.port, s.mode, s.wasm ?? wasm, s.config, s.floor);
       const headers = s.mode === "plain" || s.mode === "noop" ? { "x-llm-upstream": "openai" } : requestHeaders(s.config);
       targets.push({ name: s.name, url: e.url, headers, envoy: e });
     }
@@ -158,7 +158,7 @@ async function sameUpstreamRequests(mock, targets, pairs, bytes) {
   }
 }
 
-export async function runFloorEnvoy({ wasm, sizes, seconds, rounds, maxRounds, features, crossover, crossoverSizes = CROSSOVER_SIZES, fresh = false, log }) {
+export async function runFloorEnvoy({ wasm, baseline = null, sizes, seconds, rounds, maxRounds, features, crossover, crossoverSizes = CROSSOVER_SIZES, fresh = false, log }) {
   if (spawnSync("sh", ["-c", "command -v wrk"]).status !== 0) throw new Error("wrk is not installed: run `node bench/setup.mjs`");
   if (canPin) spawnSync("taskset", ["-p", "-c", LOAD_CPU, String(process.pid)]);
   const { ProxyWasmHost } = await loadHost();
@@ -172,24 +172,33 @@ export async function runFloorEnvoy({ wasm, sizes, seconds, rounds, maxRounds, f
     const cfg = allOnConfig();
     const floor = await prepareFloor(ProxyWasmHost, { wasm, cfg, sizes });
     result.calls = floor.traces.map((t) => ({ bytes: t.minBytes, chosen: t.chosen, calls: t.lines }));
+    // --baseline: another build of the plugin (say, the main branch's) in the same rounds, against
+    // the same floor (both must make the same host calls), so a change is measured interleaved.
+    const pairs = baseline ? [["plugin", "floor"], ["baseline", "floor"]] : [["plugin", "floor"]];
     const set = await targetSet(mock, [
       { name: "plain", mode: "plain", config: cfg },
       { name: "noop", mode: "noop", config: cfg },
       { name: "floor", mode: "floor", config: cfg, floor: { wasm: floorWasm, configuration: floor.configuration } },
       { name: "plugin", mode: "wasm", config: cfg },
+      ...(baseline ? [{ name: "baseline", mode: "wasm", config: cfg, wasm: baseline }] : []),
     ], wasm, fresh);
     try {
       for (const bytes of sizes) {
-        await sameUpstreamRequests(mock, set.current().filter((t) => t.name === "plugin" || t.name === "floor"), [["plugin", "floor"]], bytes);
+        await sameUpstreamRequests(mock, set.current().filter((t) => pairs.flat().includes(t.name)), pairs, bytes);
         const p50 = await interleave({
           mock, targets: set.current(), restart: set.restart, dir, body: bodyOf(bytes), seconds: secondsFor(bytes), rounds, maxRounds, settle: ["plugin", "floor"],
           precisionUs: bytes >= 256 * KB ? 5 : 1, log, label: `${bytes / KB} KB`,
         });
-        const row = { bytes, ...analyse(p50, [["plugin", "floor"]]), rounds: Object.fromEntries(p50) };
+        const row = { bytes, ...analyse(p50, pairs), rounds: Object.fromEntries(p50) };
         result.sizes.push(row);
         const A = row.added_us, P = row.pairs.plugin;
         log(`  ${String(bytes / KB).padStart(5)} KB added over plain Envoy (median [IQR] of ${A.plugin.n} rounds, µs): no-op ${fmt(A.noop)}, floor ${fmt(A.floor)}, plugin ${fmt(A.plugin)}; ` +
           `plugin − floor ${fmt(P.own_us)}; plugin / floor ${fmt(P.ratio, 2)} (ratio of medians ${P.ratio_of_medians.toFixed(2)})`);
+        if (baseline) {
+          const B = row.pairs.baseline;
+          row.plugin_minus_baseline_us = summary(p50.get("plugin").map((x, i) => x - p50.get("baseline")[i]));
+          log(`  ${String(bytes / KB).padStart(5)} KB baseline ${fmt(A.baseline)}; baseline − floor ${fmt(B.own_us)}; plugin − baseline ${fmt(row.plugin_minus_baseline_us)}`);
+        }
       }
     } finally {
       await set.stop();
@@ -331,10 +340,10 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const quick = flag("quick");
   const wasm = opt("wasm", join(ROOT, "build", "envoy.wasm"));
   const sizes = opt("sizes", "1,16,256,1024").split(",").map((k) => Number(k) * KB);
-  const out = { date: new Date().toISOString(), node: process.version, cpus: (await import("node:os")).cpus().map((c) => c.model)[0], wasm };
+  const out = { date: new Date().toISOString(), node: process.version, cpus: (await import("node:os")).cpus().map((c) => c.model)[0], wasm, baseline: opt("baseline", null) };
   if (flag("inproc")) out.inproc = await runFloorInproc({ wasm, sizes, features: flag("features"), log: console.log });
   out.envoy = await runFloorEnvoy({
-    wasm, sizes, seconds: Number(opt("seconds", "1")), rounds: Number(opt("rounds", quick ? "3" : "10")), maxRounds: Number(opt("max-rounds", quick ? "3" : "30")),
+    wasm, baseline: opt("baseline", null), sizes, seconds: Number(opt("seconds", "1")), rounds: Number(opt("rounds", quick ? "3" : "10")), maxRounds: Number(opt("max-rounds", quick ? "3" : "30")),
     features: flag("features"), crossover: flag("crossover"), fresh: flag("fresh"), log: console.log,
     crossoverSizes: opt("crossover-sizes", "") ? opt("crossover-sizes", "").split(",").map((k) => Number(k) * KB) : CROSSOVER_SIZES,
   });

@@ -14,6 +14,7 @@
 // 4096 buckets (16384 entries) take about 1 MB.
 import { Status } from "../abi/constants";
 import { hostData, hostSize, readSharedData, releaseHostData, sharedCas, writeSharedData } from "../abi/host";
+import { AFFINITY_KEY_PREFIX } from "../names";
 
 export const WAYS: i32 = 4;
 export const DEFAULT_BUCKETS: u32 = 4096;
@@ -37,7 +38,7 @@ const CREATE_ONLY: u32 = 0xffffffff;
 const MAX_WRITE_ATTEMPTS: i32 = 8;
 
 // Bucket key names: this prefix, then the bucket number as five hex digits written in place.
-const NAME_PREFIX = "llm_router/affinity/v1/";
+const NAME_PREFIX = AFFINITY_KEY_PREFIX;
 const NAME_DIGITS: i32 = 5;
 
 export const enum Remembered { Done, Unavailable, Contended }

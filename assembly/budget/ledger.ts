@@ -25,8 +25,9 @@ import { BudgetKey } from "./key";
 import { Amount, BudgetRecord, RECORD_SIZE } from "./record";
 import { Settlements } from "./settlements";
 import { Window, windowStart } from "./window";
+import { BUDGET_KEY_PREFIX } from "../names";
 
-const KEY_PREFIX = "llm_router/budget/v1/";
+const KEY_PREFIX = BUDGET_KEY_PREFIX;
 // The consumer part of a key is the header value's bytes; HTTP header values never hold NUL, so
 // the ledger's own keys under a budget (its consumer count, the overflow record) cannot collide.
 const COUNT_SUFFIX = String.UTF8.encode("\0consumers");

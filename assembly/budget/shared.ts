@@ -27,9 +27,10 @@ import { Budget, ConsumerScope, LIMIT_KINDS, LIMIT_NAMES, NO_LIMIT } from "./bud
 import { BudgetKey, Ledger, Reservation } from "./ledger";
 import { Code, grpcServiceFor, MAX_STATUSES, METHOD, RequestWriter, ResponseReader, SERVICE, Unit } from "./ratelimit";
 import { monthLabel, Window, windowStart } from "./window";
+import { RATELIMIT_BUDGET_ENTRY, RATELIMIT_DOMAIN } from "../names";
 
-export const DOMAIN = "llm_router";
-const BUDGET_ENTRY = String.UTF8.encode("llm_router_budget");
+export const DOMAIN = RATELIMIT_DOMAIN;
+const BUDGET_ENTRY = String.UTF8.encode(RATELIMIT_BUDGET_ENTRY);
 const CONSUMER_ENTRY = String.UTF8.encode("consumer");
 const CONSUMERS_ENTRY = String.UTF8.encode("consumers");
 const ALL = String.UTF8.encode("all");

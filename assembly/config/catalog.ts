@@ -5,7 +5,7 @@ import { JsonValue, JsonKind } from "../json/tree";
 import { logfmtName } from "./log_name";
 import { jsonEscape } from "../json/escape";
 import { configError, fail } from "./errors";
-import { checkFields, checkUniqueKeys, closestName, hasControlCharacter, isObject, join, readNumber, readString, readStringList, unknownName } from "./fields";
+import { checkFields, hasControlCharacter, checkUniqueKeys, closestName, isObject, join, readNumber, readString, readStringList, unknownName } from "./fields";
 import { NameIndex } from "./name_index";
 import { prepareCatalogFailover } from "./failover";
 import { readProviders } from "./providers";

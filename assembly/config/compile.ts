@@ -1,5 +1,6 @@
 // Turns a configuration object into an immutable RouterConfig, or records the first error with its
 // field path. Higress rules that keep the global model list reuse its compiled catalog.
+import { SLASH } from "../bytes";
 import { JsonValue, JsonKind } from "../json/tree";
 import { configError, fail } from "./errors";
 import { checkFields, describe, join, readNumber, readStringList } from "./fields";
@@ -97,7 +98,7 @@ function readPaths(root: JsonValue, path: string, cfg: RouterConfig): bool {
   for (let i = 0; i < list.length; i++) {
     const suffix = list[i];
     const at = where + "[" + i.toString() + "]";
-    if (suffix.charCodeAt(0) != 0x2f) return fail(at, "expected a path suffix starting with '/'");
+    if (<u32>suffix.charCodeAt(0) != SLASH) return fail(at, "expected a path suffix starting with '/'");
     // Requests are matched after their path is normalised (query cut, trailing '/' dropped,
     // %-escapes of unreserved characters decoded), so a suffix must already be in that form.
     if (suffix.length > 1 && suffix.endsWith("/")) return fail(at, "expected a path suffix without a trailing '/'");

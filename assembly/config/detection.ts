@@ -5,7 +5,7 @@
 import { JsonKind, JsonValue } from "../json/tree";
 import { DEFAULT_DETECTION_MAX_BYTES, DetectionConfig } from "./detection_config";
 import { configError, fail } from "./errors";
-import { checkFields, describe, hasControlCharacter, isObject, join, readString, unknownName } from "./fields";
+import { checkFields, hasControlCharacter, describe, isObject, join, readString, unknownName } from "./fields";
 import { readHeaderName } from "./header_names";
 import {
   KeywordSpec, MAX_AUTOMATON_STATES, MAX_KEYWORD_BYTES, buildAutomaton, keywordSpec,

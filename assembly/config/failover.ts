@@ -9,6 +9,8 @@
 // ordered list of 2..maxChainLength distinct providers of the catalog, maxChainLength = 1 + the
 // largest fallback count of the configuration (cli/lib/failover.mjs derives the same number), and a
 // configuration needing more than MAX_FALLBACK_CLUSTERS of them is refused on both sides.
+import { Api } from "../api/apis";
+import { deploymentPath } from "../api/azure_openai";
 import { JsonKind, JsonValue } from "../json/tree";
 import { configError, fail } from "./errors";
 import { closestName, isObject, join, readNumber } from "./fields";
@@ -105,22 +107,6 @@ function readModelFallbacks(v: JsonValue, path: string, catalog: Catalog, m: Mod
   return true;
 }
 
-function isUnreserved(c: i32): bool {
-  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c == 0x2d || c == 0x2e || c == 0x5f || c == 0x7e;
-}
-
-// The path segment of an Azure deployment, percent-encoded beyond RFC 3986's unreserved characters.
-function deploymentPathOf(deployment: string): ArrayBuffer {
-  const bytes = Uint8Array.wrap(String.UTF8.encode(deployment));
-  let text = "/openai/deployments/";
-  const hex = "0123456789ABCDEF";
-  for (let i = 0; i < bytes.length; i++) {
-    const c = <i32>bytes[i];
-    text += isUnreserved(c) ? String.fromCharCode(c) : "%" + hex.charAt(c >> 4) + hex.charAt(c & 15);
-  }
-  return String.UTF8.encode(text);
-}
-
 // After every model is read (fallbacks may name models listed later in the catalog).
 export function prepareCatalogFailover(root: JsonValue, path: string, catalog: Catalog): bool {
   prepareProviders(catalog);
@@ -134,9 +120,9 @@ export function prepareCatalogFailover(root: JsonValue, path: string, catalog: C
     const item = list.items[i];
     if (!isObject(item)) continue;
     const m = unchecked(catalog.models[i]);
-    if (m.providerIndex >= 0 && catalog.providers[m.providerIndex].apiVersion.length > 0) {
+    if (m.providerIndex >= 0 && catalog.providers[m.providerIndex].api == Api.AzureOpenAI) {
       const upstreamModel = item.get("upstreamModel");
-      m.deploymentPath = deploymentPathOf(upstreamModel !== null && upstreamModel.kind == JsonKind.String ? upstreamModel.str : m.name);
+      m.deploymentPath = deploymentPath(upstreamModel !== null && upstreamModel.kind == JsonKind.String ? upstreamModel.str : m.name);
     }
     if (!readModelFallbacks(item, join(path, "models") + "[" + i.toString() + "]", catalog, unchecked(catalog.models[i]))) return false;
   }

@@ -1,4 +1,5 @@
 // Typed reads of configuration fields with the field path in every error.
+import { DEL, SPACE, TAB } from "../bytes";
 import { JsonValue, JsonKind } from "../json/tree";
 import { fail } from "./errors";
 
@@ -13,9 +14,13 @@ export function describe(v: JsonValue): string {
   }
 }
 
-// C0 controls and DEL: names and texts holding one would split a log line or a header.
-export function hasControlCharacter(s: string): bool {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) < 0x20 || s.charCodeAt(i) == 0x7f) return true;
+// Whether `s` holds a control character (below a space, or DEL); a tab is allowed where
+// `tabAllowed` (header values).
+export function hasControlCharacter(s: string, tabAllowed: bool = false): bool {
+  for (let i = 0; i < s.length; i++) {
+    const c = <u32>s.charCodeAt(i);
+    if ((c < SPACE && !(tabAllowed && c == TAB)) || c == DEL) return true;
+  }
   return false;
 }
 

@@ -1,6 +1,10 @@
 // Header names the configuration may use. The plugin sets and strips these on every request, so a
 // name that Envoy or the HTTP framing owns (content-length, host, :path ...) would break every
 // request; credentials headers are refused where a static value would put a key into a file.
+import {
+  APOSTROPHE, ASTERISK, BACKTICK, CARET, DIGIT_0, DIGIT_9, DOT, EXCLAMATION, HASH, LOWER_A, LOWER_Z, MINUS,
+  PIPE, PLUS, TILDE, UNDERSCORE,
+} from "../bytes";
 import { JsonValue } from "../json/tree";
 import { fail, configError } from "./errors";
 import { join, readString } from "./fields";
@@ -14,10 +18,10 @@ const FRAMING_HEADERS: string[] = [
 const CREDENTIAL_HEADERS: string[] = ["authorization", "proxy-authorization", "cookie", "api-key", "x-api-key"];
 
 // RFC 9110 token characters, lower-case letters only.
-function isTokenChar(c: i32): bool {
-  if ((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39)) return true;
-  return c == 0x21 || (c >= 0x23 && c <= 0x27) || c == 0x2a || c == 0x2b || c == 0x2d || c == 0x2e ||
-    c == 0x5e || c == 0x5f || c == 0x60 || c == 0x7c || c == 0x7e;
+function isTokenChar(c: u32): bool {
+  if ((c >= LOWER_A && c <= LOWER_Z) || (c >= DIGIT_0 && c <= DIGIT_9)) return true;
+  return c == EXCLAMATION || (c >= HASH && c <= APOSTROPHE) || c == ASTERISK || c == PLUS || c == MINUS || c == DOT ||
+    c == CARET || c == UNDERSCORE || c == BACKTICK || c == PIPE || c == TILDE;
 }
 
 // Records an error and returns false unless `name` is a header the plugin may own.
@@ -25,7 +29,7 @@ export function checkHeaderName(name: string, where: string): bool {
   if (name.startsWith(":")) return fail(where, "\"" + name + "\" is a pseudo-header; expected an ordinary header name");
   if (name.length == 0) return fail(where, "expected a header name");
   for (let i = 0; i < name.length; i++) {
-    if (isTokenChar(name.charCodeAt(i))) continue;
+    if (isTokenChar(<u32>name.charCodeAt(i))) continue;
     const lower = name.toLowerCase();
     if (lower != name) return fail(where, "expected a lower-case header name (\"" + lower + "\")");
     return fail(where, "expected an HTTP header name (letters, digits and !#$%&'*+-.^_`|~)");

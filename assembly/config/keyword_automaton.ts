@@ -5,6 +5,7 @@
 // continuation bytes). Keywords are lowercase UTF-8; the text it runs on is lowercased ASCII
 // (see request/task_detect.ts), which gives ASCII case-insensitive matching. Latin keywords match
 // whole words (checked per match); other keywords match as substrings.
+import { ASCII_CASE_BIT, DIGIT_0, LOWER_A, UNDERSCORE, UPPER_A, UPPER_Z } from "../bytes";
 
 // Bigger automata are a configuration error (the table is states × classes × 2 bytes).
 export const MAX_AUTOMATON_STATES: i32 = 16384;
@@ -15,7 +16,7 @@ export const BOUND_RIGHT: u8 = 2;  // the byte after it must not be one
 
 // ASCII letters, digits and '_' (text is lowercased first, so a-z is enough).
 @inline export function isWordByte(c: u32): bool {
-  return (c - 0x61 < 26) || (c - 0x30 < 10) || c == 0x5f;
+  return (c - LOWER_A < 26) || (c - DIGIT_0 < 10) || c == UNDERSCORE;
 }
 
 // One keyword as given to the builder: lowercase UTF-8 bytes, what it scores, and its weight.
@@ -70,7 +71,7 @@ export function keywordSpec(text: string, signal: u8, weight: f32): KeywordSpec 
   if (utf8.length == 0 || utf8.length > MAX_KEYWORD_BYTES) return null;
   for (let i = 0; i < utf8.length; i++) {
     const c = utf8[i];
-    if (c >= 0x41 && c <= 0x5a) utf8[i] = c | 0x20;
+    if (c >= UPPER_A && c <= UPPER_Z) utf8[i] = c | ASCII_CASE_BIT;
   }
   return new KeywordSpec(utf8, signal, weight, prefix, suffix);
 }

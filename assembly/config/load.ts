@@ -6,6 +6,7 @@ import { parseError, parseJsonTree } from "../json/tree";
 import { configError, fail, resetConfigError } from "./errors";
 import { hashBytes } from "./name_index";
 import { PluginConfig, compilePluginConfig } from "./rules";
+import { CONFIG_ERROR_PREFIX } from "../names";
 
 // The last configuration compiled in this VM, by its text: the router filter and the upstream filter
 // (a second root id in the same VM) are given the same text, and compile it once between them.
@@ -42,6 +43,6 @@ function compileConfiguration(size: usize): PluginConfig | null {
 
 export function loadConfiguration(size: usize): PluginConfig | null {
   const plugin = compileConfiguration(size);
-  if (plugin === null) log(LogLevel.Error, "model-router: invalid configuration: " + configError);
+  if (plugin === null) log(LogLevel.Error, CONFIG_ERROR_PREFIX + configError);
   return plugin;
 }

@@ -2,10 +2,14 @@
 // it holds a space, `=`, `;`, a quote, a control or non-ASCII byte, so the line splits unambiguously
 // on spaces and `=` whatever the configuration calls things. Computed once per name at configure
 // time: a request copies the bytes.
+import {
+  ASCII_CASE_BIT, AT, COLON, DIGIT_0, DIGIT_9, DOT, LOWER_A, LOWER_Z, MINUS, PERCENT, PIPE, PLUS, SLASH,
+  TILDE, UNDERSCORE,
+} from "../bytes";
 
 @inline function isPlain(c: u32): bool {
-  return (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) || c == 0x2d || c == 0x2e ||
-    c == 0x5f || c == 0x7e || c == 0x3a || c == 0x2f || c == 0x40 || c == 0x2b || c == 0x7c;
+  return (c >= DIGIT_0 && c <= DIGIT_9) || ((c | ASCII_CASE_BIT) >= LOWER_A && (c | ASCII_CASE_BIT) <= LOWER_Z) || c == MINUS ||
+    c == DOT || c == UNDERSCORE || c == TILDE || c == COLON || c == SLASH || c == AT || c == PLUS || c == PIPE;
 }
 
 const HEX = "0123456789ABCDEF";
@@ -19,9 +23,9 @@ export function logfmtName(name: ArrayBuffer): ArrayBuffer {
   for (let i: usize = 0; i < n; i++) {
     const c = <u32>load<u8>(p + i);
     if (isPlain(c)) { store<u8>(q++, <u8>c); continue; }
-    store<u8>(q++, 0x25);
-    store<u8>(q++, <u8>HEX.charCodeAt(c >> 4));
-    store<u8>(q++, <u8>HEX.charCodeAt(c & 15));
+    store<u8>(q++, PERCENT);
+    store<u8>(q++, <u8>HEX.charCodeAt(<i32>(c >> 4)));
+    store<u8>(q++, <u8>HEX.charCodeAt(<i32>(c & 15)));
   }
   return out;
 }

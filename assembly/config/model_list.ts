@@ -1,10 +1,10 @@
 // The answer to GET /v1/models, in OpenAI's list format, built once per configuration so that a
 // request only slices precomputed bytes: aliases first (what a chat UI's model picker should offer,
 // owned by the router), then the catalog models (owned by their upstream).
+import { COMMA } from "../bytes";
 import { jsonEscape } from "../json/escape";
 import { ModelList, RouterConfig } from "./types";
-
-export const ALIAS_OWNER = "model-router";
+import { ALIAS_OWNER } from "../names";
 
 function entry(id: string, created: string, owner: string): ArrayBuffer {
   return String.UTF8.encode("{\"id\":\"" + jsonEscape(id) + "\",\"object\":\"model\",\"created\":" + created + ",\"owned_by\":\"" + jsonEscape(owner) + "\"}");
@@ -31,7 +31,7 @@ export function buildModelList(cfg: RouterConfig, created: i64): void {
   let at = head.byteLength;
   const starts = new Array<i32>(pieces.length), ends = new Array<i32>(pieces.length);
   for (let i = 0; i < pieces.length; i++) {
-    if (i > 0) store<u8>(base + at++, 0x2c);
+    if (i > 0) store<u8>(base + at++, COMMA);
     starts[i] = at;
     memory.copy(base + at, changetype<usize>(pieces[i]), pieces[i].byteLength);
     at += pieces[i].byteLength;

@@ -7,6 +7,7 @@ import { configError, fail } from "./errors";
 import { checkFields, describe, isObject, join, readNumber } from "./fields";
 import { checkResponseHeaderName, readHeaderName } from "./header_names";
 import { MetricsSettings, RouterConfig } from "./types";
+import { DECISION_HEADER_FILTER_STATE_PREFIX } from "../names";
 
 const METRICS_FIELDS: string[] = ["enabled", "consumerHeader", "maxConsumers"];
 // Consumers become a label: a cap keeps the number of series bounded whatever clients send.
@@ -63,10 +64,6 @@ export function checkConsumerHeader(s: MetricsSettings, ownedHeaderNames: string
   return fail("metrics.consumerHeader", "\"" + name + "\" is a header this plugin sets; name the header your authentication sets (e.g. x-mse-consumer)");
 }
 
-// Filter state holding the decision for the response header named after the dot: Envoy's route adds
-// the header from it (%FILTER_STATE(wasm.model_router.decision.<header>:PLAIN)%, see filter.ts).
-export const DECISION_HEADER_STATE_PREFIX = "model_router.decision.";
-
 // `decisionHeader`: absent (no header), or a response header name.
 export function readDecisionHeader(root: JsonValue, path: string, cfg: RouterConfig): bool {
   const v = root.get("decisionHeader");
@@ -75,6 +72,8 @@ export function readDecisionHeader(root: JsonValue, path: string, cfg: RouterCon
   if (v.kind != JsonKind.String || v.strIsEmpty) return fail(where, "expected a header name such as \"x-llm-decision\"");
   if (!checkResponseHeaderName(v.str, where)) return false;
   cfg.decisionHeader = String.UTF8.encode(v.str);
-  cfg.decisionHeaderState = String.UTF8.encode(DECISION_HEADER_STATE_PREFIX + v.str);
+  // Envoy's route adds the header from this filter state:
+  // %FILTER_STATE(wasm.model_router.decision.<header>:PLAIN)% (report.ts writes it).
+  cfg.decisionHeaderState = String.UTF8.encode(DECISION_HEADER_FILTER_STATE_PREFIX + v.str);
   return true;
 }

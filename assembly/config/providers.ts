@@ -1,14 +1,19 @@
-// `providers`: name → where an OpenAI-compatible API lives and how it wants its key. The CLI turns
-// each into an Envoy cluster with TLS, host rewrite, path prefix and credentials taken from the
+// `providers`: name → which API it speaks (api/), where it lives and how it wants its key. The CLI
+// turns each into an Envoy cluster with TLS, host rewrite, path prefix and credentials taken from the
 // environment when Envoy starts; the plugin validates them so that `llm-router check` and the
 // gateway apply the same rules, and keeps them for per-attempt rewrites.
+import {
+  DEL, DIGIT_0, DIGIT_9, DOT, HASH, LOWER_A, LOWER_Z, MINUS, QUESTION, SPACE, TILDE, UNDERSCORE, UPPER_A,
+  UPPER_Z,
+} from "../bytes";
+import { API_NAMES, Api } from "../api/apis";
 import { JsonValue, JsonKind } from "../json/tree";
 import { configError, fail } from "./errors";
-import { checkFields, checkUniqueKeys, isObject, join, readString, unknownName } from "./fields";
+import { checkFields, checkUniqueKeys, hasControlCharacter, isObject, join, readString, unknownName } from "./fields";
 import { checkHeaderName } from "./header_names";
 import { Auth, Catalog, ProviderSpec } from "./types";
 
-const PROVIDER_FIELDS: string[] = ["baseUrl", "apiKeyEnv", "auth", "headers", "apiVersion"];
+const PROVIDER_FIELDS: string[] = ["api", "baseUrl", "apiKeyEnv", "auth", "headers", "apiVersion"];
 const AUTH_NAMES: string[] = ["bearer", "api-key", "x-api-key", "none"];
 // Credentials come only from apiKeyEnv: a static header carrying one would put a key into a file.
 const CREDENTIAL_HEADERS: string[] = ["authorization", "api-key", "x-api-key", "proxy-authorization", "cookie"];
@@ -29,33 +34,54 @@ export function readProviders(root: JsonValue, path: string, catalog: Catalog): 
 }
 
 // Provider names become Envoy cluster names and header values.
-function isNameChar(c: i32): bool {
-  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c == 0x2d || c == 0x5f || c == 0x2e;
+function isNameChar(c: u32): bool {
+  return isAlphanumeric(c) || c == MINUS || c == UNDERSCORE || c == DOT;
+}
+
+@inline function isAlphanumeric(c: u32): bool {
+  return (c >= LOWER_A && c <= LOWER_Z) || (c >= UPPER_A && c <= UPPER_Z) || (c >= DIGIT_0 && c <= DIGIT_9);
 }
 
 function readProvider(name: string, v: JsonValue, path: string): ProviderSpec | null {
   for (let i = 0; i < name.length; i++) {
-    if (!isNameChar(name.charCodeAt(i))) { fail(path, "a provider name may use only letters, digits, '-', '_' and '.'"); return null; }
+    if (!isNameChar(<u32>name.charCodeAt(i))) { fail(path, "a provider name may use only letters, digits, '-', '_' and '.'"); return null; }
   }
   if (name.length == 0) { fail(path, "a provider name must not be empty"); return null; }
   if (!isObject(v)) { fail(path, "expected an object {\"baseUrl\", \"apiKeyEnv\", ...}"); return null; }
   if (!checkFields(v, path, PROVIDER_FIELDS)) return null;
   const p = new ProviderSpec();
   p.name = name;
-  if (!readBaseUrl(v, path, p) || !readAuth(v, path, p) || !readStaticHeaders(v, path, p)) return null;
-  const apiVersion = readString(v, "apiVersion", path, false);
-  if (configError.length > 0) return null;
-  if (apiVersion !== null) {
-    if (!isUrlSafe(apiVersion)) { fail(join(path, "apiVersion"), "expected a version such as \"2024-10-21\""); return null; }
-    p.apiVersion = apiVersion;
-  }
+  if (!readBaseUrl(v, path, p) || !readAuth(v, path, p) || !readStaticHeaders(v, path, p) || !readApi(v, path, p)) return null;
   return p;
+}
+
+// `api` (default "openai"), and what the API needs: Azure OpenAI its `apiVersion`. A provider
+// written before `api` existed names Azure OpenAI by its `apiVersion` alone.
+function readApi(v: JsonValue, path: string, p: ProviderSpec): bool {
+  const name = readString(v, "api", path, false);
+  const apiVersion = readString(v, "apiVersion", path, false);
+  if (configError.length > 0) return false;
+  let api = apiVersion !== null ? Api.AzureOpenAI : Api.OpenAI;
+  if (name !== null) {
+    const known = API_NAMES.indexOf(name);
+    if (known < 0) return fail(join(path, "api"), unknownName("expected openai or azure-openai", name, API_NAMES));
+    api = <Api>known;
+  }
+  p.api = api;
+  if (api != Api.AzureOpenAI) {
+    if (apiVersion !== null) return fail(join(path, "apiVersion"), "only for \"api\": \"azure-openai\" (Azure OpenAI's api-version); remove it");
+    return true;
+  }
+  if (apiVersion === null) return fail(join(path, "apiVersion"), "required with \"api\": \"azure-openai\": Azure OpenAI's api-version, such as \"2024-10-21\"");
+  if (!isUrlSafe(apiVersion)) return fail(join(path, "apiVersion"), "expected a version such as \"2024-10-21\"");
+  p.apiVersion = apiVersion;
+  return true;
 }
 
 function isUrlSafe(s: string): bool {
   for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (!(isNameChar(c) || c == 0x7e)) return false;
+    const c = <u32>s.charCodeAt(i);
+    if (!(isNameChar(c) || c == TILDE)) return false;
   }
   return true;
 }
@@ -79,8 +105,8 @@ function readBaseUrl(v: JsonValue, path: string, p: ProviderSpec): bool {
   let basePath = slash < 0 ? "" : rest.substring(slash);
   while (basePath.endsWith("/")) basePath = basePath.substring(0, basePath.length - 1);
   for (let i = 0; i < basePath.length; i++) {
-    const c = basePath.charCodeAt(i);
-    if (c <= 0x20 || c == 0x3f || c == 0x23 || c >= 0x7f) return fail(where, expected + " (no query, fragment or spaces)");
+    const c = <u32>basePath.charCodeAt(i);
+    if (c <= SPACE || c == QUESTION || c == HASH || c >= DEL) return fail(where, expected + " (no query, fragment or spaces)");
   }
   if (basePath.includes("%")) return fail(where, "a %-escape in the path: providers are sent this path as written, so write it unescaped");
   const segments = basePath.split("/");
@@ -105,7 +131,7 @@ function readBaseUrl(v: JsonValue, path: string, p: ProviderSpec): bool {
 }
 
 function isDigits(s: string): bool {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) < 0x30 || s.charCodeAt(i) > 0x39) return false;
+  for (let i = 0; i < s.length; i++) if (<u32>s.charCodeAt(i) - DIGIT_0 >= 10) return false;
   return true;
 }
 
@@ -114,8 +140,8 @@ function isHost(h: string): bool {
   if (h.length == 0) return false;
   if (h.startsWith("[")) return h.endsWith("]") && h.length > 2;
   for (let i = 0; i < h.length; i++) {
-    const c = h.charCodeAt(i);
-    if (!((c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c == 0x2d || c == 0x2e)) return false;
+    const c = <u32>h.charCodeAt(i);
+    if (!(isAlphanumeric(c) || c == MINUS || c == DOT)) return false;
   }
   return true;
 }
@@ -142,9 +168,9 @@ function readAuth(v: JsonValue, path: string, p: ProviderSpec): bool {
 
 function isEnvName(s: string): bool {
   for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    const letter = (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x5f;
-    if (!letter && !(i > 0 && c >= 0x30 && c <= 0x39)) return false;
+    const c = <u32>s.charCodeAt(i);
+    const letter = (c >= UPPER_A && c <= UPPER_Z) || (c >= LOWER_A && c <= LOWER_Z) || c == UNDERSCORE;
+    if (!letter && !(i > 0 && c >= DIGIT_0 && c <= DIGIT_9)) return false;
   }
   return s.length > 0 && s.length <= 128;
 }
@@ -161,10 +187,7 @@ function readStaticHeaders(v: JsonValue, path: string, p: ProviderSpec): bool {
     if (CREDENTIAL_HEADERS.includes(name)) return fail(at, "credentials come from apiKeyEnv, never from a file");
     if (!checkHeaderName(name, at)) return false;
     if (value.kind != JsonKind.String) return fail(at, "expected a string");
-    for (let j = 0; j < value.str.length; j++) {
-      const c = value.str.charCodeAt(j);
-      if (c < 0x20 && c != 0x09 || c == 0x7f) return fail(at, "must not contain control characters");
-    }
+    if (hasControlCharacter(value.str, true)) return fail(at, "must not contain control characters");
     p.headerNames.push(name);
     p.headerValues.push(value.str);
   }

@@ -11,14 +11,14 @@ import { delegatesEveryRequest, readRouteDelegations } from "./detection";
 import { readRouteFallbacks } from "./failover";
 import { readRouteLive } from "./live";
 import { TASK_DEFAULT, TASK_NAMES } from "./tasks";
-import { CandidateColumns, Catalog, RouteSpec, RouterConfig, Strategy } from "./types";
+import { STRATEGY_NAMES, Strategy, strategyList } from "./strategies";
+import { CandidateColumns, Catalog, RouteSpec, RouterConfig } from "./types";
 
 const ROUTE_FIELDS: string[] = [
   "strategy", "models", "exclude", "require", "minQuality", "maxCostUsd", "maxTtftMs",
   "minTokensPerSecond", "task", "weights", "onNoCandidate", "byTask", "byComplexity", "spread", "explore",
   "maxFallbacks",
 ];
-const STRATEGIES: string[] = ["price", "latency", "throughput", "quality", "balanced", "random"];
 const WEIGHT_FIELDS: string[] = ["quality", "price", "latency", "throughput"];
 
 export function readRoutes(root: JsonValue, path: string, cfg: RouterConfig): bool {
@@ -69,9 +69,9 @@ function readRoute(v: JsonValue, path: string, catalog: Catalog, taskOverride: s
   const read = readString(v, "strategy", path, !delegatesEveryRequest(v));
   if (read === null && configError.length > 0) return null;
   const strategy = read !== null ? read : "balanced";
-  const s = STRATEGIES.indexOf(strategy);
+  const s = STRATEGY_NAMES.indexOf(strategy);
   if (s < 0) {
-    fail(join(path, "strategy"), unknownName("unknown strategy \"" + strategy + "\" (expected price, latency, throughput, quality, balanced or random)", strategy, STRATEGIES));
+    fail(join(path, "strategy"), unknownName("unknown strategy \"" + strategy + "\" (expected " + strategyList() + ")", strategy, STRATEGY_NAMES));
     return null;
   }
   r.strategy = <Strategy>s;

@@ -1,5 +1,7 @@
+import { Api } from "../api/apis";
 import { DetectionConfig } from "./detection_config";
 import { NameIndex } from "./name_index";
+import { Strategy } from "./strategies";
 
 // The configuration as the request path reads it: parsed and validated once in on_configure, never
 // changed afterwards. Everything a request needs is precomputed here (UTF-8 bytes of names and
@@ -36,7 +38,7 @@ export class ModelSpec {
   // `providers`), and the model's own `fallbacks` (catalog indices, each on another provider).
   providerIndex: i32 = -1;
   fallbacks: i32[] = [];
-  deploymentPath: ArrayBuffer = new ArrayBuffer(0); // Azure OpenAI: "/openai/deployments/<upstreamModel>"
+  deploymentPath: ArrayBuffer = new ArrayBuffer(0); // Azure OpenAI (api/azure_openai.ts): "/openai/deployments/<upstreamModel>"
 
   qualityFor(task: string): f64 {
     for (let i = 0; i < this.taskNames.length; i++) if (this.taskNames[i] == task) return this.taskQualities[i];
@@ -48,10 +50,11 @@ export class ModelSpec {
 // APIs), `api-key: <key>` (Azure OpenAI), `x-api-key: <key>` (Anthropic's native API), or none.
 export const enum Auth { Bearer, ApiKey, XApiKey, None }
 
-// A provider from the configuration's `providers`: where its OpenAI-compatible API lives and how to
+// A provider from the configuration's `providers`: which API it speaks, where it lives and how to
 // authenticate. The CLI turns it into an Envoy cluster; the plugin keeps it for per-attempt rewrites.
 export class ProviderSpec {
   name: string = "";
+  api: Api = Api.OpenAI;          // `api`; before the field existed, `apiVersion` alone meant Azure OpenAI
   baseUrl: string = "";
   secure: bool = true;            // https
   host: string = "";              // without the port
@@ -61,7 +64,7 @@ export class ProviderSpec {
   auth: Auth = Auth.Bearer;
   headerNames: string[] = [];     // static headers, lower-case
   headerValues: string[] = [];
-  apiVersion: string = "";        // Azure OpenAI's api-version; "" elsewhere
+  apiVersion: string = "";        // Azure OpenAI's api-version; "" for every other API
   // Failover: what the upstream filter writes on an attempt that goes to this provider.
   index: i32 = 0;                 // position in Catalog.providers
   nameBytes: ArrayBuffer = new ArrayBuffer(0);
@@ -70,8 +73,6 @@ export class ProviderSpec {
   headerNameBytes: ArrayBuffer[] = [];
   headerValueBytes: ArrayBuffer[] = [];
 }
-
-export const enum Strategy { Price, Latency, Throughput, Quality, Balanced, Random }
 
 // A route's candidates' static values side by side in slot order, so that a decision walks
 // contiguous memory instead of chasing one ModelSpec object per candidate.

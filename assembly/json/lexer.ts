@@ -1,6 +1,7 @@
 // JSON lexing over raw UTF-8 bytes: escape-aware strings and the number grammar. The same
 // routines serve the body scanner (hot path: they never allocate) and the configuration parser.
-import { utf8Run } from "./utf8";
+import { ASCII_CASE_BIT, BACKSLASH_U, BACKSLASH, BACKSPACE, CARRIAGE_RETURN, DIGIT_0, DOT, FIRST_NON_ASCII, FORM_FEED, LOWER_A, LOWER_B, LOWER_E, LOWER_F, LOWER_N, LOWER_R, LOWER_T, LOWER_U, MINUS, NEWLINE, PLUS, QUOTE, SPACE, TAB } from "../bytes";
+import { utf8Run, writeUtf8 } from "./utf8";
 
 // Set by scanString for the string just scanned.
 export let stringHasEscape = false;
@@ -12,14 +13,14 @@ export let stringDecodedBytes: usize = 0;
 @inline function attention(p: usize): v128 {
   const v = v128.load(p);
   return v128.or(
-    v128.or(i8x16.eq(v, i8x16.splat(0x22)), i8x16.eq(v, i8x16.splat(0x5c))),
-    i8x16.lt_s(v, i8x16.splat(0x20)));
+    v128.or(i8x16.eq(v, i8x16.splat(<i8>QUOTE)), i8x16.eq(v, i8x16.splat(<i8>BACKSLASH))),
+    i8x16.lt_s(v, i8x16.splat(<i8>SPACE)));
 }
 
 @inline function hexValue(c: u32): i32 {
-  if (c - 0x30 < 10) return <i32>(c - 0x30);
-  const lower = c | 0x20;
-  if (lower - 0x61 < 6) return <i32>(lower - 0x61 + 10);
+  if (c - DIGIT_0 < 10) return <i32>(c - DIGIT_0);
+  const lower = c | ASCII_CASE_BIT;
+  if (lower - LOWER_A < 6) return <i32>(lower - LOWER_A + 10);
   return -1;
 }
 
@@ -77,7 +78,7 @@ function scanUnicodeEscapes(p: usize, end: usize): usize {
     const unit = readHex4(p + 2);
     if (unit < 0) return 0;
     p += 6;
-    if (unit >= 0xd800 && unit < 0xdc00 && p + 6 <= end && load<u16>(p) == 0x755c) {
+    if (unit >= 0xd800 && unit < 0xdc00 && p + 6 <= end && load<u16>(p) == BACKSLASH_U) {
       const low = readHex4(p + 2);
       if (low >= 0xdc00 && low < 0xe000) {
         p += 6;
@@ -86,7 +87,7 @@ function scanUnicodeEscapes(p: usize, end: usize): usize {
       }
     }
     decoded += utf8LengthOfUnit(unit);
-  } while (p + 2 <= end && load<u16>(p) == 0x755c); // "\u", little-endian
+  } while (p + 2 <= end && load<u16>(p) == BACKSLASH_U);
   escapesDecodedBytes = decoded;
   return p;
 }
@@ -141,7 +142,8 @@ let blockMask: u64 = 0;
   forgetBlock(end);
   while (p < end) {
     const c = <u32>load<u8>(p);
-    if (c == 0x22 || c == 0x5c || c - 0x20 >= 0x60) return p;
+    // a quote, a backslash, or (one unsigned compare) a control or non-ASCII byte
+    if (c == QUOTE || c == BACKSLASH || c - SPACE >= <u32>(FIRST_NON_ASCII - SPACE)) return p;
     p++;
   }
   return end;
@@ -158,27 +160,27 @@ export function scanString(p: usize, end: usize): usize {
     p = nextAttention(p, end);
     if (p >= end) return 0;
     const c = <u32>load<u8>(p);
-    if (c == 0x22) {
+    if (c == QUOTE) {
       stringHasEscape = saved != 0;
       stringDecodedBytes = p - start - saved;
       return p + 1;
     }
-    if (c == 0x5c) {
+    if (c == BACKSLASH) {
       if (p + 1 >= end) return 0;
       const e = <u32>load<u8>(p, 1);
-      if (e == 0x75) {
+      if (e == LOWER_U) {
         const after = scanUnicodeEscapes(p, end);
         if (after == 0) return 0;
         saved += after - p - escapesDecodedBytes;
         p = after;
         continue;
       }
-      if (e >= 0x80 || load<u8>(SIMPLE_ESCAPE + <usize>e) == 0) return 0;
+      if (e >= FIRST_NON_ASCII || load<u8>(SIMPLE_ESCAPE + <usize>e) == 0) return 0;
       p += 2;
       saved += 1;
       continue;
     }
-    if (c < 0x20) return 0;
+    if (c < SPACE) return 0;
     // Non-ASCII text (CJK is little else): validate it a block at a time, UTF-8 in, UTF-8 out.
     const run = utf8Run(p, end);
     if (run == 0) return 0;
@@ -193,48 +195,28 @@ export function scanString(p: usize, end: usize): usize {
   return 0;
 }
 
-@inline function writeUtf8(out: usize, cp: u32): usize {
-  if (cp < 0x80) { store<u8>(out, <u8>cp); return 1; }
-  if (cp < 0x800) {
-    store<u8>(out, <u8>(0xc0 | (cp >> 6)));
-    store<u8>(out, <u8>(0x80 | (cp & 0x3f)), 1);
-    return 2;
-  }
-  if (cp < 0x10000) {
-    store<u8>(out, <u8>(0xe0 | (cp >> 12)));
-    store<u8>(out, <u8>(0x80 | ((cp >> 6) & 0x3f)), 1);
-    store<u8>(out, <u8>(0x80 | (cp & 0x3f)), 2);
-    return 3;
-  }
-  store<u8>(out, <u8>(0xf0 | (cp >> 18)));
-  store<u8>(out, <u8>(0x80 | ((cp >> 12) & 0x3f)), 1);
-  store<u8>(out, <u8>(0x80 | ((cp >> 6) & 0x3f)), 2);
-  store<u8>(out, <u8>(0x80 | (cp & 0x3f)), 3);
-  return 4;
-}
-
 // Decodes the body of a string that scanString accepted (between the quotes, [p, end)) into out,
 // which has room for at least stringDecodedBytes. Returns the number of bytes written.
 export function decodeString(p: usize, end: usize, out: usize): usize {
   const start = out;
   while (p < end) {
     const c = <u32>load<u8>(p);
-    if (c != 0x5c) {
+    if (c != BACKSLASH) {
       store<u8>(out, <u8>c);
       p++;
       out++;
       continue;
     }
     const e = <u32>load<u8>(p, 1);
-    if (e != 0x75) {
-      store<u8>(out, <u8>(e == 0x62 ? 0x08 : e == 0x66 ? 0x0c : e == 0x6e ? 0x0a : e == 0x72 ? 0x0d : e == 0x74 ? 0x09 : e));
+    if (e != LOWER_U) {
+      store<u8>(out, <u8>(e == LOWER_B ? BACKSPACE : e == LOWER_F ? FORM_FEED : e == LOWER_N ? NEWLINE : e == LOWER_R ? CARRIAGE_RETURN : e == LOWER_T ? TAB : e));
       p += 2;
       out++;
       continue;
     }
     let cp = <u32>readHex4(p + 2);
     p += 6;
-    if (cp >= 0xd800 && cp < 0xdc00 && p + 6 <= end && load<u8>(p) == 0x5c && load<u8>(p, 1) == 0x75) {
+    if (cp >= 0xd800 && cp < 0xdc00 && p + 6 <= end && load<u8>(p) == BACKSLASH && load<u8>(p, 1) == LOWER_U) {
       const low = <u32>readHex4(p + 2);
       if (low >= 0xdc00 && low < 0xe000) {
         cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
@@ -247,22 +229,22 @@ export function decodeString(p: usize, end: usize, out: usize): usize {
   return out - start;
 }
 
-@inline function isDigit(c: u32): bool { return c - 0x30 < 10; }
+@inline function isDigit(c: u32): bool { return c - DIGIT_0 < 10; }
 
 // Validates the JSON number starting at p (p < end); returns the position after it, or 0.
 export function scanNumber(p: usize, end: usize): usize {
-  if (load<u8>(p) == 0x2d) p++;
+  if (load<u8>(p) == MINUS) p++;
   if (p >= end || !isDigit(load<u8>(p))) return 0;
-  if (load<u8>(p) == 0x30) p++;
+  if (load<u8>(p) == DIGIT_0) p++;
   else while (p < end && isDigit(load<u8>(p))) p++;
-  if (p < end && load<u8>(p) == 0x2e) {
+  if (p < end && load<u8>(p) == DOT) {
     p++;
     if (p >= end || !isDigit(load<u8>(p))) return 0;
     while (p < end && isDigit(load<u8>(p))) p++;
   }
-  if (p < end && (load<u8>(p) | 0x20) == 0x65) {
+  if (p < end && (load<u8>(p) | ASCII_CASE_BIT) == LOWER_E) {
     p++;
-    if (p < end && (load<u8>(p) == 0x2b || load<u8>(p) == 0x2d)) p++;
+    if (p < end && (load<u8>(p) == PLUS || load<u8>(p) == MINUS)) p++;
     if (p >= end || !isDigit(load<u8>(p))) return 0;
     while (p < end && isDigit(load<u8>(p))) p++;
   }

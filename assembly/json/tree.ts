@@ -1,6 +1,10 @@
 // A small JSON tree parser for the plugin configuration. Configuration arrives once per
 // on_configure, so clarity beats speed here; what matters is that no input can make it trap:
 // every malformed document yields null and a message with the byte offset.
+import {
+  CARRIAGE_RETURN, CLOSE_BRACE, CLOSE_BRACKET, COLON, COMMA, DIGIT_0, DIGIT_9, LOWER_F, LOWER_N, LOWER_T,
+  MINUS, NEWLINE, OPEN_BRACE, OPEN_BRACKET, QUOTE, SPACE, TAB,
+} from "../bytes";
 import { scanNumber, scanString, decodeString, stringDecodedBytes, stringHasEscape } from "./lexer";
 
 export const enum JsonKind { Null, Bool, Number, String, Array, Object }
@@ -96,7 +100,7 @@ class Cursor {
   skipWhitespace(): void {
     while (this.p < this.end) {
       const c = load<u8>(this.p);
-      if (c != 0x20 && c != 0x09 && c != 0x0a && c != 0x0d) break;
+      if (c != SPACE && c != TAB && c != NEWLINE && c != CARRIAGE_RETURN) break;
       this.p++;
     }
   }
@@ -117,19 +121,19 @@ export function parseJsonTree(ptr: usize, len: usize): JsonValue | null {
 function parseValue(cur: Cursor, depth: i32): JsonValue | null {
   if (cur.p >= cur.end) return cur.fail("unexpected end of JSON");
   const c = load<u8>(cur.p);
-  if (c == 0x7b) return depth >= MAX_CONFIG_DEPTH ? cur.fail("nesting too deep") : parseObject(cur, depth + 1);
-  if (c == 0x5b) return depth >= MAX_CONFIG_DEPTH ? cur.fail("nesting too deep") : parseArray(cur, depth + 1);
-  if (c == 0x22) {
+  if (c == OPEN_BRACE) return depth >= MAX_CONFIG_DEPTH ? cur.fail("nesting too deep") : parseObject(cur, depth + 1);
+  if (c == OPEN_BRACKET) return depth >= MAX_CONFIG_DEPTH ? cur.fail("nesting too deep") : parseArray(cur, depth + 1);
+  if (c == QUOTE) {
     const after = scanString(cur.p + 1, cur.end);
     if (after == 0) return cur.fail("invalid string");
     const v = stringValue(cur.p + 1, after - 1, stringHasEscape);
     cur.p = after;
     return v;
   }
-  if (c == 0x74) return parseLiteral(cur, "true", JsonKind.Bool, true);
-  if (c == 0x66) return parseLiteral(cur, "false", JsonKind.Bool, false);
-  if (c == 0x6e) return parseLiteral(cur, "null", JsonKind.Null, false);
-  if (c == 0x2d || (c >= 0x30 && c <= 0x39)) return parseNumber(cur);
+  if (c == LOWER_T) return parseLiteral(cur, "true", JsonKind.Bool, true);
+  if (c == LOWER_F) return parseLiteral(cur, "false", JsonKind.Bool, false);
+  if (c == LOWER_N) return parseLiteral(cur, "null", JsonKind.Null, false);
+  if (c == MINUS || (c >= DIGIT_0 && c <= DIGIT_9)) return parseNumber(cur);
   return cur.fail("unexpected character");
 }
 
@@ -182,12 +186,12 @@ const spanScratch = new Array<usize>();
 function parseArray(cur: Cursor, depth: i32): JsonValue | null {
   cur.p++;
   cur.skipWhitespace();
-  if (cur.p < cur.end && load<u8>(cur.p) == 0x22) {
+  if (cur.p < cur.end && load<u8>(cur.p) == QUOTE) {
     const list = parseStringList(cur);
     if (list !== null || parseError.length > 0) return list;
   }
   const v = JsonValue.newArray();
-  if (cur.p < cur.end && load<u8>(cur.p) == 0x5d) { cur.p++; return v; }
+  if (cur.p < cur.end && load<u8>(cur.p) == CLOSE_BRACKET) { cur.p++; return v; }
   return parseItems(cur, depth, v);
 }
 
@@ -200,8 +204,8 @@ function parseItems(cur: Cursor, depth: i32, v: JsonValue): JsonValue | null {
     cur.skipWhitespace();
     if (cur.p >= cur.end) return cur.fail("unterminated array");
     const c = load<u8>(cur.p++);
-    if (c == 0x5d) return v;
-    if (c != 0x2c) { cur.p--; return cur.fail("expected ',' or ']'"); }
+    if (c == CLOSE_BRACKET) return v;
+    if (c != COMMA) { cur.p--; return cur.fail("expected ',' or ']'"); }
   }
 }
 
@@ -211,7 +215,7 @@ function parseStringList(cur: Cursor): JsonValue | null {
   const first = cur.p;
   spanScratch.length = 0;
   while (true) {
-    if (cur.p >= cur.end || load<u8>(cur.p) != 0x22) { cur.p = first; return null; }
+    if (cur.p >= cur.end || load<u8>(cur.p) != QUOTE) { cur.p = first; return null; }
     const after = scanString(cur.p + 1, cur.end);
     if (after == 0) return cur.fail("invalid string");
     spanScratch.push(cur.p + 1);
@@ -221,8 +225,8 @@ function parseStringList(cur: Cursor): JsonValue | null {
     cur.skipWhitespace();
     if (cur.p >= cur.end) return cur.fail("unterminated array");
     const c = load<u8>(cur.p++);
-    if (c == 0x5d) return JsonValue.newStringList(StaticArray.fromArray<usize>(spanScratch));
-    if (c != 0x2c) { cur.p--; return cur.fail("expected ',' or ']'"); }
+    if (c == CLOSE_BRACKET) return JsonValue.newStringList(StaticArray.fromArray<usize>(spanScratch));
+    if (c != COMMA) { cur.p--; return cur.fail("expected ',' or ']'"); }
     cur.skipWhitespace();
   }
 }
@@ -231,14 +235,14 @@ function parseObject(cur: Cursor, depth: i32): JsonValue | null {
   const v = JsonValue.newObject();
   cur.p++;
   cur.skipWhitespace();
-  if (cur.p < cur.end && load<u8>(cur.p) == 0x7d) { cur.p++; return v; }
+  if (cur.p < cur.end && load<u8>(cur.p) == CLOSE_BRACE) { cur.p++; return v; }
   while (true) {
     cur.skipWhitespace();
-    if (cur.p >= cur.end || load<u8>(cur.p) != 0x22) return cur.fail("expected a member name");
+    if (cur.p >= cur.end || load<u8>(cur.p) != QUOTE) return cur.fail("expected a member name");
     const key = parseStringValue(cur);
     if (key === null) return null;
     cur.skipWhitespace();
-    if (cur.p >= cur.end || load<u8>(cur.p) != 0x3a) return cur.fail("expected ':'");
+    if (cur.p >= cur.end || load<u8>(cur.p) != COLON) return cur.fail("expected ':'");
     cur.p++;
     cur.skipWhitespace();
     const value = parseValue(cur, depth);
@@ -248,7 +252,7 @@ function parseObject(cur: Cursor, depth: i32): JsonValue | null {
     cur.skipWhitespace();
     if (cur.p >= cur.end) return cur.fail("unterminated object");
     const c = load<u8>(cur.p++);
-    if (c == 0x7d) return v;
-    if (c != 0x2c) { cur.p--; return cur.fail("expected ',' or '}'"); }
+    if (c == CLOSE_BRACE) return v;
+    if (c != COMMA) { cur.p--; return cur.fail("expected ',' or '}'"); }
   }
 }

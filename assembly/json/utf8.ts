@@ -1,4 +1,5 @@
-// UTF-8 validation 16 bytes at a time, for the text inside JSON strings (Keiser & Lemire,
+// UTF-8 for the plugin's scanners: the one encoder of a code point (JSON escapes decoded by the
+// lexer and by task detection), and validation 16 bytes at a time, for the text inside JSON strings (Keiser & Lemire,
 // "Validating UTF-8 In Less Than One Instruction Per Byte", 2021: three nibble lookups classify
 // every pair of adjacent bytes; a saturating subtraction finds where a third or fourth byte of a
 // sequence must follow). CJK text is almost all multi-byte characters: checking them one by one ran
@@ -91,4 +92,25 @@ export function utf8Run(p: usize, end: usize): usize {
   if (load<u8>(p - 2) >= 0xe0) return p - 2;
   if (load<u8>(p - 3) >= 0xf0) return p - 3;
   return p;
+}
+
+// Writes code point `cp` (at most U+10FFFF, no surrogate) as UTF-8 at `out`; returns the bytes written.
+@inline export function writeUtf8(out: usize, cp: u32): usize {
+  if (cp < 0x80) { store<u8>(out, <u8>cp); return 1; }
+  if (cp < 0x800) {
+    store<u8>(out, <u8>(0xc0 | (cp >> 6)));
+    store<u8>(out, <u8>(0x80 | (cp & 0x3f)), 1);
+    return 2;
+  }
+  if (cp < 0x10000) {
+    store<u8>(out, <u8>(0xe0 | (cp >> 12)));
+    store<u8>(out, <u8>(0x80 | ((cp >> 6) & 0x3f)), 1);
+    store<u8>(out, <u8>(0x80 | (cp & 0x3f)), 2);
+    return 3;
+  }
+  store<u8>(out, <u8>(0xf0 | (cp >> 18)));
+  store<u8>(out, <u8>(0x80 | ((cp >> 12) & 0x3f)), 1);
+  store<u8>(out, <u8>(0x80 | ((cp >> 6) & 0x3f)), 2);
+  store<u8>(out, <u8>(0x80 | (cp & 0x3f)), 3);
+  return 4;
 }

@@ -6,9 +6,13 @@
 import { LogLevel } from "../abi/constants";
 import { log } from "../abi/host";
 import { PluginConfig } from "../config/rules";
-import { Catalog, LiveSettings, ModelSpec } from "../config/types";
+import { Catalog, LiveSettings, ModelSpec, RouterConfig } from "../config/types";
+import { LOG_PREFIX } from "../names";
+import { RequestFeatures } from "../request/features";
+import { AttemptLog } from "../response/attempts";
 import { Cause, Health, describeCause } from "../response/classify";
 import { ResponseObservation } from "../response/observe";
+import { Decision, Outcome, decide } from "../routing/decide";
 import { ModelSignals } from "../routing/signals";
 import { publish } from "./publish";
 import { LiveRecord, Transition } from "./record";
@@ -43,6 +47,8 @@ class LiveCatalog {
 export class LiveRoot {
   // By catalog id; null for a catalog whose configuration has `"live": false`.
   readonly catalogs: Array<LiveCatalog | null> = [];
+  // What the update being committed does, and what it did (reused: an update allocates nothing).
+  readonly update: Update = new Update();
   refreshMs: u32 = 0;
   // The health generation the snapshot reflects (-1: none was ever written).
   generation: i64 = -1;
@@ -128,7 +134,7 @@ function refreshCatalog(lc: LiveCatalog, nowMs: f64): void {
 
 // ---- updates: one observation (or a probe claim) → the shared record ---------------------------
 
-// What one update does to a record (module-level: an update allocates nothing).
+// What one update does to a record, and, once applied, what it did. One per LiveRoot, reused.
 class Update {
   health: Health = Health.Unknown;   // Success or Failure to record; anything else: none
   cause: Cause = Cause.None;
@@ -138,6 +144,11 @@ class Update {
   tokensPerSecond: f64 = NaN;
   claimProbe: bool = false;
   releaseProbe: bool = false;
+  // Set by applyUpdate: the record's cooldown transition, and whether the probe was claimed or
+  // released (what the log line says and whether the other workers are told).
+  transition: Transition = Transition.None;
+  probeClaimed: bool = false;
+  probeReleased: bool = false;
 
   clear(): void {
     this.health = Health.Unknown;
@@ -154,41 +165,39 @@ class Update {
     return this.health != Health.Success && this.health != Health.Failure && isNaN(this.ttftMs) &&
       isNaN(this.tokensPerSecond) && !this.claimProbe && !this.releaseProbe;
   }
+
+  // The change of state it made to `r`.
+  @inline changed(): bool { return this.transition != Transition.None || this.probeClaimed || this.probeReleased; }
 }
 
-const update = new Update();
-let transition = Transition.None;
-let probeClaimed = false;
-let probeReleased = false;
-
-function applyUpdate(r: LiveRecord, s: LiveSettings, nowMs: f64): void {
-  transition = Transition.None;
-  probeClaimed = false;
-  probeReleased = false;
-  if (update.claimProbe) {
-    probeClaimed = r.claimProbe(nowMs, s);
+function applyUpdate(u: Update, r: LiveRecord, s: LiveSettings, nowMs: f64): void {
+  u.transition = Transition.None;
+  u.probeClaimed = false;
+  u.probeReleased = false;
+  if (u.claimProbe) {
+    u.probeClaimed = r.claimProbe(nowMs, s);
     return;
   }
-  if (update.releaseProbe) probeReleased = r.releaseProbe(nowMs);
-  if (!isNaN(update.ttftMs)) r.addTtft(update.ttftMs, nowMs, s);
-  if (!isNaN(update.tokensPerSecond)) r.addTokensPerSecond(update.tokensPerSecond, nowMs, s);
-  if (update.health == Health.Failure) transition = r.recordFailure(nowMs, update.cause, update.status, update.retryAfterMs, s);
-  else if (update.health == Health.Success) transition = r.recordSuccess(nowMs, s);
+  if (u.releaseProbe) u.probeReleased = r.releaseProbe(nowMs);
+  if (!isNaN(u.ttftMs)) r.addTtft(u.ttftMs, nowMs, s);
+  if (!isNaN(u.tokensPerSecond)) r.addTokensPerSecond(u.tokensPerSecond, nowMs, s);
+  if (u.health == Health.Failure) u.transition = r.recordFailure(nowMs, u.cause, u.status, u.retryAfterMs, s);
+  else if (u.health == Health.Success) u.transition = r.recordSuccess(nowMs, s);
 }
 
-// Applies `update` to model `index`'s shared record (get → modify → compare-and-swap, retried on
+// Applies `u` to model `index`'s shared record (get → modify → compare-and-swap, retried on
 // conflict). True when the change took effect: written, or kept locally because the host offers no
 // shared data. Either way this worker's snapshot of the model is refreshed.
-function commit(lc: LiveCatalog, index: i32, nowMs: f64): bool {
+function commit(u: Update, lc: LiveCatalog, index: i32, nowMs: f64): bool {
   const key = unchecked(lc.keys[index]), r = unchecked(lc.records[index]);
   const s = lc.settings;
   let done = false;
   for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS && !done; attempt++) {
     const read = lc.localOnly ? Read.Unavailable : readRecord(key, r);
     if (read == Read.Missing || read == Read.Garbage) r.reset();
-    applyUpdate(r, s, nowMs);
+    applyUpdate(u, r, s, nowMs);
     if (read == Read.Unavailable) { goLocal(lc); done = true; break; }
-    if (update.claimProbe && !probeClaimed) break; // nothing to write: someone else probes
+    if (u.claimProbe && !u.probeClaimed) break; // nothing to write: someone else probes
     const written = writeRecord(key, r);
     if (written == Write.Unavailable) goLocal(lc);
     done = written != Write.Conflict;
@@ -196,9 +205,9 @@ function commit(lc: LiveCatalog, index: i32, nowMs: f64): bool {
   const m = unchecked(lc.catalog.models[index]);
   publish(r, m, s, nowMs, lc.signals);
   if (done) {
-    logTransition(m, r, nowMs);
+    logTransition(u, m, r, nowMs);
     // Routing elsewhere changes: tell the other workers now (their next request reads it).
-    if (!lc.localOnly && (transition != Transition.None || probeClaimed || probeReleased)) bumpGeneration(key);
+    if (!lc.localOnly && u.changed()) bumpGeneration(key);
   }
   return done;
 }
@@ -206,7 +215,7 @@ function commit(lc: LiveCatalog, index: i32, nowMs: f64): bool {
 function goLocal(lc: LiveCatalog): void {
   if (lc.localOnly) return;
   lc.localOnly = true;
-  log(LogLevel.Warn, "model-router: the host refused shared data: live statistics are kept per worker from now on");
+  log(LogLevel.Warn, LOG_PREFIX + "the host refused shared data: live statistics are kept per worker from now on");
 }
 
 // ---- the log: one line per cooldown start and end, written by the worker whose write made it ---
@@ -218,23 +227,23 @@ function seconds(ms: f64): string {
   return tenths % 10 == 0 ? whole : whole + "." + (tenths % 10).toString();
 }
 
-function logTransition(m: ModelSpec, r: LiveRecord, nowMs: f64): void {
+function logTransition(u: Update, m: ModelSpec, r: LiveRecord, nowMs: f64): void {
   const cause = describeCause(r.cause, r.status);
-  switch (transition) {
+  switch (u.transition) {
     case Transition.Opened:
-      log(LogLevel.Warn, "model-router: model \"" + m.name + "\" cooling down for " + seconds(r.cooldownMs) + " s after " +
+      log(LogLevel.Warn, LOG_PREFIX + "model \"" + m.name + "\" cooling down for " + seconds(r.cooldownMs) + " s after " +
         (<i64>r.consecutive).toString() + " consecutive failures (last: " + cause + ")");
       break;
     case Transition.Reopened:
-      log(LogLevel.Warn, "model-router: model \"" + m.name + "\" still failing (" + cause + "): cooling down for " +
+      log(LogLevel.Warn, LOG_PREFIX + "model \"" + m.name + "\" still failing (" + cause + "): cooling down for " +
         seconds(r.cooldownMs) + " s after " + (<i64>r.consecutive).toString() + " consecutive failures");
       break;
     case Transition.Closed:
-      log(LogLevel.Info, "model-router: model \"" + m.name + "\" healthy again after " + seconds(nowMs - r.openedAt) +
+      log(LogLevel.Info, LOG_PREFIX + "model \"" + m.name + "\" healthy again after " + seconds(nowMs - r.openedAt) +
         " s (cooled down for " + cause + ")");
       break;
     default:
-      if (probeClaimed) log(LogLevel.Info, "model-router: model \"" + m.name + "\" cooldown over: one probe request goes to it");
+      if (u.probeClaimed) log(LogLevel.Info, LOG_PREFIX + "model \"" + m.name + "\" cooldown over: one probe request goes to it");
   }
 }
 
@@ -243,18 +252,41 @@ function logTransition(m: ModelSpec, r: LiveRecord, nowMs: f64): void {
 // The decision picked model `index`, which failed and has not recovered. True when this request
 // may go there: it claimed the single probe process-wide. Otherwise the snapshot now shows the
 // model cooling until the other probe's lease ends, and the caller decides again.
-export function claimProbe(root: LiveRoot, catalogId: i32, index: i32, nowMs: f64): bool {
+function claimProbe(root: LiveRoot, catalogId: i32, index: i32, nowMs: f64): bool {
   const lc = root.catalog(catalogId);
   if (lc === null) return true;
-  update.clear();
-  update.claimProbe = true;
-  const ok = commit(lc, index, nowMs) && probeClaimed;
+  const u = root.update;
+  u.clear();
+  u.claimProbe = true;
+  const ok = commit(u, lc, index, nowMs) && u.probeClaimed;
   // A claim that failed on a model still failing (a conflict storm, or a lease the record does not
   // show yet): keep it out of this worker's ranking for one lease, not just this request.
   if (!ok && unchecked(lc.records[index]).open && unchecked(lc.signals.coolingUntilMs[index]) <= nowMs) {
     unchecked(lc.signals.coolingUntilMs[index] = nowMs + lc.settings.probeTimeoutMs);
   }
   return ok;
+}
+
+// Enough for every model of a big catalog to come back from a cooldown at the same moment.
+const MAX_PROBE_CLAIMS = 8;
+
+// Decides into `d`; when the pick is a model whose cooldown is over but which has not succeeded
+// since, this request must claim its one probe (process-wide) or be decided again without it.
+// Returns whether this request is that probe.
+export function decideClaimingProbe(root: LiveRoot | null, cfg: RouterConfig, body: usize, f: RequestFeatures,
+  signals: ModelSignals, nowMs: f64, d: Decision): bool {
+  if (root !== null) syncHealth(root, nowMs);
+  decide(cfg, body, f, signals, nowMs, d);
+  if (root === null) return false;
+  for (let attempt = 0; attempt < MAX_PROBE_CLAIMS; attempt++) {
+    if (d.outcome != Outcome.Routed || d.route === null) return false;
+    const index = d.model!.index;
+    // Still cooling: every candidate is, and this one ends first; it goes without a probe.
+    if (!unchecked(signals.needsProbe[index]) || unchecked(signals.coolingUntilMs[index]) > nowMs) return false;
+    if (claimProbe(root, cfg.catalog.id, index, nowMs)) return true;
+    decide(cfg, body, f, signals, nowMs, d);
+  }
+  return false;
 }
 
 // ---- observations → updates --------------------------------------------------------------------
@@ -264,53 +296,59 @@ export function claimProbe(root: LiveRoot, catalogId: i32, index: i32, nowMs: f6
 export function commitEnd(root: LiveRoot, o: ResponseObservation, nowMs: f64): void {
   const lc = root.catalog(o.catalogId);
   if (lc === null) return;
-  update.clear();
-  setHealth(o);
-  if (o.timingsValid) setTimings(lc, o);
-  if (o.probe && o.health != Health.Success && o.health != Health.Failure) update.releaseProbe = true;
-  if (update.isEmpty()) return;
-  commit(lc, o.modelIndex, nowMs);
+  const u = root.update;
+  u.clear();
+  u.health = o.health;
+  u.cause = o.cause;
+  u.status = o.status;
+  u.retryAfterMs = o.retryAfterMs;
+  if (o.timingsValid) setTimings(u, lc, o);
+  if (o.probe && o.health != Health.Success && o.health != Health.Failure) u.releaseProbe = true;
+  if (u.isEmpty()) return;
+  commit(u, lc, o.modelIndex, nowMs);
 }
 
 // An attempt Envoy retried on another model (failover): a failure of the model it went to. Its
 // status was not seen (Cause.Status without a status), or it got no response (Cause.NoResponse).
-export function commitAttemptFailure(root: LiveRoot, catalogId: i32, modelIndex: i32, cause: Cause, nowMs: f64): void {
+function commitAttemptFailure(root: LiveRoot, catalogId: i32, modelIndex: i32, cause: Cause, nowMs: f64): void {
   const lc = root.catalog(catalogId);
   if (lc === null || modelIndex < 0 || modelIndex >= lc.keys.length) return;
-  update.clear();
-  update.health = Health.Failure;
-  update.cause = cause == Cause.None ? Cause.NoResponse : cause;
-  commit(lc, modelIndex, nowMs);
+  const u = root.update;
+  u.clear();
+  u.health = Health.Failure;
+  u.cause = cause == Cause.None ? Cause.NoResponse : cause;
+  commit(u, lc, modelIndex, nowMs);
 }
 
-function setHealth(o: ResponseObservation): void {
-  update.health = o.health;
-  update.cause = o.cause;
-  update.status = o.status;
-  update.retryAfterMs = o.retryAfterMs;
+// Envoy moved the request between models (failover): each attempt it retried failed, and is charged
+// to its own model (the last one is the response's, committed by commitEnd).
+export function commitFailedAttempts(root: LiveRoot, catalogId: i32, attempts: AttemptLog, nowMs: f64): void {
+  for (let i = 0; i < attempts.count - 1; i++) {
+    commitAttemptFailure(root, catalogId, attempts.model(i), <Cause>unchecked(attempts.causes[i]), nowMs);
+  }
 }
 
 @inline function plausible(ms: f64): bool { return ms >= 0 && ms <= MAX_SAMPLE_MS; }
 
-function setTimings(lc: LiveCatalog, o: ResponseObservation): void {
+function setTimings(u: Update, lc: LiveCatalog, o: ResponseObservation): void {
   const i = o.modelIndex;
   const ttftEstimate = unchecked(lc.signals.ttftMs[i]), tpsEstimate = unchecked(lc.signals.tokensPerSecond[i]);
   if (o.health == Health.Success && o.status >= 200 && o.status < 300) {
     if (o.stream) {
       // Time to first token = first body byte; speed = tokens over the time after it.
       const ttft = o.ttftMs();
-      if (o.firstByteMs >= 0 && plausible(ttft)) update.ttftMs = ttft;
+      if (o.firstByteMs >= 0 && plausible(ttft)) u.ttftMs = ttft;
       const tokens = o.usage.outputTokens >= 0 ? o.usage.outputTokens : <i64>o.usage.events;
       const generating = o.endMs - o.firstByteMs;
       if (o.firstByteMs >= 0 && tokens >= 2 && generating >= 1 && plausible(generating)) {
-        update.tokensPerSecond = <f64>tokens * 1000 / generating;
+        u.tokensPerSecond = <f64>tokens * 1000 / generating;
       }
       return;
     }
     // A whole answer at once: its duration splits between first token and generation in the
     // proportion the current estimates predict (the one split that reproduces this duration).
     const tokens = o.usage.outputTokens;
-    if (tokens >= 1) splitDuration(o.endMs - o.startMs, <f64>tokens, ttftEstimate, tpsEstimate);
+    if (tokens >= 1) splitDuration(u, o.endMs - o.startMs, <f64>tokens, ttftEstimate, tpsEstimate);
     return;
   }
   if (o.health == Health.Unknown && !o.sawHeaders) {
@@ -318,18 +356,18 @@ function setTimings(lc: LiveCatalog, o: ResponseObservation): void {
     // only when it is longer than expected, so a hanging provider cannot keep a good estimate.
     const waited = o.endMs - o.startMs;
     if (o.stream) {
-      if (waited > ttftEstimate && plausible(waited)) update.ttftMs = waited;
+      if (waited > ttftEstimate && plausible(waited)) u.ttftMs = waited;
     } else if (o.expectedOutputTokens > 0 && waited > ttftEstimate + o.expectedOutputTokens * 1000 / tpsEstimate) {
-      splitDuration(waited, o.expectedOutputTokens, ttftEstimate, tpsEstimate);
+      splitDuration(u, waited, o.expectedOutputTokens, ttftEstimate, tpsEstimate);
     }
   }
 }
 
-function splitDuration(durationMs: f64, tokens: f64, ttftEstimate: f64, tpsEstimate: f64): void {
+function splitDuration(u: Update, durationMs: f64, tokens: f64, ttftEstimate: f64, tpsEstimate: f64): void {
   if (!plausible(durationMs) || durationMs < 1) return;
   const predicted = ttftEstimate + tokens * 1000 / tpsEstimate;
   if (!(predicted > 0)) return;
   const k = durationMs / predicted;
-  update.ttftMs = ttftEstimate * k;
-  update.tokensPerSecond = tpsEstimate / k;
+  u.ttftMs = ttftEstimate * k;
+  u.tokensPerSecond = tpsEstimate / k;
 }

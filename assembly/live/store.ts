@@ -6,6 +6,7 @@ import { Status } from "../abi/constants";
 import { freeHostBlock, hostData, hostSize, readSharedData, releaseHostData, sharedCas, takeHostData, writeSharedData } from "../abi/host";
 import { ModelSpec } from "../config/types";
 import { LiveRecord, RECORD_SIZE } from "./record";
+import { HEALTH_KEY, LIVE_KEY_PREFIX } from "../names";
 
 // Statistics belong to what is measured: the upstream (cluster) and the model id sent to it. Two
 // configurations or Higress rules naming the same provider model share them; a model moved to
@@ -15,7 +16,7 @@ export function statisticsKey(m: ModelSpec): ArrayBuffer {
   const literal = String.UTF8.decode(m.upstreamModelLiteral);
   const upstreamModel = literal.substring(1, literal.length - 1);
   const upstreamBytes = m.upstreamBytes.byteLength;
-  return String.UTF8.encode("model-router/live/v1/" + upstreamBytes.toString() + "/" + m.upstream + "/" + upstreamModel);
+  return String.UTF8.encode(LIVE_KEY_PREFIX + upstreamBytes.toString() + "/" + m.upstream + "/" + upstreamModel);
 }
 
 export const enum Read { Found, Missing, Garbage, Unavailable }
@@ -56,7 +57,7 @@ export function writeRecord(key: ArrayBuffer, r: LiveRecord): Write {
 // cooldown state (start, end, probe) bumps a counter stored with the key of the model that changed;
 // a worker that sees the counter one ahead of its own re-reads just that model, further ahead all.
 
-const GENERATION_KEY = String.UTF8.encode("model-router/live/v1/health");
+const GENERATION_KEY = String.UTF8.encode(HEALTH_KEY);
 
 // What the last readGeneration found: the counter (-1: none yet) and the changed model's key,
 // [changedKey, changedKey + changedKeySize) in a host block kept until the next read.

@@ -5,9 +5,13 @@
 // compare-and-swap), so the cap holds for the whole process, not per worker; each worker keeps a
 // local index of it and reads the shared list only for a name it does not know while the list is
 // not full. Once full, unknown names cost no host call at all.
+import {
+  ASCII_CASE_BIT, AT, DIGIT_0, DIGIT_9, LOWER_A, LOWER_Z, MINUS, NEWLINE, PLUS, SPACE, TAB, UNDERSCORE,
+} from "../bytes";
 import { Status } from "../abi/constants";
 import { hostData, hostSize, readSharedData, releaseHostData, sharedCas, writeSharedData } from "../abi/host";
 import { hashBytes } from "../config/name_index";
+import { CONSUMERS_KEY } from "../names";
 
 export const CONSUMER_NONE: i32 = 0;   // no header, or an empty value
 export const CONSUMER_OTHER: i32 = 1;  // past the cap
@@ -16,8 +20,7 @@ const RESERVED: string[] = ["none", "other"];
 // A label value is at most this long (longer values are cut).
 const MAX_NAME_BYTES: i32 = 64;
 const MAX_CAS_ATTEMPTS = 8;
-const REGISTRY_KEY = String.UTF8.encode("model-router/metrics/v1/consumers");
-const NEWLINE: u8 = 0x0a;
+const REGISTRY_KEY = String.UTF8.encode(CONSUMERS_KEY);
 // A missing key is created only if still missing (see live/store.ts CREATE_ONLY).
 const CREATE_ONLY: u32 = 0xffffffff;
 
@@ -27,14 +30,15 @@ let scratchLength: i32 = 0;
 // Letters, digits and - _ @ + are kept; anything else (dots included: they separate the parts of a
 // stat name) becomes '_'.
 @inline function labelByte(c: u8): u8 {
-  const keep = (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) || c == 0x2d || c == 0x5f || c == 0x40 || c == 0x2b;
-  return keep ? c : 0x5f;
+  const keep = (c >= DIGIT_0 && c <= DIGIT_9) || ((c | ASCII_CASE_BIT) >= LOWER_A && (c | ASCII_CASE_BIT) <= LOWER_Z) ||
+    c == MINUS || c == UNDERSCORE || c == AT || c == PLUS;
+  return keep ? c : UNDERSCORE;
 }
 
 // The header value as a label, into scratch (spaces around it dropped).
 function sanitize(p: usize, n: usize): void {
-  while (n > 0 && (load<u8>(p) == 0x20 || load<u8>(p) == 0x09)) { p++; n--; }
-  while (n > 0 && (load<u8>(p + n - 1) == 0x20 || load<u8>(p + n - 1) == 0x09)) n--;
+  while (n > 0 && (load<u8>(p) == SPACE || load<u8>(p) == TAB)) { p++; n--; }
+  while (n > 0 && (load<u8>(p + n - 1) == SPACE || load<u8>(p + n - 1) == TAB)) n--;
   const k = <i32>min(n, <usize>MAX_NAME_BYTES);
   for (let i = 0; i < k; i++) store<u8>(scratch + <usize>i, labelByte(load<u8>(p + <usize>i)));
   scratchLength = k;

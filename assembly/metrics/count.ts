@@ -56,7 +56,7 @@ export function countCooldownSkips(mr: MetricsRoot, cfg: RouterConfig, route: i3
 
 function resultOf(o: ResponseObservation): Result {
   switch (o.health) {
-    case Health.Success: return Result.Success;
+    case Health.Success: return o.status >= 400 && o.status < 500 ? Result.ClientError : Result.Success;
     case Health.Failure: return Result.Failure;
     case Health.Neutral: return Result.OtherFilter;
     default: return Result.ClientCancelled;

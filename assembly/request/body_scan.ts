@@ -1,8 +1,17 @@
 // One pass over the UTF-8 request body: validates it as JSON (RFC 8259) and collects the request
 // features, without building a tree, decoding to UTF-16 or allocating. Only top-level members
 // (container depth 1) can be `model`, `stream` or `max_tokens`; a nested "model" is plain data.
+//
+// What the pass keeps between members (the container stack, the message being read, the `models`
+// member still open) is a BodyScanner's: one per VM, reused by every request (request scratch in
+// scratch.ts), so a scan allocates nothing.
+import {
+  CLOSE_BRACE, CLOSE_BRACKET, COLON, COMMA, DIGIT_0, LOWER_F, LOWER_N, LOWER_T, MINUS, NEWLINE, OPEN_BRACE, OPEN_BRACKET,
+  QUOTE, CARRIAGE_RETURN, SPACE, TAB,
+} from "../bytes";
 import { scanNumber, scanString, decodeString, stringHasEscape, stringDecodedBytes } from "../json/lexer";
-import { BodyError, MAX_CLIENT_MODELS, MAX_USER_TEXT_SPANS, RequestFeatures } from "./features";
+import { ClientError } from "./client_error";
+import { MAX_CLIENT_MODELS, MAX_USER_TEXT_SPANS, RequestFeatures } from "./features";
 
 export const MAX_BODY_DEPTH: i32 = 256;
 
@@ -15,15 +24,14 @@ const enum Top {
 const enum Key { Other, Type, Skip, Role, Content, Text }
 // What the loop expects next.
 const enum Expect { Value, MemberName, AfterValue }
+// The message object being read: none open, role not seen yet, role "user", another role.
+const enum Message { None, Open, User, Other }
 
-// Container kind per depth: 1 = object, 0 = array.
-const containers = memory.data(MAX_BODY_DEPTH + 1);
 // Decoded member names that contain escapes, so "mod\u0065l" is recognised as "model".
 const KEY_SCRATCH_SIZE: usize = 32;
-const keyScratch = memory.data(<i32>KEY_SCRATCH_SIZE);
 
 @inline function isWhitespace(c: u32): bool {
-  return c == 0x20 || c == 0x0a || c == 0x0d || c == 0x09;
+  return c == SPACE || c == NEWLINE || c == CARRIAGE_RETURN || c == TAB;
 }
 
 @inline function skipWhitespace(p: usize, end: usize): usize {
@@ -31,7 +39,7 @@ const keyScratch = memory.data(<i32>KEY_SCRATCH_SIZE);
   return p;
 }
 
-@inline function isDigit(c: u32): bool { return c - 0x30 < 10; }
+@inline function isDigit(c: u32): bool { return c - DIGIT_0 < 10; }
 
 @inline function same(p: usize, n: usize, word: string): bool {
   // `word` is ASCII; compare byte n against UTF-16 unit n.
@@ -94,6 +102,8 @@ const WORD_ENT: u32 = 0x746e65;     // "ent" of "content" (bytes 4..6)
 @inline function countsAsText(top: Top): bool { return top >= Top.Messages && top <= Top.Functions; }
 @inline function mayHoldImages(top: Top): bool { return top == Top.Messages || top == Top.Input; }
 @inline function isMaxTokens(top: Top): bool { return top >= Top.MaxTokens && top <= Top.MaxOutputTokens; }
+@inline function isConversation(top: Top): bool { return top == Top.Messages || top == Top.Input; }
+@inline function isSystemText(top: Top): bool { return top == Top.System || top == Top.Instructions; }
 
 // The value of a plain non-negative integer token [p, end), or -1 for anything else (fraction,
 // exponent, sign): token counts are whole numbers.
@@ -102,7 +112,7 @@ function plainInteger(p: usize, end: usize): f64 {
   for (let q = p; q < end; q++) {
     const c = <u32>load<u8>(q);
     if (!isDigit(c)) return -1;
-    value = value * 10 + <f64>(c - 0x30);
+    value = value * 10 + <f64>(c - DIGIT_0);
   }
   return value;
 }
@@ -113,56 +123,8 @@ function plainInteger(p: usize, end: usize): f64 {
   return p + n <= end && same(p, n, word) ? p + n : 0;
 }
 
-// ---- where the last user message's text is ---------------------------------------------------
-// Chat `messages` and Responses `input` lists hold message objects at depth 3; a message's role
-// may come after its content, so the text spans of the message being read wait in `pendingSpans`
-// and become the request's user text when the message closes with role "user".
-const pendingSpans = memory.data(MAX_USER_TEXT_SPANS * 8);
-let pendingCount: i32 = 0;
-// The message object being read: none open, role not seen yet, role "user", another role.
-const enum Message { None, Open, User, Other }
-let message = Message.None;
-let messageStart: u32 = 0;
-let messageKey = Key.Other;     // the message member being read (depth 3)
-let conversationStart: u32 = 0; // offset of the messages / input array
-
-@inline function isConversation(top: Top): bool { return top == Top.Messages || top == Top.Input; }
-@inline function isSystemText(top: Top): bool { return top == Top.System || top == Top.Instructions; }
-@inline function isArrayAt(depth: i32): bool { return load<u8>(containers + depth) == 0; }
-
-function resetConversation(): void {
-  pendingCount = 0;
-  message = Message.None;
-  messageStart = 0;
-  messageKey = Key.Other;
-  conversationStart = 0;
-}
-
-function startMessage(offset: u32): void {
-  message = Message.Open;
-  messageStart = offset;
-  messageKey = Key.Other;
-  pendingCount = 0;
-}
-
-function endMessage(f: RequestFeatures): void {
-  const wasUser = message == Message.User;
-  message = Message.None;
-  if (!wasUser) return;
-  // A loop, not memory.copy: V8 runs memory.copy out of line, too slow for a few bytes per message.
-  const to = changetype<usize>(f.userTextSpans);
-  for (let i = 0; i < pendingCount; i++) store<u64>(to + (<usize>i << 3), load<u64>(pendingSpans + (<usize>i << 3)));
-  f.userTextSpanCount = pendingCount;
-  f.contextStart = conversationStart;
-  f.contextEnd = messageStart;
-}
-
-@inline function addPending(start: u32, end: u32): void {
-  if (pendingCount == MAX_USER_TEXT_SPANS) return;
-  const at = pendingSpans + (<usize>pendingCount << 3);
-  store<u32>(at, start);
-  store<u32>(at, end, 4);
-  pendingCount++;
+@inline function isValueStart(c: u32): bool {
+  return c == OPEN_BRACKET || c == QUOTE || c == MINUS || isDigit(c) || c == LOWER_T || c == LOWER_F || c == LOWER_N;
 }
 
 // A whole prompt (completions `prompt`, Responses `input` as a string): the last one wins.
@@ -172,77 +134,6 @@ function setSingleUserText(f: RequestFeatures, start: u32, end: u32): void {
   f.userTextSpanCount = 1;
   f.contextStart = 0;
   f.contextEnd = 0;
-}
-
-// A role value ("user", possibly spelt with escapes) between quotes [p, end).
-function isUserRole(p: usize, end: usize): bool {
-  let n = end - p;
-  if (stringHasEscape) {
-    if (stringDecodedBytes > KEY_SCRATCH_SIZE) return false;
-    n = decodeString(p, end, keyScratch);
-    p = keyScratch;
-  }
-  return n == 4 && load<u32>(p) == WORD_USER;
-}
-
-// A string value under messages / prompt / input / system / instructions ([start, after) with quotes).
-@inline function trackText(f: RequestFeatures, start: usize, after: usize, base: usize, depth: i32, top: Top, key: Key): void {
-  const s = <u32>(start + 1 - base), e = <u32>(after - 1 - base);
-  if (depth == 1) {
-    if (isSystemText(top)) {
-      if (f.systemEnd == 0) { f.systemStart = s - 1; f.systemEnd = e + 1; }
-    } else if (!isConversation(top) || top == Top.Input) setSingleUserText(f, s, e);
-    return;
-  }
-  if (depth == 2) {
-    if ((top == Top.Prompt || top == Top.Input) && isArrayAt(2)) setSingleUserText(f, s, e);
-    return;
-  }
-  if (message == Message.None || message == Message.Other) return;
-  if (depth == 3) {
-    if (key == Key.Role) message = isUserRole(start + 1, after - 1) ? Message.User : Message.Other;
-    else if (key == Key.Content) addPending(s, e);
-  } else if (messageKey == Key.Content && isArrayAt(4)) {
-    if (depth == 4 || (depth == 5 && key == Key.Text)) addPending(s, e);
-  }
-}
-
-// A container opens at `offset` and is now the innermost one, at `depth`.
-@inline function onOpen(f: RequestFeatures, offset: u32, isObject: bool, depth: i32, top: Top): void {
-  if (depth == 2) {
-    if (isSystemText(top) && f.systemEnd == 0) f.systemStart = offset;
-    else if (!isObject && isConversation(top)) conversationStart = offset;
-  } else if (depth == 3 && isObject && isConversation(top) && isArrayAt(2)) {
-    startMessage(offset);
-  }
-}
-
-// The container at `depth` closes; `offset` is just past its closing bracket.
-@inline function onClose(f: RequestFeatures, offset: u32, depth: i32, top: Top): void {
-  if (depth == 3) {
-    if (message != Message.None) endMessage(f);
-  } else if (depth == 2 && isSystemText(top) && f.systemEnd == 0) {
-    f.systemEnd = offset;
-  }
-}
-
-// ---- a client's `models` list (OpenRouter) --------------------------------------------------------
-// Only a few offsets per request: where the member starts and ends, the comma before it, its first
-// string items. Anything but one array of strings is refused (400 invalid_models).
-let modelsEndPending = false;   // the `models` member was read; its end is the next member or the '}'
-let lastTopComma: u32 = 0;      // the last comma between top-level members
-
-function startModelsMember(f: RequestFeatures, keyQuote: u32): void {
-  f.modelsCount++;
-  f.modelsKeyStart = keyQuote;
-  f.modelsCommaBefore = lastTopComma;
-  modelsEndPending = true;
-}
-
-@inline function endModelsMember(f: RequestFeatures, at: u32, hasNext: bool): void {
-  f.modelsEnd = at;
-  f.modelsHasNext = hasNext;
-  modelsEndPending = false;
 }
 
 function addModelsItem(f: RequestFeatures, start: usize, after: usize, base: usize): void {
@@ -266,189 +157,307 @@ function checkModelsList(f: RequestFeatures): bool {
   return true;
 }
 
-// Whether this scan records where the user text is (only configurations that detect need it).
-let recordText = true;
+export class BodyScanner {
+  // Container kind per depth: 1 = object, 0 = array.
+  private readonly containers: usize = heap.alloc(<usize>MAX_BODY_DEPTH + 1);
+  private readonly keyScratch: usize = heap.alloc(KEY_SCRATCH_SIZE);
+  // Whether this scan records where the user text is (only configurations that detect need it).
+  private recordText: bool = true;
 
-// Scans body [ptr, ptr+len) into f. f.error tells the outcome. With recordUserText false the
-// text spans stay empty and the scan costs what it did before they existed.
-export function scanBody(ptr: usize, len: usize, f: RequestFeatures, recordUserText: bool = true): void {
-  f.reset();
-  recordText = recordUserText;
-  resetConversation();
-  modelsEndPending = false;
-  lastTopComma = 0;
-  const end = ptr + len;
-  let p = skipWhitespace(ptr, end);
-  if (p >= end || load<u8>(p) != 0x7b) {
-    f.error = p < end && isValueStart(load<u8>(p)) ? BodyError.NotAnObject : BodyError.InvalidJson;
-    f.errorOffset = p - ptr;
-    return;
+  // ---- where the last user message's text is -------------------------------------------------
+  // Chat `messages` and Responses `input` lists hold message objects at depth 3; a message's role
+  // may come after its content, so the text spans of the message being read wait in `pendingSpans`
+  // and become the request's user text when the message closes with role "user".
+  private readonly pendingSpans: usize = heap.alloc(<usize>MAX_USER_TEXT_SPANS * 8);
+  private pendingCount: i32 = 0;
+  private message: Message = Message.None;
+  private messageStart: u32 = 0;
+  private messageKey: Key = Key.Other;     // the message member being read (depth 3)
+  private conversationStart: u32 = 0;      // offset of the messages / input array
+
+  // ---- a client's `models` list (OpenRouter) ---------------------------------------------------
+  // Only a few offsets per request: where the member starts and ends, the comma before it, its
+  // first string items. Anything but one array of strings is refused (400 invalid_models).
+  private modelsEndPending: bool = false;  // the `models` member was read; its end is the next member or the '}'
+  private lastTopComma: u32 = 0;           // the last comma between top-level members
+
+  // Scans body [ptr, ptr+len) into f. f.error tells the outcome. With recordUserText false the
+  // text spans stay empty and the scan costs what it did before they existed.
+  scan(ptr: usize, len: usize, f: RequestFeatures, recordUserText: bool = true): void {
+    f.reset();
+    this.recordText = recordUserText;
+    this.pendingCount = 0;
+    this.message = Message.None;
+    this.messageStart = 0;
+    this.messageKey = Key.Other;
+    this.conversationStart = 0;
+    this.modelsEndPending = false;
+    this.lastTopComma = 0;
+    const end = ptr + len;
+    let p = skipWhitespace(ptr, end);
+    if (p >= end || load<u8>(p) != OPEN_BRACE) {
+      f.error = p < end && isValueStart(load<u8>(p)) ? ClientError.NotAnObject : ClientError.InvalidJson;
+      f.errorOffset = p - ptr;
+      return;
+    }
+    const error = this.scanDocument(p, ptr, end, f);
+    if (error != ClientError.None) { f.error = error; return; }
+    if (f.modelsCount > 0 && !checkModelsList(f)) f.error = ClientError.InvalidModels;
+    else if (f.modelCount > 1) f.error = ClientError.DuplicateModel;
+    else if (f.modelCount == 0 && !f.modelFromList) f.error = ClientError.MissingModel;
+    else if (f.modelEnd == 0) f.error = ClientError.InvalidModel;
+    else if (f.maxTokensInvalid) f.error = ClientError.InvalidMaxTokens;
   }
-  const error = scanDocument(p, ptr, end, f);
-  if (error != BodyError.None) { f.error = error; return; }
-  if (f.modelsCount > 0 && !checkModelsList(f)) f.error = BodyError.InvalidModels;
-  else if (f.modelCount > 1) f.error = BodyError.DuplicateModel;
-  else if (f.modelCount == 0 && !f.modelFromList) f.error = BodyError.MissingModel;
-  else if (f.modelEnd == 0) f.error = BodyError.InvalidModel;
-  else if (f.maxTokensInvalid) f.error = BodyError.InvalidMaxTokens;
-}
 
-@inline function isValueStart(c: u32): bool {
-  return c == 0x5b || c == 0x22 || c == 0x2d || isDigit(c) || c == 0x74 || c == 0x66 || c == 0x6e;
-}
+  @inline private isArrayAt(depth: i32): bool { return load<u8>(this.containers + depth) == 0; }
 
-// The state machine over the top-level object starting at p ('{').
-function scanDocument(p: usize, base: usize, end: usize, f: RequestFeatures): BodyError {
-  let depth: i32 = 0;
-  let top = Top.Other;
-  let key = Key.Other;
-  let expect = Expect.Value;
-  while (true) {
-    if (expect == Expect.Value) {
-      p = skipWhitespace(p, end);
-      if (p >= end) break;
-      const c = <u32>load<u8>(p);
-      if (c == 0x7b || c == 0x5b) {
-        if (depth == MAX_BODY_DEPTH) { f.errorOffset = p - base; return BodyError.TooDeep; }
-        if (depth == 1 && isMaxTokens(top)) f.maxTokensInvalid = true;
-        if (top == Top.Models && (depth == 2 || (depth == 1 && c == 0x7b))) f.modelsInvalid = true;
-        depth++;
-        store<u8>(containers + depth, c == 0x7b ? 1 : 0);
-        const open = p;
-        p = skipWhitespace(p + 1, end);
+  private startMessage(offset: u32): void {
+    this.message = Message.Open;
+    this.messageStart = offset;
+    this.messageKey = Key.Other;
+    this.pendingCount = 0;
+  }
+
+  private endMessage(f: RequestFeatures): void {
+    const wasUser = this.message == Message.User;
+    this.message = Message.None;
+    if (!wasUser) return;
+    // A loop, not memory.copy: V8 runs memory.copy out of line, too slow for a few bytes per message.
+    const to = changetype<usize>(f.userTextSpans), from = this.pendingSpans;
+    for (let i = 0; i < this.pendingCount; i++) store<u64>(to + (<usize>i << 3), load<u64>(from + (<usize>i << 3)));
+    f.userTextSpanCount = this.pendingCount;
+    f.contextStart = this.conversationStart;
+    f.contextEnd = this.messageStart;
+  }
+
+  @inline private addPending(start: u32, end: u32): void {
+    if (this.pendingCount == MAX_USER_TEXT_SPANS) return;
+    const at = this.pendingSpans + (<usize>this.pendingCount << 3);
+    store<u32>(at, start);
+    store<u32>(at, end, 4);
+    this.pendingCount++;
+  }
+
+  // A role value ("user", possibly spelt with escapes) between quotes [p, end).
+  private isUserRole(p: usize, end: usize): bool {
+    let n = end - p;
+    if (stringHasEscape) {
+      if (stringDecodedBytes > KEY_SCRATCH_SIZE) return false;
+      n = decodeString(p, end, this.keyScratch);
+      p = this.keyScratch;
+    }
+    return n == 4 && load<u32>(p) == WORD_USER;
+  }
+
+  // A string value under messages / prompt / input / system / instructions ([start, after) with quotes).
+  @inline private trackText(f: RequestFeatures, start: usize, after: usize, base: usize, depth: i32, top: Top, key: Key): void {
+    const s = <u32>(start + 1 - base), e = <u32>(after - 1 - base);
+    if (depth == 1) {
+      if (isSystemText(top)) {
+        if (f.systemEnd == 0) { f.systemStart = s - 1; f.systemEnd = e + 1; }
+      } else if (!isConversation(top) || top == Top.Input) setSingleUserText(f, s, e);
+      return;
+    }
+    if (depth == 2) {
+      if ((top == Top.Prompt || top == Top.Input) && this.isArrayAt(2)) setSingleUserText(f, s, e);
+      return;
+    }
+    if (this.message == Message.None || this.message == Message.Other) return;
+    if (depth == 3) {
+      if (key == Key.Role) this.message = this.isUserRole(start + 1, after - 1) ? Message.User : Message.Other;
+      else if (key == Key.Content) this.addPending(s, e);
+    } else if (this.messageKey == Key.Content && this.isArrayAt(4)) {
+      if (depth == 4 || (depth == 5 && key == Key.Text)) this.addPending(s, e);
+    }
+  }
+
+  // A container opens at `offset` and is now the innermost one, at `depth`.
+  @inline private onOpen(f: RequestFeatures, offset: u32, isObject: bool, depth: i32, top: Top): void {
+    if (depth == 2) {
+      if (isSystemText(top) && f.systemEnd == 0) f.systemStart = offset;
+      else if (!isObject && isConversation(top)) this.conversationStart = offset;
+    } else if (depth == 3 && isObject && isConversation(top) && this.isArrayAt(2)) {
+      this.startMessage(offset);
+    }
+  }
+
+  // The container at `depth` closes; `offset` is just past its closing bracket.
+  @inline private onClose(f: RequestFeatures, offset: u32, depth: i32, top: Top): void {
+    if (depth == 3) {
+      if (this.message != Message.None) this.endMessage(f);
+    } else if (depth == 2 && isSystemText(top) && f.systemEnd == 0) {
+      f.systemEnd = offset;
+    }
+  }
+
+  private startModelsMember(f: RequestFeatures, keyQuote: u32): void {
+    f.modelsCount++;
+    f.modelsKeyStart = keyQuote;
+    f.modelsCommaBefore = this.lastTopComma;
+    this.modelsEndPending = true;
+  }
+
+  @inline private endModelsMember(f: RequestFeatures, at: u32, hasNext: bool): void {
+    f.modelsEnd = at;
+    f.modelsHasNext = hasNext;
+    this.modelsEndPending = false;
+  }
+
+  // The state machine over the top-level object starting at p ('{').
+  private scanDocument(p: usize, base: usize, end: usize, f: RequestFeatures): ClientError {
+    const containers = this.containers, recordText = this.recordText;
+    let depth: i32 = 0;
+    let top = Top.Other;
+    let key = Key.Other;
+    let expect = Expect.Value;
+    while (true) {
+      if (expect == Expect.Value) {
+        p = skipWhitespace(p, end);
         if (p >= end) break;
-        const close = <u32>load<u8>(p);
-        if (c == 0x7b) {
-          if (close == 0x7d) { depth--; p++; expect = Expect.AfterValue; }
-          else {
-            expect = Expect.MemberName;
-            if (recordText && depth <= 3) onOpen(f, <u32>(open - base), true, depth, top);
+        const c = <u32>load<u8>(p);
+        if (c == OPEN_BRACE || c == OPEN_BRACKET) {
+          if (depth == MAX_BODY_DEPTH) { f.errorOffset = p - base; return ClientError.TooDeep; }
+          if (depth == 1 && isMaxTokens(top)) f.maxTokensInvalid = true;
+          if (top == Top.Models && (depth == 2 || (depth == 1 && c == OPEN_BRACE))) f.modelsInvalid = true;
+          depth++;
+          store<u8>(containers + depth, c == OPEN_BRACE ? 1 : 0);
+          const open = p;
+          p = skipWhitespace(p + 1, end);
+          if (p >= end) break;
+          const close = <u32>load<u8>(p);
+          if (c == OPEN_BRACE) {
+            if (close == CLOSE_BRACE) { depth--; p++; expect = Expect.AfterValue; }
+            else {
+              expect = Expect.MemberName;
+              if (recordText && depth <= 3) this.onOpen(f, <u32>(open - base), true, depth, top);
+            }
+          } else {
+            if (close == CLOSE_BRACKET) { depth--; p++; expect = Expect.AfterValue; }
+            else {
+              if (recordText && depth == 2) this.onOpen(f, <u32>(open - base), false, depth, top);
+              if (depth == 2 && (top == Top.Tools || top == Top.Functions)) f.hasTools = true;
+              key = Key.Other;
+            }
           }
-        } else {
-          if (close == 0x5d) { depth--; p++; expect = Expect.AfterValue; }
-          else {
-            if (recordText && depth == 2) onOpen(f, <u32>(open - base), false, depth, top);
-            if (depth == 2 && (top == Top.Tools || top == Top.Functions)) f.hasTools = true;
-            key = Key.Other;
+          continue;
+        }
+        if (c == QUOTE) {
+          const start = p;
+          p = scanString(p + 1, end);
+          if (p == 0) { f.errorOffset = start - base; return ClientError.InvalidJson; }
+          this.onString(f, start, p, base, depth, top, key);
+          expect = Expect.AfterValue;
+          continue;
+        }
+        let after: usize = 0;
+        if (c == LOWER_T) after = scanLiteral(p, end, "true");
+        else if (c == LOWER_F) after = scanLiteral(p, end, "false");
+        else if (c == LOWER_N) after = scanLiteral(p, end, "null");
+        else if (c == MINUS || isDigit(c)) {
+          after = scanNumber(p, end);
+          if (after != 0 && depth == 1 && isMaxTokens(top)) {
+            const value = plainInteger(p, after);
+            if (value < 0) f.maxTokensInvalid = true;
+            else if (top == Top.MaxTokens) f.maxTokens = value;
+            else if (top == Top.MaxCompletionTokens) f.maxCompletionTokens = value;
+            else f.maxOutputTokens = value;
           }
         }
-        continue;
-      }
-      if (c == 0x22) {
-        const start = p;
-        p = scanString(p + 1, end);
-        if (p == 0) { f.errorOffset = start - base; return BodyError.InvalidJson; }
-        onString(f, start, p, base, depth, top, key);
+        if (after == 0) { f.errorOffset = p - base; return ClientError.InvalidJson; }
+        if (top == Top.Models && depth <= 2) f.modelsInvalid = true;
+        if (depth == 1 && c != MINUS && !isDigit(c)) {
+          if (top == Top.Stream) f.stream = c == LOWER_T;
+          else if (isMaxTokens(top) && c != LOWER_N) f.maxTokensInvalid = true;
+        }
+        p = after;
         expect = Expect.AfterValue;
         continue;
       }
-      let after: usize = 0;
-      if (c == 0x74) after = scanLiteral(p, end, "true");
-      else if (c == 0x66) after = scanLiteral(p, end, "false");
-      else if (c == 0x6e) after = scanLiteral(p, end, "null");
-      else if (c == 0x2d || isDigit(c)) {
-        after = scanNumber(p, end);
-        if (after != 0 && depth == 1 && isMaxTokens(top)) {
-          const value = plainInteger(p, after);
-          if (value < 0) f.maxTokensInvalid = true;
-          else if (top == Top.MaxTokens) f.maxTokens = value;
-          else if (top == Top.MaxCompletionTokens) f.maxCompletionTokens = value;
-          else f.maxOutputTokens = value;
+      if (expect == Expect.AfterValue) {
+        p = skipWhitespace(p, end);
+        if (depth == 0) {
+          if (p != end) { f.errorOffset = p - base; return ClientError.InvalidJson; }
+          return ClientError.None;
         }
+        if (p >= end) break;
+        const c = <u32>load<u8>(p);
+        const inObject = load<u8>(containers + depth) == 1;
+        if (c == COMMA) {
+          if (depth == 1) this.lastTopComma = <u32>(p - base);
+          p++;
+          expect = inObject ? Expect.MemberName : Expect.Value;
+          if (!inObject) key = Key.Other;
+          continue;
+        }
+        if (c == (inObject ? <u32>CLOSE_BRACE : <u32>CLOSE_BRACKET)) {
+          if (recordText && depth <= 3) this.onClose(f, <u32>(p + 1 - base), depth, top);
+          if (depth == 1 && this.modelsEndPending) this.endModelsMember(f, <u32>(p - base), false);
+          depth--;
+          p++;
+          continue;
+        }
+        f.errorOffset = p - base;
+        return ClientError.InvalidJson;
       }
-      if (after == 0) { f.errorOffset = p - base; return BodyError.InvalidJson; }
-      if (top == Top.Models && depth <= 2) f.modelsInvalid = true;
-      if (depth == 1 && c != 0x2d && !isDigit(c)) {
-        if (top == Top.Stream) f.stream = c == 0x74;
-        else if (isMaxTokens(top) && c != 0x6e) f.maxTokensInvalid = true;
-      }
-      p = after;
-      expect = Expect.AfterValue;
-      continue;
-    }
-    if (expect == Expect.AfterValue) {
+      // Expect.MemberName
       p = skipWhitespace(p, end);
-      if (depth == 0) {
-        if (p != end) { f.errorOffset = p - base; return BodyError.InvalidJson; }
-        return BodyError.None;
+      if (p >= end || load<u8>(p) != QUOTE) break;
+      const nameStart = p + 1;
+      p = scanString(nameStart, end);
+      if (p == 0) { f.errorOffset = nameStart - 1 - base; return ClientError.InvalidJson; }
+      let nameBytes = p - 1 - nameStart;
+      let namePtr = nameStart;
+      if (stringHasEscape) {
+        if (stringDecodedBytes > KEY_SCRATCH_SIZE) { namePtr = 0; nameBytes = 0; }
+        else { nameBytes = decodeString(nameStart, p - 1, this.keyScratch); namePtr = this.keyScratch; }
       }
-      if (p >= end) break;
-      const c = <u32>load<u8>(p);
-      const inObject = load<u8>(containers + depth) == 1;
-      if (c == 0x2c) {
-        if (depth == 1) lastTopComma = <u32>(p - base);
-        p++;
-        expect = inObject ? Expect.MemberName : Expect.Value;
-        if (!inObject) key = Key.Other;
-        continue;
+      if (depth == 1) {
+        if (this.modelsEndPending) this.endModelsMember(f, <u32>(nameStart - 1 - base), true);
+        top = namePtr == 0 ? Top.Other : classifyTop(namePtr, nameBytes);
+        if (top == Top.Model) f.modelCount++;
+        else if (top == Top.Models) this.startModelsMember(f, <u32>(nameStart - 1 - base));
+      } else {
+        key = namePtr == 0 ? Key.Other : classifyNested(namePtr, nameBytes);
+        if (depth == 3) this.messageKey = key;
       }
-      if (c == (inObject ? <u32>0x7d : <u32>0x5d)) {
-        if (recordText && depth <= 3) onClose(f, <u32>(p + 1 - base), depth, top);
-        if (depth == 1 && modelsEndPending) endModelsMember(f, <u32>(p - base), false);
-        depth--;
-        p++;
-        continue;
-      }
-      f.errorOffset = p - base;
-      return BodyError.InvalidJson;
+      p = skipWhitespace(p, end);
+      if (p >= end || load<u8>(p) != COLON) break;
+      p++;
+      expect = Expect.Value;
     }
-    // Expect.MemberName
-    p = skipWhitespace(p, end);
-    if (p >= end || load<u8>(p) != 0x22) break;
-    const nameStart = p + 1;
-    p = scanString(nameStart, end);
-    if (p == 0) { f.errorOffset = nameStart - 1 - base; return BodyError.InvalidJson; }
-    let nameBytes = p - 1 - nameStart;
-    let namePtr = nameStart;
-    if (stringHasEscape) {
-      if (stringDecodedBytes > KEY_SCRATCH_SIZE) { namePtr = 0; nameBytes = 0; }
-      else { nameBytes = decodeString(nameStart, p - 1, keyScratch); namePtr = keyScratch; }
-    }
-    if (depth == 1) {
-      if (modelsEndPending) endModelsMember(f, <u32>(nameStart - 1 - base), true);
-      top = namePtr == 0 ? Top.Other : classifyTop(namePtr, nameBytes);
-      if (top == Top.Model) f.modelCount++;
-      else if (top == Top.Models) startModelsMember(f, <u32>(nameStart - 1 - base));
-    } else {
-      key = namePtr == 0 ? Key.Other : classifyNested(namePtr, nameBytes);
-      if (depth == 3) messageKey = key;
-    }
-    p = skipWhitespace(p, end);
-    if (p >= end || load<u8>(p) != 0x3a) break;
-    p++;
-    expect = Expect.Value;
+    f.errorOffset = p - base;
+    return ClientError.InvalidJson;
   }
-  f.errorOffset = p - base;
-  return BodyError.InvalidJson;
-}
 
-// A string value from its opening quote at `start` to just past its closing quote at `after`.
-function onString(f: RequestFeatures, start: usize, after: usize, base: usize, depth: i32, top: Top, key: Key): void {
-  if (depth == 1) {
-    if (top == Top.Model) {
-      f.modelStart = start - base;
-      f.modelEnd = after - base;
-      f.modelHasEscape = stringHasEscape;
+  // A string value from its opening quote at `start` to just past its closing quote at `after`.
+  private onString(f: RequestFeatures, start: usize, after: usize, base: usize, depth: i32, top: Top, key: Key): void {
+    const recordText = this.recordText;
+    if (depth == 1) {
+      if (top == Top.Model) {
+        f.modelStart = start - base;
+        f.modelEnd = after - base;
+        f.modelHasEscape = stringHasEscape;
+        return;
+      }
+      if (isMaxTokens(top)) f.maxTokensInvalid = true;
+      if (top == Top.Models) f.modelsInvalid = true;
+      if (countsAsText(top)) {
+        f.textBytes += stringDecodedBytes;
+        if (recordText && top <= Top.Instructions) this.trackText(f, start, after, base, depth, top, key);
+      }
       return;
     }
-    if (isMaxTokens(top)) f.maxTokensInvalid = true;
-    if (top == Top.Models) f.modelsInvalid = true;
-    if (countsAsText(top)) {
-      f.textBytes += stringDecodedBytes;
-      if (recordText && top <= Top.Instructions) trackText(f, start, after, base, depth, top, key);
+    if (top == Top.Models) {
+      if (depth == 2) addModelsItem(f, start, after, base);
+      return;
     }
-    return;
+    if (key == Key.Skip) return;
+    if (recordText && top <= Top.Instructions && top >= Top.Messages) this.trackText(f, start, after, base, depth, top, key);
+    if (key == Key.Type) {
+      const p = start + 1, n = after - start - 2;
+      if (mayHoldImages(top) && (same(p, n, "image_url") || same(p, n, "input_image") || same(p, n, "image"))) f.hasImages = true;
+      if (top == Top.ResponseFormat && depth == 2 && (same(p, n, "json_object") || same(p, n, "json_schema"))) f.wantsJson = true;
+    }
+    if (countsAsText(top)) f.textBytes += stringDecodedBytes;
   }
-  if (top == Top.Models) {
-    if (depth == 2) addModelsItem(f, start, after, base);
-    return;
-  }
-  if (key == Key.Skip) return;
-  if (recordText && top <= Top.Instructions && top >= Top.Messages) trackText(f, start, after, base, depth, top, key);
-  if (key == Key.Type) {
-    const p = start + 1, n = after - start - 2;
-    if (mayHoldImages(top) && (same(p, n, "image_url") || same(p, n, "input_image") || same(p, n, "image"))) f.hasImages = true;
-    if (top == Top.ResponseFormat && depth == 2 && (same(p, n, "json_object") || same(p, n, "json_schema"))) f.wantsJson = true;
-  }
-  if (countsAsText(top)) f.textBytes += stringDecodedBytes;
 }

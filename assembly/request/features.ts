@@ -1,17 +1,6 @@
 // What the body scan learns about a request: one instance, reset and refilled per request, so the
 // hot path allocates nothing for it.
-
-export const enum BodyError {
-  None = 0,
-  InvalidJson,
-  NotAnObject,
-  TooDeep,
-  MissingModel,
-  InvalidModel,
-  DuplicateModel,
-  InvalidMaxTokens,
-  InvalidModels,
-}
+import { ClientError } from "./client_error";
 
 // Text parts of one user message kept per request; a message with more parts keeps its first ones.
 export const MAX_USER_TEXT_SPANS: i32 = 16;
@@ -21,7 +10,7 @@ export const MAX_USER_TEXT_SPANS: i32 = 16;
 export const MAX_CLIENT_MODELS: i32 = 8;
 
 export class RequestFeatures {
-  error: BodyError = BodyError.None;
+  error: ClientError = ClientError.None; // one of the body's errors (InvalidJson … InvalidModels)
   errorOffset: usize = 0;         // byte offset of a JSON syntax error
   modelStart: usize = 0;          // offset of the model value's opening quote
   modelEnd: usize = 0;            // offset just past its closing quote
@@ -69,7 +58,7 @@ export class RequestFeatures {
   modelFromList: bool = false;
 
   reset(): void {
-    this.error = BodyError.None;
+    this.error = ClientError.None;
     this.errorOffset = 0;
     this.modelStart = 0;
     this.modelEnd = 0;

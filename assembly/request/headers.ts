@@ -2,7 +2,8 @@
 // (proxy_get_header_map_pairs) and indexed in place: method, path, authority, the body's framing
 // and type, and which of the routing headers the client sent (so the filter removes only headers
 // that are really there: a typical request costs one host call here).
-import { freeHostBlock, hostData, hostSize, readRequestHeaderPairs } from "../abi/host";
+import { ASCII_CASE_BIT, COLON, DIGIT_0, PLUS, SEMICOLON, SLASH, SPACE, TAB, UPPER_A } from "../bytes";
+import { freeHostBlock, hostData, hostSize, readRequestHeaderPairs, removeRequestHeader } from "../abi/host";
 
 export const CONTENT_LENGTH = String.UTF8.encode("content-length");
 export const UNKNOWN_LENGTH: u64 = u64.MAX_VALUE;
@@ -17,9 +18,9 @@ const MAX_QUOTED_TYPE: usize = 100;
   return true;
 }
 
-@inline function lower(c: u32): u32 { return c - 0x41 < 26 ? c | 0x20 : c; }
+@inline function lower(c: u32): u32 { return c - UPPER_A < 26 ? c | ASCII_CASE_BIT : c; }
 
-@inline function isSpace(c: u32): bool { return c == 0x20 || c == 0x09; }
+@inline function isSpace(c: u32): bool { return c == SPACE || c == TAB; }
 
 export class RequestHeaders {
   private block: usize = 0;      // the serialised pairs (a host block we own until release)
@@ -58,7 +59,7 @@ export class RequestHeaders {
       const valueLen = <usize>load<u32>(this.block + 8 + 8 * <usize>i);
       const value = data + keyLen + 1;
       if (value + valueLen + 1 > end) { this.count = i; break; }
-      if (keyLen > 0 && load<u8>(data) == 0x3a) this.notePseudo(data, keyLen, value, valueLen);
+      if (keyLen > 0 && load<u8>(data) == COLON) this.notePseudo(data, keyLen, value, valueLen);
       else this.note(data, keyLen, value, valueLen, owned);
       data = value + valueLen + 1;
     }
@@ -116,6 +117,17 @@ export class RequestHeaders {
     return i < OWNED_BITS ? (this.ownedPresent & ((<u64>1) << i)) != 0 : this.has(unchecked(owned[i]));
   }
 
+  // Only this plugin may write the routing headers (the upstream Envoy routes on, the model): on
+  // every request, handled or not, client copies of every `owned` name are removed before anything
+  // else looks at the request. Envoy's internal_only_headers is not needed for this (and Higress has
+  // no equivalent).
+  removeOwned(owned: ArrayBuffer[]): void {
+    if (!this.sentOwned(owned)) return;
+    for (let i = 0; i < owned.length; i++) {
+      if (this.hasOwned(owned, i)) removeRequestHeader(unchecked(owned[i]));
+    }
+  }
+
   // Whether a header named exactly `name` (lower-case bytes) is present.
   has(name: ArrayBuffer): bool {
     const n = <usize>name.byteLength;
@@ -143,8 +155,8 @@ export class RequestHeaders {
     let end = i;
     while (end < n) {
       const c = <u32>load<u8>(p + end);
-      if (c == 0x3b || isSpace(c)) break;
-      if (c == 0x2f && slash == 0) slash = end;
+      if (c == SEMICOLON || isSpace(c)) break;
+      if (c == SLASH && slash == 0) slash = end;
       end++;
     }
     if (slash == 0 || slash == i) return false;
@@ -154,7 +166,7 @@ export class RequestHeaders {
     for (let k: usize = 0; k < 4; k++) {
       if (lower(load<u8>(p + end - 4 + k)) != <u32>"json".charCodeAt(<i32>k)) return false;
     }
-    return end - subtype == 4 || load<u8>(p + end - 5) == 0x2b;
+    return end - subtype == 4 || load<u8>(p + end - 5) == PLUS;
   }
 
   // The content type as sent (at most 100 bytes), for error messages.
@@ -192,7 +204,7 @@ function parseLength(p: usize, n: usize): u64 {
   if (n == 0) return UNKNOWN_LENGTH;
   let value: u64 = 0;
   for (let i: usize = 0; i < n; i++) {
-    const d = <u32>load<u8>(p + i) - 0x30;
+    const d = <u32>load<u8>(p + i) - DIGIT_0;
     if (d > 9) return UNKNOWN_LENGTH;
     value = value < 100000000000000000 ? value * 10 + d : UNKNOWN_LENGTH - 1;
   }

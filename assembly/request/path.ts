@@ -5,20 +5,21 @@
 // it. The router therefore matches on the path
 // with the query cut off, every %XX escape decoded and trailing slashes dropped; the path Envoy
 // forwards is left as the client sent it.
+import { ByteBuffer } from "../abi/byte_buffer";
+import { ASCII_CASE_BIT, DIGIT_0, HASH, LOWER_A, PERCENT, QUESTION, SLASH } from "../bytes";
 import { ModelList, RouterConfig } from "../config/types";
 import { hashBytes } from "../config/name_index";
 
-let scratch: usize = 0;
-let scratchSize: usize = 0;
+const decoded = new ByteBuffer();
 
-// The normalised path of the current request (points into the header block or into `scratch`).
+// The normalised path of the current request (points into the header block or into `decoded`).
 export let normalPath: usize = 0;
 export let normalPathLength: usize = 0;
 
 @inline function hexDigit(c: u32): i32 {
-  if (c - 0x30 < 10) return <i32>(c - 0x30);
-  const lower = c | 0x20;
-  if (lower - 0x61 < 6) return <i32>(lower - 0x61 + 10);
+  if (c - DIGIT_0 < 10) return <i32>(c - DIGIT_0);
+  const lower = c | ASCII_CASE_BIT;
+  if (lower - LOWER_A < 6) return <i32>(lower - LOWER_A + 10);
   return -1;
 }
 
@@ -27,7 +28,7 @@ function decodeInto(p: usize, n: usize, out: usize): usize {
   let w: usize = 0;
   for (let i: usize = 0; i < n; i++) {
     const c = load<u8>(p + i);
-    if (c == 0x25 && i + 2 < n) {
+    if (c == PERCENT && i + 2 < n) {
       const hi = hexDigit(load<u8>(p + i + 1));
       const lo = hexDigit(load<u8>(p + i + 2));
       if (hi >= 0 && lo >= 0) {
@@ -46,20 +47,15 @@ export function normalisePath(p: usize, n: usize): void {
   let escaped = false;
   for (let i: usize = 0; i < n; i++) {
     const c = load<u8>(p + i);
-    if (c == 0x3f || c == 0x23) { end = i; break; }
-    if (c == 0x25) escaped = true;
+    if (c == QUESTION || c == HASH) { end = i; break; }
+    if (c == PERCENT) escaped = true;
   }
   let at = p, length = end;
   if (escaped) {
-    if (end > scratchSize) { // decoding never lengthens the path
-      if (scratch != 0) heap.free(scratch);
-      scratchSize = max<usize>(end, 256);
-      scratch = heap.alloc(scratchSize);
-    }
-    length = decodeInto(p, end, scratch);
-    at = scratch;
+    at = decoded.reserve(end, 256); // decoding never lengthens the path
+    length = decodeInto(p, end, at);
   }
-  while (length > 1 && load<u8>(at + length - 1) == 0x2f) length--;
+  while (length > 1 && load<u8>(at + length - 1) == SLASH) length--;
   normalPath = at;
   normalPathLength = length;
 }
@@ -104,7 +100,7 @@ export function findModelsEntry(cfg: RouterConfig): bool {
   // Model ids may contain '/' ("meta-llama/Llama-3.1-8B"): try every "/models/" in the path.
   const k = <usize>MODELS_SLASH.byteLength;
   for (let i: usize = 0; i + k < n; i++) {
-    if (load<u8>(p + i) != 0x2f || memory.compare(p + i, changetype<usize>(MODELS_SLASH), k) != 0) continue;
+    if (load<u8>(p + i) != SLASH || memory.compare(p + i, changetype<usize>(MODELS_SLASH), k) != 0) continue;
     if (findEntry(cfg, list, p + i + k, n - i - k)) return true;
   }
   return false;

@@ -1,5 +1,6 @@
 // Writes the chosen model into the body: the bytes of the old `model` string (quotes included)
 // are replaced by the new literal; every other byte stays as it was.
+import { COMMA } from "../bytes";
 import { HOST_BLOCK_SLACK, replaceRequestBody } from "../abi/host";
 import { RequestFeatures } from "./features";
 
@@ -86,7 +87,7 @@ export function rewriteWithoutModelsList(body: usize, size: usize, f: RequestFea
     q += MODEL_MEMBER.byteLength;
     memory.copy(q, changetype<usize>(literal), literalSize);
     q += literalSize;
-    if (f.modelsHasNext) store<u8>(q++, 0x2c);
+    if (f.modelsHasNext) store<u8>(q++, COMMA);
     memory.copy(q, body + end, size - end);
     const ok = replaceRequestBody(out, newSize, size);
     heap.free(out);
@@ -116,4 +117,11 @@ export function rewriteWithoutModelsList(body: usize, size: usize, f: RequestFea
   const ok = replaceRequestBody(out, newSize, size);
   heap.free(out);
   return ok ? <i32>modelAt : -1;
+}
+
+// Writes the chosen model into the body (and takes a client's `models` list out of it); returns
+// where the model's literal now starts, or -1 when the host refused the new body.
+export function rewriteModel(body: usize, size: usize, f: RequestFeatures, literal: ArrayBuffer): i32 {
+  if (f.modelsCount > 0) return rewriteWithoutModelsList(body, size, f, literal);
+  return spliceModel(body, size, f.modelStart, f.modelEnd, literal) ? <i32>f.modelStart : -1;
 }

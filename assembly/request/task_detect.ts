@@ -3,6 +3,10 @@
 // into the configuration's scratch buffer, count character classes, run the keyword automaton
 // once over the text, then score. Nothing is allocated; no input can make it read outside the
 // spans it was given or write outside the scratch buffer.
+import {
+  ASCII_CASE_BIT, BACKSLASH, BACKSLASH_U, BACKTICK, DIGIT_0, EXCLAMATION, LOWER_A, LOWER_B, LOWER_F, LOWER_N,
+  LOWER_R, LOWER_T, LOWER_U, NEWLINE, QUOTE, SLASH, SPACE, UPPER_A, UPPER_Z,
+} from "../bytes";
 import { DetectionConfig } from "../config/detection_config";
 import { BOUND_LEFT, BOUND_RIGHT, KeywordAutomaton, isWordByte } from "../config/keyword_automaton";
 import {
@@ -10,6 +14,7 @@ import {
   TASK_CODING, TASK_DEFAULT, TASK_MATH, TASK_REASONING, TASK_TRANSLATION, TIER_COMPLEX, TIER_MEDIUM,
   TIER_REASONING, TIER_SIMPLE,
 } from "../config/tasks";
+import { writeUtf8 } from "../json/utf8";
 import { RequestFeatures } from "./features";
 
 export class DetectedTask {
@@ -34,7 +39,12 @@ let newlines: i32 = 0;
 
 // ---- decoding -----------------------------------------------------------------------------------
 
-@inline function lowerAscii(c: u32): u32 { return c - 0x41 < 26 ? c | 0x20 : c; }
+@inline function lowerAscii(c: u32): u32 { return c - UPPER_A < 26 ? c | ASCII_CASE_BIT : c; }
+
+// The full-width ASCII forms U+FF01..U+FF5E ("！" … "～") stand for '!' … '~'; their UTF-8 lead byte.
+const FULL_WIDTH_FIRST: u32 = 0xff01;
+const FULL_WIDTH_COUNT: u32 = 0x5e;
+const FULL_WIDTH_LEAD: u8 = 0xef;
 
 // Hex digit values by byte, 255 for anything else.
 const HEX = memory.data<u8>([
@@ -68,9 +78,9 @@ const HEX = memory.data<u8>([
 @inline function decodeEscapePair(p: usize, dst: usize): bool {
   // the eight hex digits, as nibbles
   const digits = i8x16.swizzle(v128.load(p), i8x16(2, 3, 4, 5, 8, 9, 10, 11, 2, 3, 4, 5, 8, 9, 10, 11));
-  const lower = v128.or(digits, i8x16.splat(0x20));
-  const d = i8x16.sub(lower, i8x16.splat(0x30));
-  const l = i8x16.sub(lower, i8x16.splat(0x61));
+  const lower = v128.or(digits, i8x16.splat(<i8>ASCII_CASE_BIT));
+  const d = i8x16.sub(lower, i8x16.splat(<i8>DIGIT_0));
+  const l = i8x16.sub(lower, i8x16.splat(<i8>LOWER_A));
   const isDigit = i8x16.lt_u(d, i8x16.splat(10));
   if (!i8x16.all_true(v128.or(isDigit, i8x16.lt_u(l, i8x16.splat(6))))) return false;
   const nibbles = v128.bitselect(d, i8x16.add(l, i8x16.splat(10)), isDigit);
@@ -81,7 +91,7 @@ const HEX = memory.data<u8>([
   const ok = v128.and(v128.and(
     i16x8.ge_u(units, i16x8.splat(0x800)),
     v128.or(i16x8.lt_u(units, i16x8.splat(<i16>0xd800)), i16x8.ge_u(units, i16x8.splat(<i16>0xe000)))),
-    v128.or(i16x8.lt_u(units, i16x8.splat(<i16>0xff01)), i16x8.gt_u(units, i16x8.splat(<i16>0xff5e))));
+    v128.or(i16x8.lt_u(units, i16x8.splat(<i16>FULL_WIDTH_FIRST)), i16x8.gt_u(units, i16x8.splat(<i16>(FULL_WIDTH_FIRST + FULL_WIDTH_COUNT - 1)))));
   if (!i16x8.all_true(ok)) return false;
   const lead = v128.or(i16x8.shr_u(units, 12), i16x8.splat(0xe0));
   const middle = v128.or(v128.and(i16x8.shr_u(units, 6), i16x8.splat(0x3f)), i16x8.splat(0x80));
@@ -95,24 +105,9 @@ const HEX = memory.data<u8>([
 // Writes code point cp as the detector sees it: ASCII lowercased, full-width ASCII forms
 // (U+FF01..U+FF5E, common in Chinese text) folded to ASCII, the rest as UTF-8. Returns bytes written.
 function emit(dst: usize, cp: u32): usize {
-  if (cp - 0xff01 < 0x5e) cp = cp - 0xff01 + 0x21;
+  if (cp - FULL_WIDTH_FIRST < FULL_WIDTH_COUNT) cp = cp - FULL_WIDTH_FIRST + EXCLAMATION;
   if (cp < 0x80) { store<u8>(dst, <u8>lowerAscii(cp)); return 1; }
-  if (cp < 0x800) {
-    store<u8>(dst, <u8>(0xc0 | (cp >> 6)));
-    store<u8>(dst, <u8>(0x80 | (cp & 0x3f)), 1);
-    return 2;
-  }
-  if (cp < 0x10000) {
-    store<u8>(dst, <u8>(0xe0 | (cp >> 12)));
-    store<u8>(dst, <u8>(0x80 | ((cp >> 6) & 0x3f)), 1);
-    store<u8>(dst, <u8>(0x80 | (cp & 0x3f)), 2);
-    return 3;
-  }
-  store<u8>(dst, <u8>(0xf0 | (cp >> 18)));
-  store<u8>(dst, <u8>(0x80 | ((cp >> 12) & 0x3f)), 1);
-  store<u8>(dst, <u8>(0x80 | ((cp >> 6) & 0x3f)), 2);
-  store<u8>(dst, <u8>(0x80 | (cp & 0x3f)), 3);
-  return 4;
+  return writeUtf8(dst, cp);
 }
 
 // Decodes raw JSON string content [src, srcEnd) (escapes included) into [dst, dstEnd), which
@@ -124,9 +119,9 @@ function decodeRaw(src: usize, srcEnd: usize, dst: usize, dstEnd: usize): usize 
     // (the pointers advance by a constant, so iterations do not wait on each other).
     while (src + 16 <= srcEnd && dst + 16 <= dstEnd) {
       const v = v128.load(src);
-      const special = v128.or(i8x16.eq(v, i8x16.splat(0x5c)), i8x16.eq(v, i8x16.splat(<i8>0xef)));
-      const upper = v128.and(i8x16.ge_u(v, i8x16.splat(0x41)), i8x16.le_u(v, i8x16.splat(0x5a)));
-      v128.store(dst, v128.or(v, v128.and(upper, i8x16.splat(0x20))));
+      const special = v128.or(i8x16.eq(v, i8x16.splat(<i8>BACKSLASH)), i8x16.eq(v, i8x16.splat(<i8>FULL_WIDTH_LEAD)));
+      const upper = v128.and(i8x16.ge_u(v, i8x16.splat(<i8>UPPER_A)), i8x16.le_u(v, i8x16.splat(<i8>UPPER_Z)));
+      v128.store(dst, v128.or(v, v128.and(upper, i8x16.splat(<i8>ASCII_CASE_BIT))));
       if (v128.any_true(special)) {
         const run = <usize>ctz(i8x16.bitmask(special));
         src += run;
@@ -138,8 +133,8 @@ function decodeRaw(src: usize, srcEnd: usize, dst: usize, dstEnd: usize): usize 
     }
     // Runs of \uXXXX escapes of 3-byte characters (Chinese sent by Python's json.dumps): a loop
     // of its own, without the general token dispatch.
-    while (src + 6 <= srcEnd && dst + 4 <= dstEnd && load<u16>(src) == 0x755c) {
-      if (src + 16 <= srcEnd && dst + 16 <= dstEnd && load<u16>(src, 6) == 0x755c && decodeEscapePair(src, dst)) {
+    while (src + 6 <= srcEnd && dst + 4 <= dstEnd && load<u16>(src) == BACKSLASH_U) {
+      if (src + 16 <= srcEnd && dst + 16 <= dstEnd && load<u16>(src, 6) == BACKSLASH_U && decodeEscapePair(src, dst)) {
         src += 12;
         dst += 6;
         continue;
@@ -158,7 +153,7 @@ function decodeRaw(src: usize, srcEnd: usize, dst: usize, dstEnd: usize): usize 
       if (step == 0) return dst; // an escape cut by the end of the window
       src += step & 0xff;
       dst += step >> 8;
-    } while (src < srcEnd && (src + 16 > srcEnd || load<u8>(src) == 0x5c || load<u8>(src) == 0xef));
+    } while (src < srcEnd && (src + 16 > srcEnd || load<u8>(src) == BACKSLASH || load<u8>(src) == FULL_WIDTH_LEAD));
   }
   return dst;
 }
@@ -167,20 +162,21 @@ function decodeRaw(src: usize, srcEnd: usize, dst: usize, dstEnd: usize): usize 
 // plus 256 × the bytes written, or 0 when an escape does not fit before srcEnd.
 @inline function decodeToken(src: usize, srcEnd: usize, dst: usize): u32 {
   const c = <u32>load<u8>(src);
-  if (c == 0x5c) {
+  if (c == BACKSLASH) {
     if (src + 2 > srcEnd) return 0;
     const e = <u32>load<u8>(src, 1);
-    if (e != 0x75) {
-      const plain = e == 0x6e ? 0x0a : e == 0x74 ? 0x20 : e == 0x72 ? 0x0a : e == 0x62 || e == 0x66 ? 0x20 : e;
+    if (e != LOWER_U) {
+      // \n and \r break lines, \t \b \f separate words: the detector sees a newline or a space.
+      const plain: u32 = e == LOWER_N || e == LOWER_R ? NEWLINE : e == LOWER_T || e == LOWER_B || e == LOWER_F ? SPACE : e;
       store<u8>(dst, <u8>lowerAscii(plain));
       return 2 | (1 << 8);
     }
     if (src + 6 > srcEnd) return 0;
     const unit = hex4(src + 2);
-    if (unit < 0) { store<u8>(dst, 0x5c); return 1 | (1 << 8); } // a broken escape is text
+    if (unit < 0) { store<u8>(dst, BACKSLASH); return 1 | (1 << 8); } // a broken escape is text
     let cp = <u32>unit;
     let read: u32 = 6;
-    if (cp - 0xd800 < 0x400 && src + 12 <= srcEnd && load<u8>(src, 6) == 0x5c && load<u8>(src, 7) == 0x75) {
+    if (cp - 0xd800 < 0x400 && src + 12 <= srcEnd && load<u8>(src, 6) == BACKSLASH && load<u8>(src, 7) == LOWER_U) {
       const low = hex4(src + 8);
       if (low >= 0xdc00 && low < 0xe000) {
         cp = 0x10000 + ((cp - 0xd800) << 10) + (<u32>low - 0xdc00);
@@ -190,7 +186,7 @@ function decodeRaw(src: usize, srcEnd: usize, dst: usize, dstEnd: usize): usize 
     if (cp - 0xd800 < 0x800) cp = 0xfffd;
     return read | (<u32>emit(dst, cp) << 8);
   }
-  if (c == 0xef && src + 3 <= srcEnd) {
+  if (c == FULL_WIDTH_LEAD && src + 3 <= srcEnd) {
     const b1 = <u32>load<u8>(src, 1), b2 = <u32>load<u8>(src, 2);
     if ((b1 == 0xbc || b1 == 0xbd) && (b2 & 0xc0) == 0x80) {
       return 3 | (<u32>emit(dst, 0xf000 | ((b1 & 0x3f) << 6) | (b2 & 0x3f)) << 8);
@@ -206,13 +202,13 @@ function decodeRaw(src: usize, srcEnd: usize, dst: usize, dstEnd: usize): usize 
 function safeStart(spanStart: usize, q: usize, end: usize): usize {
   while (q < end) {
     const c = <u32>load<u8>(q);
-    if (c == 0x5c) {
+    if (c == BACKSLASH) {
       let run = 0;
       let r = q;
-      while (r > spanStart && load<u8>(r - 1) == 0x5c && run < 64) { r--; run++; }
+      while (r > spanStart && load<u8>(r - 1) == BACKSLASH && run < 64) { r--; run++; }
       return (run & 1) == 0 ? q : q + 1;
     }
-    const hexOrEscape = hexDigit(c) >= 0 || c == 0x22 || c == 0x2f || c == 0x6e || c == 0x72 || c == 0x74 || c == 0x75;
+    const hexOrEscape = hexDigit(c) >= 0 || c == QUOTE || c == SLASH || c == LOWER_N || c == LOWER_R || c == LOWER_T || c == LOWER_U;
     if (!hexOrEscape && (c & 0xc0) != 0x80) return q;
     q++;
   }
@@ -225,7 +221,7 @@ function safeStart(spanStart: usize, q: usize, end: usize): usize {
 function decodeUserText(body: usize, f: RequestFeatures, d: DetectionConfig): i32 {
   const out = changetype<usize>(d.scratch);
   const outEnd = out + <usize>d.scratch.length - 2; // room for the closing sentinel
-  store<u8>(out, 0x0a);
+  store<u8>(out, NEWLINE);
   let dst = out + 1;
   const spans = f.userTextSpans;
   const count = min(f.userTextSpanCount, spans.length >> 1);
@@ -235,7 +231,7 @@ function decodeUserText(body: usize, f: RequestFeatures, d: DetectionConfig): i3
   if (total <= budget) {
     for (let i = 0; i < count; i++) {
       dst = decodeRaw(body + spans[2 * i], body + spans[2 * i + 1], dst, outEnd);
-      if (dst < outEnd) { store<u8>(dst, 0x0a); dst++; }
+      if (dst < outEnd) { store<u8>(dst, NEWLINE); dst++; }
     }
   } else {
     const half = budget >> 1;
@@ -246,7 +242,7 @@ function decodeUserText(body: usize, f: RequestFeatures, d: DetectionConfig): i3
       const take = min(left, e - s);
       dst = decodeRaw(s, s + take, dst, outEnd);
       left -= take;
-      if (dst < outEnd) { store<u8>(dst, 0x0a); dst++; }
+      if (dst < outEnd) { store<u8>(dst, NEWLINE); dst++; }
     }
     // tail: the last `half` raw bytes, from a safe starting point
     let k = count - 1;
@@ -259,10 +255,10 @@ function decodeUserText(body: usize, f: RequestFeatures, d: DetectionConfig): i3
       const s = body + spans[2 * i], e = body + spans[2 * i + 1];
       const from = i == k && e - s > need ? safeStart(s, e - need, e) : s;
       dst = decodeRaw(from, e, dst, outEnd);
-      if (dst < outEnd) { store<u8>(dst, 0x0a); dst++; }
+      if (dst < outEnd) { store<u8>(dst, NEWLINE); dst++; }
     }
   }
-  store<u8>(dst, 0x0a);
+  store<u8>(dst, NEWLINE);
   return <i32>(dst - out - 1);
 }
 
@@ -416,17 +412,17 @@ function runAutomaton(a: KeywordAutomaton, text: usize, len: i32): void {
 
 // A ``` fence in raw JSON [p, end).
 function hasFence(p: usize, end: usize): bool {
-  const tick = i8x16.splat(0x60);
+  const tick = i8x16.splat(<i8>BACKTICK);
   while (p + 18 <= end) {
     let mask = i8x16.bitmask(i8x16.eq(v128.load(p), tick));
     while (mask != 0) {
       const at = p + <usize>ctz(mask);
-      if (load<u8>(at, 1) == 0x60 && load<u8>(at, 2) == 0x60) return true;
+      if (load<u8>(at, 1) == BACKTICK && load<u8>(at, 2) == BACKTICK) return true;
       mask &= mask - 1;
     }
     p += 16;
   }
-  for (; p + 3 <= end; p++) if (load<u8>(p) == 0x60 && load<u8>(p, 1) == 0x60 && load<u8>(p, 2) == 0x60) return true;
+  for (; p + 3 <= end; p++) if (load<u8>(p) == BACKTICK && load<u8>(p, 1) == BACKTICK && load<u8>(p, 2) == BACKTICK) return true;
   return false;
 }
 

@@ -3,6 +3,7 @@
 // 4xx are the client's doing). Envoy's own replies for this upstream (connect failure, reset,
 // timeouts, no healthy host, no such cluster) are failures with their cause. Replies made by other
 // filters (rate limits, auth, overload) or a client that went away say nothing about the model.
+import { COLON, COMMA, DIGIT_0, DOT, SPACE, TAB } from "../bytes";
 
 export const enum Health { Unknown, Success, Failure, Neutral }
 
@@ -68,7 +69,7 @@ export function describeCause(cause: Cause, status: i32): string {
 // ---- Retry-After (RFC 9110 10.2.3): delay-seconds or an HTTP-date ------------------------------
 
 @inline function digitAt(p: usize, i: usize): i32 {
-  const d = <i32>load<u8>(p + i) - 0x30;
+  const d = <i32>load<u8>(p + i) - <i32>DIGIT_0;
   return d >= 0 && d < 10 ? d : -1;
 }
 
@@ -100,9 +101,9 @@ function daysFromCivil(year: i32, month: i32, day: i32): i64 {
 
 // IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT" (the form servers must send) as epoch ms, or -1.
 function imfFixdateMs(p: usize, n: usize): f64 {
-  if (n != 29 || load<u8>(p + 3) != 0x2c || load<u8>(p + 4) != 0x20 || load<u8>(p + 7) != 0x20 ||
-    load<u8>(p + 11) != 0x20 || load<u8>(p + 16) != 0x20 || load<u8>(p + 19) != 0x3a ||
-    load<u8>(p + 22) != 0x3a || load<u8>(p + 25) != 0x20 || !startsWith(p + 26, 3, "GMT")) return -1;
+  if (n != 29 || load<u8>(p + 3) != COMMA || load<u8>(p + 4) != SPACE || load<u8>(p + 7) != SPACE ||
+    load<u8>(p + 11) != SPACE || load<u8>(p + 16) != SPACE || load<u8>(p + 19) != COLON ||
+    load<u8>(p + 22) != COLON || load<u8>(p + 25) != SPACE || !startsWith(p + 26, 3, "GMT")) return -1;
   const day = twoDigits(p, 5), month = monthIndex(p + 8);
   const century = twoDigits(p, 12), yy = twoDigits(p, 14);
   const hour = twoDigits(p, 17), minute = twoDigits(p, 20), second = twoDigits(p, 23);
@@ -115,14 +116,14 @@ function imfFixdateMs(p: usize, n: usize): f64 {
 // How long a Retry-After value [p, p + n) asks to wait, in ms from `nowMs`; 0 when it cannot be
 // read (then only the normal backoff applies). Seconds may carry a fraction (some servers send it).
 export function retryAfterMs(p: usize, n: usize, nowMs: f64): f64 {
-  while (n > 0 && (load<u8>(p) == 0x20 || load<u8>(p) == 0x09)) { p++; n--; }
-  while (n > 0 && (load<u8>(p + n - 1) == 0x20 || load<u8>(p + n - 1) == 0x09)) n--;
+  while (n > 0 && (load<u8>(p) == SPACE || load<u8>(p) == TAB)) { p++; n--; }
+  while (n > 0 && (load<u8>(p + n - 1) == SPACE || load<u8>(p + n - 1) == TAB)) n--;
   if (n == 0) return 0;
   if (digitAt(p, 0) >= 0) {
     let seconds: f64 = 0, scale: f64 = 0;
     for (let i: usize = 0; i < n; i++) {
       const c = <u32>load<u8>(p + i);
-      if (c == 0x2e && scale == 0) { scale = 1; continue; }
+      if (c == DOT && scale == 0) { scale = 1; continue; }
       const d = digitAt(p, i);
       if (d < 0) return 0;
       if (scale == 0) seconds = seconds * 10 + <f64>d;

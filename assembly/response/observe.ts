@@ -4,10 +4,12 @@
 // skips a callback the module does not export), so the headers reach the client as without the
 // plugin and the first token waits only for one small body callback. The observation lives in the
 // stream's state object, which is reused for later requests, so watching allocates nothing.
+import { DIGIT_0 } from "../bytes";
 import {
   currentTimeNanos, freeHostBlock, hostData, hostSize, readProperty, readPropertyInt64, readResponseBody,
   readResponseHeader, releaseHostData, takeHostData,
 } from "../abi/host";
+import { AttemptLog } from "./attempts";
 import { Cause, Health, causeOfDetails, isFailureStatus, isViaUpstream, needsDetails, retryAfterMs } from "./classify";
 import { UsageScanner } from "./usage_scan";
 
@@ -72,6 +74,19 @@ export class ResponseObservation {
     this.probe = false;
   }
 
+  // Envoy moved the request between models (failover): the response, or the last failure, belongs
+  // to the model of the last attempt, timed from that attempt's start. Returns that model.
+  takeLastAttempt(attempts: AttemptLog, chosenModel: i32): i32 {
+    const last = attempts.count - 1;
+    const served = attempts.model(last);
+    // The probe was the first model's: settled by its own attempt when another model answered.
+    if (served != chosenModel) this.probe = false;
+    this.modelIndex = served;
+    const startMs = unchecked(attempts.startMs[last]);
+    if (!isNaN(startMs)) this.startMs = startMs; // NaN: the first attempt, timed from the decision
+    return served;
+  }
+
   // Time to first token of a stream (first body byte), -1 when there is none.
   ttftMs(): f64 {
     return this.firstByteMs >= 0 ? this.firstByteMs - this.startMs : -1;
@@ -86,7 +101,7 @@ function readStatus(): i32 {
   if (!readResponseHeader(STATUS)) return 0;
   let status: i32 = 0;
   for (let i: usize = 0; i < hostSize; i++) {
-    const d = <i32>load<u8>(hostData + i) - 0x30;
+    const d = <i32>load<u8>(hostData + i) - <i32>DIGIT_0;
     if (d < 0 || d > 9 || status > 999) { status = 0; break; }
     status = status * 10 + d;
   }

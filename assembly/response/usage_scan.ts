@@ -13,12 +13,9 @@
 //
 // Only an unescaped `"` can start a member name, and a name is recognised only when a `:` follows
 // it, so text inside string values (where every quote is escaped) never matches.
-
-const QUOTE: u32 = 0x22;
-const BACKSLASH: u32 = 0x5c;
-const NEWLINE: u32 = 0x0a;
-const COLON: u32 = 0x3a;
-const OPEN_BRACE: u32 = 0x7b;
+import {
+  BACKSLASH, CARRIAGE_RETURN, COLON, DIGIT_0, DOT, LOWER_E, NEWLINE, OPEN_BRACE, QUOTE, SPACE, TAB, UPPER_E,
+} from "../bytes";
 
 const enum Field { Output, Input, Cached, CacheRead, CacheWrite }
 // Member names and the field each one sets, by bit position in a candidate mask.
@@ -46,11 +43,11 @@ const MAX_TOKENS: i64 = 1_000_000_000_000;
 
 const enum Stage { Scan, Name, Colon, Value, Number }
 
-@inline function isBlank(c: u32): bool { return c == 0x20 || c == 0x09 || c == 0x0d || c == 0x0a; }
-@inline function isLineBreak(c: u32): bool { return c == 0x0a || c == 0x0d; }
+@inline function isBlank(c: u32): bool { return c == SPACE || c == TAB || c == CARRIAGE_RETURN || c == NEWLINE; }
+@inline function isLineBreak(c: u32): bool { return c == NEWLINE || c == CARRIAGE_RETURN; }
 
 @inline function skipSpaces(p: usize, limit: usize): usize {
-  while (p < limit && (load<u8>(p) == 0x20 || load<u8>(p) == 0x09)) p++;
+  while (p < limit && (load<u8>(p) == SPACE || load<u8>(p) == TAB)) p++;
   return p;
 }
 
@@ -152,15 +149,15 @@ export class UsageScanner {
     q = skipSpaces(q + 1, limit);
     if (q >= limit || isLineBreak(load<u8>(q))) return 0;
     let c = <u32>load<u8>(q);
-    if (c - 0x30 >= 10) return q;
+    if (c - DIGIT_0 >= 10) return q;
     let number: i64 = 0;
-    while (c - 0x30 < 10) {
-      if (number < MAX_TOKENS) number = number * 10 + <i64>(c - 0x30);
+    while (c - DIGIT_0 < 10) {
+      if (number < MAX_TOKENS) number = number * 10 + <i64>(c - DIGIT_0);
       if (++q >= limit) return 0;
       c = <u32>load<u8>(q);
     }
     // A fraction or an exponent is not a token count.
-    if (c != 0x2e && c != 0x65 && c != 0x45) {
+    if (c != DOT && c != LOWER_E && c != UPPER_E) {
       this.field = <Field>field;
       this.number = number;
       this.commitNumber();
@@ -183,16 +180,16 @@ export class UsageScanner {
         else if (!isBlank(c)) { this.stage = Stage.Scan; this.scanStep(c); }
         break;
       case Stage.Value:
-        if (c - 0x30 < 10) { this.number = <i64>(c - 0x30); this.stage = Stage.Number; }
+        if (c - DIGIT_0 < 10) { this.number = <i64>(c - DIGIT_0); this.stage = Stage.Number; }
         else if (!isBlank(c)) { this.stage = Stage.Scan; this.scanStep(c); }
         break;
       case Stage.Number:
-        if (c - 0x30 < 10) {
-          if (this.number < MAX_TOKENS) this.number = this.number * 10 + <i64>(c - 0x30);
+        if (c - DIGIT_0 < 10) {
+          if (this.number < MAX_TOKENS) this.number = this.number * 10 + <i64>(c - DIGIT_0);
           break;
         }
         // A fraction or an exponent is not a token count.
-        if (c != 0x2e && c != 0x65 && c != 0x45) this.commitNumber();
+        if (c != DOT && c != LOWER_E && c != UPPER_E) this.commitNumber();
         this.stage = Stage.Scan;
         this.scanStep(c);
         break;
@@ -267,7 +264,7 @@ export class UsageScanner {
       return;
     }
     if (this.payloadStart) {
-      if (c == 0x20 || c == 0x09) return;
+      if (c == SPACE || c == TAB) return;
       if (c == OPEN_BRACE) this.events++;
       this.payloadStart = false;
       return;

@@ -1,12 +1,13 @@
 // From the body's `model` to a concrete model: an alias runs its route (filter, then rank); a
 // catalog name is taken as is; anything else is not ours and passes through.
+import { ByteBuffer } from "../abi/byte_buffer";
 import { decodeString } from "../json/lexer";
 import { hashBytes } from "../config/name_index";
 import { ModelSpec, RouteSpec, RouterConfig } from "../config/types";
 import { RequestFeatures } from "../request/features";
 import { DetectedTask, detectTask } from "../request/task_detect";
 import { CandidateTable, fillCandidates, soonestCoolingSlot } from "./candidates";
-import { RequestEstimate, fillEstimate } from "./estimate";
+import { RequestEstimate, estimateOutputTokens, fillEstimate } from "./estimate";
 import { noCandidateMessage } from "./explain";
 import { rankCandidates } from "./rank";
 import { ModelSignals } from "./signals";
@@ -24,6 +25,12 @@ export class Decision {
   tier: i32 = 0;
   readonly estimate: RequestEstimate = new RequestEstimate();
   readonly candidates: CandidateTable = new CandidateTable();
+
+  // The output tokens the routed request is expected to produce: the ranking's estimate for an
+  // alias, else the request's own (max_tokens or the default).
+  expectedOutputTokens(f: RequestFeatures, cfg: RouterConfig): f64 {
+    return this.route !== null ? this.estimate.outputTokens : estimateOutputTokens(f, cfg.defaultOutputTokens);
+  }
 }
 
 const detectedTask = new DetectedTask();
@@ -51,8 +58,7 @@ function effectiveRoute(cfg: RouterConfig, route: RouteSpec, out: Decision): Rou
   return chosen.taskAuto ? unchecked(chosen.taskVariants[out.task]) : chosen;
 }
 
-let nameScratch: usize = 0;
-let nameScratchSize: usize = 0;
+const nameScratch = new ByteBuffer();
 let modelNameLength: usize = 0;
 
 // Where the requested model name's bytes are (length in modelNameLength): the raw string in the
@@ -62,13 +68,9 @@ function modelNameBytes(body: usize, f: RequestFeatures): usize {
   const n = f.modelEnd - f.modelStart - 2;
   modelNameLength = n;
   if (!f.modelHasEscape) return p;
-  if (n > nameScratchSize) { // decoding never lengthens a string
-    if (nameScratch != 0) heap.free(nameScratch);
-    nameScratchSize = n;
-    nameScratch = heap.alloc(n);
-  }
-  modelNameLength = decodeString(p, p + n, nameScratch);
-  return nameScratch;
+  const out = nameScratch.reserve(n); // decoding never lengthens a string
+  modelNameLength = decodeString(p, p + n, out);
+  return out;
 }
 
 export function decide(cfg: RouterConfig, body: usize, f: RequestFeatures, signals: ModelSignals, nowMs: f64, out: Decision): void {

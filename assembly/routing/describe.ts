@@ -4,14 +4,15 @@
 //   (`via`), model, strategy, detected task and tier, estimated cost. Written into one reused byte
 //   buffer: a request allocates nothing for it.
 // - at debug level, one log line with every candidate's score or the reason it was dropped.
+import { DIGIT_0 } from "../bytes";
 import { ModelSpec, RouteSpec, RouterConfig } from "../config/types";
+import { STRATEGY_NAMES } from "../config/strategies";
 import { TASK_NAMES, TIER_NAMES } from "../config/tasks";
 import { CandidateTable, Drop } from "./candidates";
 import { Decision } from "./decide";
 import { describeDrop } from "./explain";
 import { ModelSignals } from "./signals";
-
-const STRATEGY_NAMES: string[] = ["price", "latency", "throughput", "quality", "balanced", "random"];
+import { LOG_PREFIX } from "../names";
 
 // What the filter state and the response header say about one request; kept in the stream's state
 // (so the response-headers callback can write the header) and reused for the next request.
@@ -88,7 +89,7 @@ function putDigits(x: u64, width: i32): void {
   const n = max(digits, width);
   reserve(<usize>n);
   for (let i = n - 1; i >= 0; i--) {
-    store<u8>(text + textLength + <usize>i, <u8>(0x30 + <u32>(x % 10)));
+    store<u8>(text + textLength + <usize>i, <u8>(DIGIT_0 + <u32>(x % 10)));
     x /= 10;
   }
   textLength += <usize>n;
@@ -183,9 +184,9 @@ export function decisionLogLine(cfg: RouterConfig, d: Decision, s: DecisionSumma
   const route = d.route;
   const model = d.model;
   if (route === null) {
-    return model !== null ? "model-router: decision: \"" + model.name + "\" requested by name (direct)" : "model-router: decision: not a route or catalog model (passed through)";
+    return model !== null ? LOG_PREFIX + "decision: \"" + model.name + "\" requested by name (direct)" : LOG_PREFIX + "decision: not a route or catalog model (passed through)";
   }
-  let line = "model-router: decision route \"" + (s.requested !== null ? s.requested!.name : route.name) + "\"";
+  let line = LOG_PREFIX + "decision route \"" + (s.requested !== null ? s.requested!.name : route.name) + "\"";
   if (s.requested !== null && s.requested!.nameBytes != route.nameBytes) line += " via \"" + route.name + "\"";
   line += " (" + unchecked(STRATEGY_NAMES[<i32>route.strategy]);
   if (d.detected) line += "; task " + unchecked(TASK_NAMES[d.task]) + ", tier " + unchecked(TIER_NAMES[d.tier]);

@@ -6,6 +6,7 @@
 // - a client's `models` list (OpenRouter) replaces either, up to `maxClientFallbacks`.
 // Fallbacks that cannot serve this request (endpoint, context, output, capabilities, cooling down
 // or awaiting a probe) are skipped; each provider appears once. One module-level plan is reused.
+import { ByteBuffer } from "../abi/byte_buffer";
 import { decodeString } from "../json/lexer";
 import { hashBytes } from "../config/name_index";
 import { MAX_CHAIN_LENGTH } from "../config/failover";
@@ -36,21 +37,16 @@ export let clientListError = "";
 
 const clientModels = new StaticArray<i32>(MAX_CLIENT_MODELS);
 let clientModelCount = 0;
-let nameScratch: usize = 0;
-let nameScratchSize: usize = 0;
+const nameScratch = new ByteBuffer();
 
 // The catalog model (or alias: ~route) an item of the list names; i32.MIN_VALUE when neither.
 function lookupItem(cfg: RouterConfig, body: usize, f: RequestFeatures, i: i32): i32 {
   let p = body + unchecked(f.modelsItems[i << 1]) + 1;
   let n = <usize>(unchecked(f.modelsItems[(i << 1) + 1]) - unchecked(f.modelsItems[i << 1]) - 2);
   if ((f.modelsItemEscapes >> i) & 1) {
-    if (n > nameScratchSize) {
-      if (nameScratch != 0) heap.free(nameScratch);
-      nameScratchSize = n;
-      nameScratch = heap.alloc(n);
-    }
-    n = decodeString(p, p + n, nameScratch);
-    p = nameScratch;
+    const out = nameScratch.reserve(n); // decoding never lengthens a string
+    n = decodeString(p, p + n, out);
+    p = out;
   }
   const hash = hashBytes(p, n);
   const model = cfg.modelIndex.find(p, n, hash);

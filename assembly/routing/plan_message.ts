@@ -1,20 +1,28 @@
-// The plan as the downstream filter hands it to the upstream filter: Envoy filter state (a Wasm
-// property the upstream filter of every attempt reads). Binary, little-endian, built in scratch
-// memory (no allocation per request):
+// The plan as the router filter hands it over, in two forms written side by side (handOverPlan):
+// - the chain header, for Envoy: the plan's providers joined by '+' ("openai+deepseek"), the
+//   fallback cluster the generated bootstrap routes on, whose retries move along the providers;
+// - the plan message, for the upstream filter: Envoy filter state (a Wasm property the upstream
+//   filter of every attempt reads). Binary, little-endian:
 //   u32 magic "rlp1" · u32 VM nonce · u32 downstream context id · u32 configuration fingerprint ·
 //   u16 configuration id · u16 requested route (0xffff: a catalog model) · u32 model literal start ·
 //   u32 model literal end (the bytes of the first model's id in the body the router forwards) ·
 //   u8 chain length · u8 0 · u16 path length · u16 model index × length · the client's :path.
-// The upstream filter trusts nothing it cannot check: the fingerprint must be its own
-// configuration's, indices must be in range, the body must hold the first model's literal where
-// the plan says (else it finds `model` again).
+// Both are built in scratch memory kept here (no allocation per request). The upstream filter
+// trusts nothing it cannot check: the fingerprint must be its own configuration's, indices must be
+// in range, the body must hold the first model's literal where the plan says (else it finds
+// `model` again).
+import { ByteBuffer } from "../abi/byte_buffer";
+import { freeHostBlock, hostSize, readProperty, replaceRequestHeaderBytes, takeHostData, writePropertyBytes } from "../abi/host";
+import { PLUS } from "../bytes";
 import { MAX_CHAIN_LENGTH } from "../config/failover";
+import { RouterConfig } from "../config/types";
+import { PLAN_FILTER_STATE } from "../names";
 import { FailoverPlan } from "./plan";
 
 const MAGIC: u32 = 0x31706c72;
 const HEADER_SIZE: usize = 32;
 // The filter-state key the plan travels under (wasm.llm_router.plan).
-export const PLAN_PROPERTY = String.UTF8.encode("llm_router.plan");
+const PLAN_PROPERTY = String.UTF8.encode(PLAN_FILTER_STATE);
 export const NO_ROUTE: i32 = 0xffff;
 // A :path longer than this makes no plan (the request then goes to its first model only).
 export const MAX_PLAN_PATH: usize = 8192;
@@ -30,21 +38,15 @@ export function initVmNonce(seed: u64): void {
   vmNonce = <u32>(mixed >> 32) | 1;
 }
 
-let scratch: usize = 0;
-let scratchSize: usize = 0;
-export let messageSize: usize = 0;
+const message = new ByteBuffer();
+const chain = new ByteBuffer();
 
-// Encodes into module scratch; returns its address (messageSize bytes), 0 when the path is too long.
-export function encodePlan(plan: FailoverPlan, vmNonce: u32, contextId: u32, fingerprint: u32, configId: i32,
-  modelStart: u32, modelEnd: u32, path: usize, pathSize: usize): usize {
-  if (pathSize > MAX_PLAN_PATH) return 0;
+// Encodes into `message`; false when the path is too long to carry.
+function encodePlan(plan: FailoverPlan, vmNonce: u32, contextId: u32, fingerprint: u32, configId: i32,
+  modelStart: u32, modelEnd: u32, path: usize, pathSize: usize): bool {
+  if (pathSize > MAX_PLAN_PATH) return false;
   const size = HEADER_SIZE + 2 * <usize>plan.length + pathSize;
-  if (size > scratchSize) {
-    if (scratch != 0) heap.free(scratch);
-    scratchSize = size + 64;
-    scratch = heap.alloc(scratchSize);
-  }
-  const p = scratch;
+  const p = message.reserve(size, 64);
   store<u32>(p, MAGIC);
   store<u32>(p, vmNonce, 4);
   store<u32>(p, contextId, 8);
@@ -58,12 +60,40 @@ export function encodePlan(plan: FailoverPlan, vmNonce: u32, contextId: u32, fin
   store<u16>(p, <u16>pathSize, 30);
   for (let i = 0; i < plan.length; i++) store<u16>(p + HEADER_SIZE + 2 * <usize>i, <u16>plan.model(i));
   memory.copy(p + HEADER_SIZE + 2 * <usize>plan.length, path, pathSize);
-  messageSize = size;
-  return p;
+  message.size = size;
+  return true;
 }
 
-// What an attempt reads back; fields valid after a successful decode.
+// The chain header's value into `chain`.
+function encodeChain(cfg: RouterConfig, plan: FailoverPlan): void {
+  let size: usize = 0;
+  for (let i = 0; i < plan.length; i++) size += <usize>unchecked(cfg.models[plan.model(i)]).upstreamBytes.byteLength + 1;
+  const start = chain.reserve(size);
+  let q = start;
+  for (let i = 0; i < plan.length; i++) {
+    if (i > 0) store<u8>(q++, PLUS);
+    const name = unchecked(cfg.models[plan.model(i)]).upstreamBytes;
+    memory.copy(q, changetype<usize>(name), name.byteLength);
+    q += name.byteLength;
+  }
+  chain.size = q - start;
+}
+
+// Envoy routes the request to the plan's fallback cluster (the chain header); every attempt's
+// upstream filter reads the plan (filter state) to know which model its provider gets, and where
+// the model is in the body. A plan that cannot travel (a path too long, a host refusing the filter
+// state) names no chain: the request goes to its first model only.
+export function handOverPlan(cfg: RouterConfig, plan: FailoverPlan, contextId: u32, fingerprint: u32, modelStart: u32,
+  modelEnd: u32, path: usize, pathSize: usize): void {
+  if (!encodePlan(plan, vmNonce, contextId, fingerprint, cfg.id, modelStart, modelEnd, path, pathSize)) return;
+  if (!writePropertyBytes(PLAN_PROPERTY, message.ptr, message.size)) return;
+  encodeChain(cfg, plan);
+  replaceRequestHeaderBytes(cfg.chainHeader, chain.ptr, chain.size);
+}
+
+// What an attempt reads back; fields valid after a successful read.
 export class PlanMessage {
+  private block: usize = 0;    // the filter state as the host gave it, until release()
   vmNonce: u32 = 0;
   contextId: u32 = 0;
   fingerprint: u32 = 0;
@@ -73,11 +103,27 @@ export class PlanMessage {
   modelEnd: u32 = 0;
   length: i32 = 0;
   readonly models: StaticArray<i32> = new StaticArray<i32>(MAX_CHAIN_LENGTH);
-  path: usize = 0;             // into the decoded block (valid while the caller keeps it)
+  path: usize = 0;             // into the block (valid until release())
   pathSize: usize = 0;
 
+  // Reads the plan from filter state; false when there is none or it is not one encodePlan wrote
+  // (nothing is kept then). Otherwise the block is kept until release().
+  read(): bool {
+    if (!readProperty(PLAN_PROPERTY)) return false;
+    const size = hostSize;
+    this.block = takeHostData();
+    if (this.decode(this.block, size)) return true;
+    this.release();
+    return false;
+  }
+
+  release(): void {
+    freeHostBlock(this.block);
+    this.block = 0;
+  }
+
   // False for anything not written by encodePlan (wrong size, magic or length).
-  decode(p: usize, size: usize): bool {
+  private decode(p: usize, size: usize): bool {
     if (size < HEADER_SIZE || load<u32>(p) != MAGIC) return false;
     const length = <i32>load<u8>(p, 28);
     const pathSize = <usize>load<u16>(p, 30);

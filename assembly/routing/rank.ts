@@ -2,7 +2,8 @@
 // holds. Every survivor gets a score (higher is better) so that alternates and explanations can be
 // read off the same table. A strict comparison keeps the earliest candidate on ties (the route's
 // order, else the catalog's).
-import { ModelSpec, RouteSpec, RouterConfig, Strategy } from "../config/types";
+import { STRATEGIES, Strategy } from "../config/strategies";
+import { ModelSpec, RouteSpec, RouterConfig } from "../config/types";
 import { CandidateTable, Drop } from "./candidates";
 import { nextRandom } from "./random";
 
@@ -143,21 +144,18 @@ function explorePick(route: RouteSpec, t: CandidateTable, best: i32): i32 {
   return -1;
 }
 
-// Strategies that rank on measured values: the ones live signals move.
-@inline function usesMeasurements(strategy: Strategy): bool {
-  return strategy == Strategy.Latency || strategy == Strategy.Throughput || strategy == Strategy.Balanced;
-}
-
 // The chosen slot in route.candidates, or -1 when no candidate survives the filter.
 export function rankCandidates(cfg: RouterConfig, route: RouteSpec, t: CandidateTable): i32 {
   if (t.survivors == 0) return -1;
   if (route.strategy == Strategy.Random) return pickRandom(cfg, route, t);
   const best = pickBest(route, t);
-  if (t.survivors < 2 || !usesMeasurements(route.strategy)) return best;
+  // Only strategies that rank on measured values explore and spread (config/strategies.ts).
+  const strategy = unchecked(STRATEGIES[<i32>route.strategy]);
+  if (t.survivors < 2 || !strategy.measured) return best;
   if (route.explore > 0) {
     const explored = explorePick(route, t, best);
     if (explored >= 0) return explored;
   }
-  if (route.spread > 0 && route.strategy != Strategy.Balanced) return spreadPick(route, t, best);
+  if (route.spread > 0 && strategy.spreads) return spreadPick(route, t, best);
   return best;
 }

@@ -8,9 +8,10 @@ import { spawnSync } from "node:child_process";
 import { join, resolve } from "node:path";
 import { chatBody } from "./bodies.mjs";
 import { ROOT } from "./ts.mjs";
+import { UPSTREAM_ROOT_ID } from "../../cli/lib/names.mjs";
 
 export const FLOOR_WASM = join(ROOT, "build", "bench-floor.wasm");
-export const UPSTREAM_ROOT_ID = "model-router-upstream";
+export { UPSTREAM_ROOT_ID } from "../../cli/lib/names.mjs";
 
 /** Compiles bench/floor-filter.ts with the plugin's compiler settings (cwd bench/: not the plugin's asconfig). */
 export function buildFloor(out = FLOOR_WASM) {

@@ -3,12 +3,13 @@
 // plugin's body scan and logs the wall time (`compute <ns>`). bench/profile/compute.mjs runs the
 // same module in Node with stub host functions and compares.
 import { proxy_get_current_time_nanoseconds, proxy_log, proxy_get_buffer_bytes } from "../../assembly/abi/imports";
-import { scanBody } from "../../assembly/request/body_scan";
+import { BodyScanner } from "../../assembly/request/body_scan";
 import { RequestFeatures } from "../../assembly/request/features";
 
 const OUT = memory.data(16);
 const REPEAT = 200;
 const features = new RequestFeatures();
+const scanner = new BodyScanner();
 let body: usize = 0;
 let size: usize = 0;
 
@@ -27,7 +28,7 @@ export function proxy_on_configure(c: u32, n: usize): bool {
 // The measurement itself, also called directly from Node.
 export function scanRepeatedly(times: i32): i32 {
   let errors = 0;
-  for (let i = 0; i < times; i++) { scanBody(body, size, features, true); errors += <i32>features.error; }
+  for (let i = 0; i < times; i++) { scanner.scan(body, size, features, true); errors += <i32>features.error; }
   return errors;
 }
 export function proxy_on_request_headers(c: u32, n: u32, e: u32): u32 {

@@ -6,6 +6,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { fallbackClusterProblem } from "./failover.mjs";
 import { jsonSyntaxError, lineColumn } from "./json-syntax.mjs";
+import { AZURE_OPENAI, CONFIG_ERROR_PREFIX, OPENAI } from "./names.mjs";
 import { configurePlugin } from "./plugin-host.mjs";
 
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -65,7 +66,7 @@ export function pluginProblems(configText, wasmPath = ENVOY_WASM) {
   const { ok, logs } = configurePlugin(wasmPath, configText);
   const errors = logs.filter((l) => l.level >= 4).map((l) => l.message);
   if (ok) return [];
-  const prefix = "model-router: invalid configuration: ";
+  const prefix = CONFIG_ERROR_PREFIX;
   const lines = errors.length > 0 ? errors : ["the plugin refused the configuration without saying why"];
   return lines.map((line) => {
     const rest = line.startsWith(prefix) ? line.slice(prefix.length) : line;
@@ -120,6 +121,8 @@ export function parseProvider(name, spec) {
     auth: spec.auth ?? "bearer",
     apiKeyEnv: spec.apiKeyEnv ?? null,
     headers: Object.entries(spec.headers ?? {}),
+    // `api` (the plugin refuses what it does not know); before the field, apiVersion alone meant Azure.
+    api: spec.api ?? (spec.apiVersion !== undefined ? AZURE_OPENAI : OPENAI),
     apiVersion: spec.apiVersion ?? null,
   };
 }
@@ -183,7 +186,7 @@ export function gatewayProblems(json, { env = process.env, defaultProvider = nul
     const p = byName.get(m.upstream);
     if (!p) return; // the plugin reports an upstream that names no provider
     const deployment = m.upstreamModel ?? m.name;
-    if (p.apiVersion !== null && !AZURE_DEPLOYMENT.test(deployment)) {
+    if (p.api === AZURE_OPENAI && !AZURE_DEPLOYMENT.test(deployment)) {
       problems.push(
         new ConfigProblem(
           `models[${i}].${m.upstreamModel !== undefined ? "upstreamModel" : "name"}`,
@@ -222,7 +225,7 @@ export function gatewayProblems(json, { env = process.env, defaultProvider = nul
   if (defaultProvider !== null) {
     const p = byName.get(defaultProvider);
     if (!p) problems.push(new ConfigProblem("--default-provider", `"${defaultProvider}" names no provider`));
-    else if (p.apiVersion !== null) {
+    else if (p.api === AZURE_OPENAI) {
       problems.push(new ConfigProblem("--default-provider", `${p.name} is an Azure deployment provider: unrouted requests have no deployment to go to`));
     }
   }

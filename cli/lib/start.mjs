@@ -14,6 +14,7 @@ import { failoverPlan } from "./failover.mjs";
 import {
   BOOTSTRAP_FILE, ReloadRefused, describeChange, reloadGateway, reloadProblems, reloadableGateway, runningGateway, writeGateway,
 } from "./reload.mjs";
+import { CONFIG_ERROR_PREFIX, LOG_PREFIX } from "./names.mjs";
 
 const CA_BUNDLES = [
   "/etc/ssl/certs/ca-certificates.crt", // Debian, Ubuntu, Alpine, Arch
@@ -57,9 +58,9 @@ const urlHost = (h) => (h.includes(":") ? `[${h}]` : h === "0.0.0.0" ? "127.0.0.
 /** Envoy's log reduced to what explains a failed start: the plugin's own line first. */
 export function startFailure(log) {
   const lines = log.split("\n");
-  const plugin = lines.filter((l) => l.includes("model-router: invalid configuration:")).map((l) => l.slice(l.indexOf("model-router:")));
+  const plugin = lines.filter((l) => l.includes(CONFIG_ERROR_PREFIX)).map((l) => l.slice(l.indexOf(LOG_PREFIX)));
   const serious = lines
-    .filter((l) => /\]\[(critical|error)\]/.test(l) && !l.includes("model-router:"))
+    .filter((l) => /\]\[(critical|error)\]/.test(l) && !l.includes(LOG_PREFIX))
     .map((l) => l.replace(/^\[[^\]]*\]\[\d+\]\[(critical|error)\]\[[^\]]*\] \[[^\]]*\] ?/, ""));
   // Envoy quotes the whole bootstrap in some errors: keep the message, not the dump.
   const short = (l) => (l.length > 400 ? `${l.slice(0, 400)} ...` : l);

@@ -1,21 +1,22 @@
 // `llm-router top`: a live view of the gateway from Envoy's admin endpoint alone. Two reads of
 // /stats?format=json (the plugin's stats, raw names: the same on Envoy and Higress whatever the
-// stats_tags) an interval apart give, per model: requests per second, error rate, cooldown, time to
-// first token p50/p95, output tokens per second, cost per minute; and per route which models served
-// it. Parsing, arithmetic and rendering are pure functions (tested without Envoy); `runTop` does the
+// stats_tags) an interval apart give, per model: requests per second, error rate (the model's
+// failures) and client-error rate (the provider's other 4xx), cooldown, time to first token
+// p50/p95, output tokens per second, cost per minute; and per route which models served it. Parsing, arithmetic and rendering are pure functions (tested without Envoy); `runTop` does the
 // I/O.
 import { get } from "node:http";
+import { FORWARDED_OUTCOMES, METRICS, PER_MODEL_METRIC } from "./names.mjs";
 
-// Stat names of assembly/metrics/table.ts. Traffic: route.<r>.upstream.<u>.model.<m>.consumer.<c>.
-// metric.<name>[.<key>.<value>]; per model: <name>.upstream.<u>.model.<m>. Names may hold dots, so
-// each part ends at the next keyword (as the generated stats_tags read them).
+// Stat names of assembly/metrics/table.ts (cli/lib/names.mjs). Traffic: route.<r>.upstream.<u>.model.<m>.
+// consumer.<c>.metric.<name>[.<key>.<value>]; per model: <name>.upstream.<u>.model.<m>. Names may hold
+// dots, so each part ends at the next keyword (as the generated stats_tags read them).
 const TRAFFIC = /^wasmcustom\.route\.(.*?)\.upstream\.(.*?)\.model\.(.*?)\.consumer\.(.*?)\.metric\.([a-z0-9_]+)(?:\.(outcome|result)\.([a-z0-9_]+))?$/;
-const PER_MODEL = /^wasmcustom\.((?:gen_ai|llm_router)_[a-z0-9_]+)\.upstream\.(.*?)\.model\.(.*)$/;
+const PER_MODEL = new RegExp(`^wasmcustom\\.(${PER_MODEL_METRIC})\\.upstream\\.(.*?)\\.model\\.(.*)$`);
 // The fallbacks counter: a request that moved on from a model (its attempt there failed).
-const FALLBACK = /^wasmcustom\.llm_router_fallbacks\.route\.(.*?)\.from\.(.*?)\.to\.(.*)$/;
+const FALLBACK = new RegExp(`^wasmcustom\\.${METRICS.fallbacks}\\.route\\.(.*?)\\.from\\.(.*?)\\.to\\.(.*)$`);
 
 // Requests that went to a model (the other outcomes are refusals or pass-through).
-const FORWARDED = new Set(["routed", "direct", "fallback", "all_cooling"]);
+const FORWARDED = new Set(FORWARDED_OUTCOMES);
 const QUANTILE_P50 = 50;
 const QUANTILE_P95 = 95;
 
@@ -86,11 +87,12 @@ const modelKey = (metric, label = null) => (s) => (s.metric === metric && (label
 export function summarize(prev, cur, nowMs = cur.atMs) {
   const seconds = prev ? Math.max((cur.atMs - prev.atMs) / 1000, 1e-3) : null;
   const metrics = {
-    requests: modelKey("llm_router_requests", (l) => FORWARDED.has(l)),
-    success: modelKey("llm_router_responses", (l) => l === "success"),
-    failure: modelKey("llm_router_responses", (l) => l === "failure"),
-    output: modelKey("output_token"),
-    cost: modelKey("llm_router_cost_micro_usd"),
+    requests: modelKey(METRICS.requests, (l) => FORWARDED.has(l)),
+    success: modelKey(METRICS.responses, (l) => l === "success"),
+    failure: modelKey(METRICS.responses, (l) => l === "failure"),
+    clientError: modelKey(METRICS.responses, (l) => l === "client_error"),
+    output: modelKey(METRICS.outputTokens),
+    cost: modelKey(METRICS.costMicroUsd),
   };
   const now = {}, before = {};
   for (const [k, pick] of Object.entries(metrics)) {
@@ -104,29 +106,32 @@ export function summarize(prev, cur, nowMs = cur.atMs) {
   const names = new Set([...cur.gauges.keys(), ...now.requests.keys(), ...now.success.keys(), ...now.failure.keys(), ...cur.histograms.keys()]);
   const models = [...names].sort().map((model) => {
     const g = cur.gauges.get(model) ?? {};
-    const ttft = cur.histograms.get(model)?.gen_ai_server_time_to_first_token_ms ?? null;
+    const ttft = cur.histograms.get(model)?.[METRICS.timeToFirstTokenMs] ?? null;
+    // A model's attempts: its answers (2xx, failures, a client's 4xx) and the attempts that failed and
+    // moved the request on to another model (the fallbacks counter).
     const failed = delta("failure", model) + movedOn(model);
-    const attempts = delta("success", model) + failed;
+    const attempts = delta("success", model) + delta("clientError", model) + failed;
     return {
       model,
       upstream: cur.upstreams.get(model) ?? "",
       requests: now.requests.get(model) ?? 0,
       rps: seconds ? delta("requests", model) / seconds : null,
       errorRate: seconds && attempts > 0 ? failed / attempts : null,
-      coolingDown: g.llm_router_model_cooling_down === 1,
-      cooldownLeftMs: g.llm_router_model_cooling_down === 1 ? Math.max(0, (g.llm_router_model_cooldown_until_ms ?? 0) - nowMs) : 0,
-      failuresInRow: g.llm_router_model_consecutive_failures ?? 0,
+      clientErrorRate: seconds && attempts > 0 ? delta("clientError", model) / attempts : null,
+      coolingDown: g[METRICS.coolingDown] === 1,
+      cooldownLeftMs: g[METRICS.coolingDown] === 1 ? Math.max(0, (g[METRICS.cooldownUntilMs] ?? 0) - nowMs) : 0,
+      failuresInRow: g[METRICS.consecutiveFailures] ?? 0,
       ttftP50: ttft?.p50 ?? null,
       ttftP95: ttft?.p95 ?? null,
       ttftRecent: ttft?.fromInterval ?? false,
-      ttftEstimate: g.llm_router_model_ttft_ms ?? null,
+      ttftEstimate: g[METRICS.ttftMs] ?? null,
       tokensPerSecond: seconds ? delta("output", model) / seconds : null,
       costPerMinuteUsd: seconds ? (delta("cost", model) / 1e6 / seconds) * 60 : null,
       costUsd: (now.cost.get(model) ?? 0) / 1e6,
     };
   });
-  const routeReq = (snap) => sum(snap, (s) => (s.metric === "llm_router_requests" && FORWARDED.has(s.label) && s.route !== "none" ? `${s.route}\u0000${s.model}` : null));
-  const routeCost = (snap) => sum(snap, (s) => (s.metric === "llm_router_cost_micro_usd" && s.route !== "none" ? `${s.route}\u0000${s.model}` : null));
+  const routeReq = (snap) => sum(snap, (s) => (s.metric === METRICS.requests && FORWARDED.has(s.label) && s.route !== "none" ? `${s.route}\u0000${s.model}` : null));
+  const routeCost = (snap) => sum(snap, (s) => (s.metric === METRICS.costMicroUsd && s.route !== "none" ? `${s.route}\u0000${s.model}` : null));
   const rNow = routeReq(cur), rBefore = prev ? routeReq(prev) : new Map();
   const cNow = routeCost(cur);
   const routes = [...rNow.keys()].sort().map((key) => {
@@ -139,7 +144,7 @@ export function summarize(prev, cur, nowMs = cur.atMs) {
       costUsd: (cNow.get(key) ?? 0) / 1e6,
     };
   });
-  const outcomes = sum(cur, (s) => (s.metric === "llm_router_requests" && !FORWARDED.has(s.label) ? s.label : null));
+  const outcomes = sum(cur, (s) => (s.metric === METRICS.requests && !FORWARDED.has(s.label) ? s.label : null));
   return { models, routes, outcomes: Object.fromEntries([...outcomes].sort()) , seconds };
 }
 
@@ -169,13 +174,14 @@ export function render(summary, { admin = "", atMs = Date.now() } = {}) {
   out.push("");
   out.push(
     table(
-      ["MODEL", "UPSTREAM", "REQ/S", "REQUESTS", "ERR%", "COOLDOWN", "TTFT P50", "TTFT P95", "EST TTFT", "TOK/S", "$/MIN", "COST $"],
+      ["MODEL", "UPSTREAM", "REQ/S", "REQUESTS", "ERR%", "4XX%", "COOLDOWN", "TTFT P50", "TTFT P95", "EST TTFT", "TOK/S", "$/MIN", "COST $"],
       summary.models.map((m) => [
         m.model,
         m.upstream,
         fixed(m.rps, 2),
         m.requests,
         m.errorRate === null ? dash : (m.errorRate * 100).toFixed(1),
+        m.clientErrorRate === null ? dash : (m.clientErrorRate * 100).toFixed(1),
         cooldown(m),
         m.ttftP50 === null ? dash : `${ms(m.ttftP50)}${m.ttftRecent ? "" : "*"}`,
         m.ttftP95 === null ? dash : `${ms(m.ttftP95)}${m.ttftRecent ? "" : "*"}`,
@@ -186,6 +192,7 @@ export function render(summary, { admin = "", atMs = Date.now() } = {}) {
       ]),
     ),
   );
+  out.push("ERR%: answers that were the model's failures (5xx, 429, no answer); 4XX%: the provider's other 4xx, the client's errors.");
   out.push("TTFT in ms: Envoy's last stats flush (5 s); * = since Envoy started (no stream in the last flush). EST TTFT: the live estimate routing uses.");
   if (summary.routes.length > 0) {
     out.push("");

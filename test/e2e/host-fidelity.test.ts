@@ -74,6 +74,17 @@ describe("host fidelity: the process", () => {
     expect(startup(hostLines())).toEqual(real);
   });
 
+  // The plugin picks its kind of root (router filter or upstream filter) by root id in
+  // proxy_on_context_create (assembly/exports.ts): the probe reads plugin_root_id there.
+  it("plugin_root_id is readable in proxy_on_context_create of every root context, on every thread", () => {
+    const created = (ls: Line[]) => ls.filter((l) => l.cb === "create" && l.text === "root");
+    const real = created(envoyLines());
+    for (const thread of ["main", "worker"]) {
+      expect(new Set(real.filter((l) => l.thread === thread).map((l) => l.root)), thread).toEqual(new Set(["a", "down", "up"]));
+    }
+    expect(created(hostLines()).map((l) => `${l.thread}|${l.root}`)).toEqual(real.map((l) => `${l.thread}|${l.root}`));
+  });
+
   it("ticks: the main thread's and the worker's roots tick; shared data CAS across VMs in the same order", () => {
     expect(tickOps(hostLines())).toEqual(tickOps(envoyLines()));
     for (const thread of ["main", "worker"]) {

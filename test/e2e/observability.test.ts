@@ -294,4 +294,16 @@ describe("a known mix of requests", () => {
     expect(queried.size).toBeGreaterThan(15);
     expect([...queried].filter((n) => !names.has(n))).toEqual([]);
   });
+
+  it("a provider's 4xx (the mock serves no /v1/messages) is counted as the client's error, not a success, and cools nothing", async () => {
+    const responses = `${TRAFFIC}llm_router_responses`;
+    const before = await scrape();
+    const r = await postJson({ url }, "/v1/messages", JSON.stringify({ model: "deepseek-chat", max_tokens: 5, messages: [{ role: "user", content: "hi" }] }));
+    expect(r.status).toBe(404);
+    const s = await scrapeUntil((x) => total(x, responses, { result: "client_error" }) >= 1);
+    expect(total(s, responses, { ai_model: "deepseek-chat", result: "client_error" })).toBe(1);
+    expect(total(s, responses, { result: "success" })).toBe(total(before, responses, { result: "success" }));
+    expect(total(s, responses, { ai_model: "deepseek-chat", result: "failure" })).toBe(0);
+    expect(total(s, "llm_router_model_cooling_down", { ai_model: "deepseek-chat" })).toBe(0);
+  });
 });

@@ -203,6 +203,12 @@ describe("providers", () => {
     expect(h.configured).toBe(true);
     expect(chosen(send(h, { model: "fast", ...user("hi") }))).toBe("llama-3.1-8b");
   });
+  it("`api` may name each provider's API: openai (the default) or azure-openai (with its apiVersion)", async () => {
+    const c = withProviders();
+    c.providers.azure.api = "azure-openai";
+    c.providers.openai.api = "openai";
+    expect((await router(c)).configured).toBe(true);
+  });
   const bad: Array<[string, (c: Json) => void, string | RegExp]> = [
     ["upstream not a provider", (c) => (c.models[3].upstream = "grok"), 'models[3].upstream: unknown provider "grok" (did you mean "groq"?)'],
     ["baseUrl missing", (c) => delete c.providers.openai.baseUrl, "providers.openai.baseUrl: required"],
@@ -229,6 +235,18 @@ describe("providers", () => {
     ["baseUrl with an empty segment", (c) => (c.providers.openai.baseUrl = "https://api.openai.com//v1"), "providers.openai.baseUrl: an empty segment ('//') in the path"],
     ["baseUrl with port 0", (c) => (c.providers.openai.baseUrl = "https://api.openai.com:0/v1"), "providers.openai.baseUrl: expected a port from 1 to 65535"],
     ["baseUrl with an empty port", (c) => (c.providers.openai.baseUrl = "https://api.openai.com:/v1"), "providers.openai.baseUrl: expected a port from 1 to 65535"],
+    ["api unknown", (c) => (c.providers.azure.api = "azure_openai"), 'providers.azure.api: expected openai or azure-openai (did you mean "azure-openai"?)'],
+    ["api not a string", (c) => (c.providers.azure.api = 1), "providers.azure.api: expected a non-empty string"],
+    [
+      "azure-openai without apiVersion",
+      (c) => { c.providers.azure.api = "azure-openai"; delete c.providers.azure.apiVersion; },
+      'providers.azure.apiVersion: required with "api": "azure-openai": Azure OpenAI\'s api-version, such as "2024-10-21"',
+    ],
+    [
+      "openai with apiVersion",
+      (c) => { c.providers.groq.api = "openai"; c.providers.groq.apiVersion = "2024-10-21"; },
+      'providers.groq.apiVersion: only for "api": "azure-openai" (Azure OpenAI\'s api-version); remove it',
+    ],
   ];
   it("a baseUrl ending in '/' and an IPv6 host with a port are accepted", async () => {
     const c = withProviders();

@@ -305,6 +305,23 @@ describe("each attempt is made for its provider", () => {
     expect(JSON.parse(a[3].text).model).toBe("qwen-f");
   });
 
+  it("`api` names the provider's API: \"azure-openai\" and \"openai\" written out go where apiVersion alone (or nothing) did", async () => {
+    const providers = { ...PROVIDERS, azure: { ...PROVIDERS.azure, api: "azure-openai" }, groq: { ...PROVIDERS.groq, api: "openai" } };
+    const models = MODELS.map((m) => (m.name === "e" ? { ...m, fallbacks: ["d", "c"] } : m));
+    const h = await world({ cfg: { ...BASE, providers, models } });
+    const r = send(h, { model: "e", ...user("hi") }, {
+      path: "/v1/chat/completions?api-version=old&x=1",
+      route: { timeoutMs: 0, retryPolicy: retry(2) },
+      response: [{ status: 500 }, { status: 500 }, ok],
+    });
+    expect(r.response!.status).toBe(200);
+    const a = r.exchange!.attempts.map((x) => x.request!);
+    expect(a.map((x) => x.cluster)).toEqual(["anthropic", "azure", "groq"]);
+    expect(a[1].header(":path")).toBe("/openai/deployments/my-deployment/chat/completions?x=1&api-version=2024-10-21");
+    expect(a[1].header("api-key")).toBe("az-key");
+    expect(a[2].header(":path")).toBe("/openai/v1/chat/completions?api-version=old&x=1");
+  });
+
   it("without endpoint metadata the attempt number says which model", async () => {
     const h = await world({ metadata: false });
     const r = send(h, { model: "best", ...user("hi") }, { response: [{ envoy: "reset-before-response" }, ok] });

@@ -72,6 +72,19 @@ describe("requests by route, model, upstream and outcome", () => {
     expect(total(s, REQUESTS)).toBe(sent.length);
   });
 
+  it("a refused `models` list counts as invalid_models, its code (not invalid_json, not uncounted)", async () => {
+    const g = await metricsGateway(cfg);
+    const w = g.workers[0];
+    const malformed = w.request(post('{"model":"A","models":"B"}') as any);
+    const unknown = w.request(post(JSON.stringify({ model: "auto", models: ["A", "gpt-9"], messages: [{ role: "user", content: "hi" }] })) as any);
+    for (const r of [malformed, unknown]) expect(JSON.parse(r.localResponse!.text).error.code).toBe("invalid_models");
+    expect(unknown.setProperties["model_router.decision"]).toBe("outcome=invalid_models route=auto strategy=price");
+    const s = g.scrape();
+    expect(total(s, REQUESTS, { outcome: "invalid_models", ai_route: "none" })).toBe(1);
+    expect(total(s, REQUESTS, { outcome: "invalid_models", ai_route: "auto", ai_model: "none" })).toBe(1);
+    expect(total(s, REQUESTS, { outcome: "invalid_json" })).toBe(0);
+  });
+
   it("a route passing over a cooling model counts the skip; every candidate cooling goes to the first to recover", async () => {
     const live = { ...cfg, models: [model("A", { price: { input: 1, output: 1 } }), model("B", { price: { input: 5, output: 5 } })], routes: { auto: { strategy: "price" } }, live: {} };
     const g = await metricsGateway(live);
@@ -221,9 +234,29 @@ describe("responses: results, times and speed", () => {
     chat(w, "auto", streamAnswer({ headersAt: 500, ttftMs: 500, tokens: 3, spanMs: 10 }), { stream: true, clientAbortAt: 100 });
     const s = g.scrape();
     expect(total(s, RESPONSES, { result: "failure" })).toBe(3);
-    expect(total(s, RESPONSES, { result: "success" })).toBe(1); // a 400 is the client's fault, not the model's
+    // a 400 is the client's fault, not the model's: counted apart, and no failure for live signals
+    expect(total(s, RESPONSES, { result: "client_error" })).toBe(1);
+    expect(total(s, RESPONSES, { result: "success" })).toBe(0);
     expect(total(s, RESPONSES, { result: "client_cancelled" })).toBe(1);
     expect(total(s, `${TRAFFIC}llm_router_usage_missing`)).toBe(0);
+  });
+});
+
+describe("a provider's 4xx", () => {
+  it("is the client's error: counted as client_error, never as a success or a failure; live signals keep the model healthy", async () => {
+    const cfg = { models: [model("A"), model("B")], routes: { auto: { strategy: "price", models: ["A", "B"] } }, live: { explore: 0 } };
+    const g = await metricsGateway(cfg);
+    const w = g.workers[0];
+    for (const status of [400, 401, 404, 404, 413]) chat(w, "auto", failure(status));
+    g.proc.advance(1000);
+    const s = parsePrometheus(g.proc.prometheus());
+    expect(total(s, RESPONSES, { ai_route: "auto", ai_model: "A", result: "client_error" })).toBe(5);
+    expect(total(s, RESPONSES, { result: "success" })).toBe(0);
+    expect(total(s, RESPONSES, { result: "failure" })).toBe(0);
+    // five in a row, past the failure threshold: still no cooldown, every request stayed on A
+    expect(total(s, "llm_router_model_cooling_down", { ai_model: "A" })).toBe(0);
+    expect(total(s, "llm_router_model_consecutive_failures", { ai_model: "A" })).toBe(0);
+    expect(total(s, REQUESTS, { ai_route: "auto", ai_model: "A", outcome: "routed" })).toBe(5);
   });
 });
 

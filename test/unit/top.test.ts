@@ -25,6 +25,9 @@ function statsJson(scale: number, cooling = false) {
       traffic("none", "none", "none", "none", "llm_router_requests.outcome.passed_through", 1),
       traffic("auto", "openai", "gpt-4o-mini", "none", "llm_router_responses.result.success", 9 * scale),
       traffic("auto", "openai", "gpt-4o-mini", "none", "llm_router_responses.result.failure", 1 * scale),
+      traffic("none", "qwen", "qwen-plus", "none", "llm_router_requests.outcome.direct", 4 * scale),
+      traffic("none", "qwen", "qwen-plus", "none", "llm_router_responses.result.success", 3 * scale),
+      traffic("none", "qwen", "qwen-plus", "none", "llm_router_responses.result.client_error", 1 * scale),
       traffic("auto", "openai", "gpt-4o-mini", "none", "output_token", 200 * scale),
       traffic("auto", "openai", "gpt-4o-mini", "none", "llm_router_cost_micro_usd", 600_000 * scale),
       traffic("fast", "groq", "llama-3.1-8b", "none", "llm_router_cost_micro_usd", 1_000 * scale),
@@ -60,12 +63,18 @@ describe("llm-router top", () => {
     expect(s.outcomes).toEqual({ no_candidate: 3, passed_through: 1 });
   });
 
+  it("a provider's 4xx is the client's error: its own column, not the model's error rate", () => {
+    expect(row("gpt-4o-mini")).toMatchObject({ errorRate: 0.1, clientErrorRate: 0 });
+    expect(row("qwen-plus")).toMatchObject({ upstream: "qwen", errorRate: 0, clientErrorRate: 0.25 });
+  });
+
   it("the screen", () => {
     const screen = render(s, { admin: "http://127.0.0.1:9901", atMs: t0 + 2000 });
     const lines = screen.split("\n");
     expect(lines[0]).toBe("llm-router top — http://127.0.0.1:9901 — 2023-11-14T22:13:22.000Z — rates over the last 2.0 s");
-    expect(lines.find((l) => l.startsWith("gpt-4o-mini"))!.split(/\s{2,}/)).toEqual(["gpt-4o-mini", "openai", "15.00", "45", "10.0", "ok", "150", "310", "412", "200.0", "36.00", "1.80"]);
-    expect(lines.find((l) => l.startsWith("llama-3.1-8b"))!.split(/\s{2,}/)).toEqual(["llama-3.1-8b", "groq", "6.00", "18", "-", "11s left", "60*", "95*", "-", "0.0", "0.06", "0.003"]);
+    expect(lines.find((l) => l.startsWith("gpt-4o-mini"))!.split(/\s{2,}/)).toEqual(["gpt-4o-mini", "openai", "15.00", "45", "10.0", "0.0", "ok", "150", "310", "412", "200.0", "36.00", "1.80"]);
+    expect(lines.find((l) => l.startsWith("llama-3.1-8b"))!.split(/\s{2,}/)).toEqual(["llama-3.1-8b", "groq", "6.00", "18", "-", "-", "11s left", "60*", "95*", "-", "0.0", "0.06", "0.003"]);
+    expect(lines.find((l) => l.startsWith("qwen-plus"))!.split(/\s{2,}/).slice(4, 6)).toEqual(["0.0", "25.0"]);
     expect(screen).toContain("not forwarded (since start): no_candidate 3, passed_through 1");
   });
 
