@@ -59,6 +59,25 @@ describe("llm-router check", () => {
     expect(a.stderr).toContain("models[1].upstreamModel:");
   });
 
+  it("a provider's api: azure-openai needs apiVersion, an unknown api gets the closest name, the deployment check follows api", () => {
+    const azure = { api: "azure-openai", baseUrl: "https://x.openai.azure.com", apiKeyEnv: "AZURE_OPENAI_API_KEY", auth: "api-key" };
+    const noVersion = writeConfig((c) => {
+      c.providers.azure = azure;
+      c.models[1].upstream = "azure";
+    });
+    const r = cli(["check", noVersion, "--no-key-check"]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`${noVersion}: providers.azure.apiVersion: required with "api": "azure-openai"`);
+    const typo = writeConfig((c) => (c.providers.openai.api = "opena1"));
+    expect(cli(["check", typo, "--no-key-check"]).stderr).toContain('providers.openai.api: expected openai or azure-openai (did you mean "openai"?)');
+    const deployment = writeConfig((c) => {
+      c.providers.azure = { ...azure, apiVersion: "2024-10-21" };
+      c.models[1].upstream = "azure";
+      c.models[1].upstreamModel = "my deployment";
+    });
+    expect(cli(["check", deployment, "--no-key-check"]).stderr).toContain("models[1].upstreamModel:");
+  });
+
   it("every baseUrl a URL parser would rewrite, or with a bad port, is named with its field (check and envoy)", () => {
     const file = writeConfig((c) => {
       c.providers.openai.baseUrl = "https://api.openai.com/v1/../admin";
@@ -95,23 +114,6 @@ describe("llm-router check", () => {
         expect(r.stderr.split("\n")[0]).toMatch(new RegExp(`^${file}: routes\\.all\\.maxFallbacks: 3 fallbacks over ${count} providers need \\d+ fallback clusters .*the gateway holds at most 1000: ${fits.replace(/[()]/g, "\\$&")}$`));
       }
     }
-  it("a provider's api: azure-openai needs apiVersion, an unknown api gets the closest name, the deployment check follows api", () => {
-    const azure = { api: "azure-openai", baseUrl: "https://x.openai.azure.com", apiKeyEnv: "AZURE_OPENAI_API_KEY", auth: "api-key" };
-    const noVersion = writeConfig((c) => {
-      c.providers.azure = azure;
-      c.models[1].upstream = "azure";
-    });
-    const r = cli(["check", noVersion, "--no-key-check"]);
-    expect(r.status).toBe(1);
-    expect(r.stderr).toContain(`${noVersion}: providers.azure.apiVersion: required with "api": "azure-openai"`);
-    const typo = writeConfig((c) => (c.providers.openai.api = "opena1"));
-    expect(cli(["check", typo, "--no-key-check"]).stderr).toContain('providers.openai.api: expected openai or azure-openai (did you mean "openai"?)');
-    const deployment = writeConfig((c) => {
-      c.providers.azure = { ...azure, apiVersion: "2024-10-21" };
-      c.models[1].upstream = "azure";
-      c.models[1].upstreamModel = "my deployment";
-    });
-    expect(cli(["check", deployment, "--no-key-check"]).stderr).toContain("models[1].upstreamModel:");
   });
 
   it("a file that is not JSON, and a missing file", () => {

@@ -295,10 +295,17 @@ describe("a known mix of requests", () => {
     expect([...queried].filter((n) => !names.has(n))).toEqual([]);
   });
 
-  it("a provider's 4xx (the mock serves no /v1/messages) is counted as the client's error, not a success, and cools nothing", async () => {
+  it("a provider's 4xx (a 404 from deepseek's provider) is counted as the client's error, not a success, and cools nothing", async () => {
     const responses = `${TRAFFIC}llm_router_responses`;
     const before = await scrape();
-    const r = await postJson({ url }, "/v1/messages", JSON.stringify({ model: "deepseek-chat", max_tokens: 5, messages: [{ role: "user", content: "hi" }] }));
+    const deepseek = Object.values(mocks).filter((m) => m.name.startsWith("deepseek"));
+    for (const m of deepseek) m.setKnobs({ failureRate: 1, failureStatus: 404 });
+    let r;
+    try {
+      r = await postJson({ url }, "/v1/chat/completions", chat("deepseek-chat"));
+    } finally {
+      for (const m of deepseek) m.setKnobs({ failureRate: 0 });
+    }
     expect(r.status).toBe(404);
     const s = await scrapeUntil((x) => total(x, responses, { result: "client_error" }) >= 1);
     expect(total(s, responses, { ai_model: "deepseek-chat", result: "client_error" })).toBe(1);
